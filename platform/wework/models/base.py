@@ -1,0 +1,78 @@
+"""Declarative base and the column shapes every spec table repeats.
+
+The SQLAlchemy models are the one source of the schema: Alembic migrations and
+``sql/mysql/schema.sql`` are derived from them (a test fails when they drift).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import MetaData, String, text
+from sqlalchemy.dialects.mysql import TIMESTAMP
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+def table_args(comment: str, *items, **options):
+    """``__table_args__`` with the spec's engine, charset, collation and table comment."""
+    return (*items, {**TABLE_OPTIONS, "comment": comment, **options})
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: every connection runs with time_zone='+00:00'."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def enum_type(enum_cls: type[StrEnum]) -> SAEnum:
+    """A native MySQL ENUM of the members' values, in declaration order."""
+    return SAEnum(
+        enum_cls,
+        values_callable=lambda cls: [m.value for m in cls],
+        native_enum=True,
+        validate_strings=True,
+        length=None,
+    )
+
+
+def id_column(comment: str) -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id, comment=comment)
+
+
+def created_at_column(primary_key: bool = False) -> Mapped[datetime]:
+    return mapped_column(
+        TIMESTAMP,
+        nullable=False,
+        primary_key=primary_key,
+        server_default=text("CURRENT_TIMESTAMP"),
+        comment="创建时间",
+    )
+
+
+def updated_at_column() -> Mapped[datetime]:
+    return mapped_column(
+        TIMESTAMP,
+        nullable=False,
+        server_default=text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP"),
+        comment="更新时间",
+    )
+
+
+def nullable_timestamp(comment: str, **kwargs) -> Mapped[datetime | None]:
+    return mapped_column(TIMESTAMP, nullable=True, comment=comment, **kwargs)

@@ -1,0 +1,1 @@
+"""Security primitives: column encryption, keyed lookup hashes, password hashing."""
