@@ -1,0 +1,247 @@
+"""Roles with permission lists, the system roles seeded per tenant, and assignment of
+roles to users (``user_roles.assigned_by`` = the acting user).
+
+Rules:
+- Every permission must be one of ``permissions.ALL_PERMISSIONS``; ``platform:admin`` is
+  grantable only in the platform tenant.
+- No escalation: a role may only be given permissions the actor holds, and only such a
+  role may be assigned (a super-admin holds them all).
+- System roles (admin/operator/analyst, super_admin) keep their code and permissions and
+  cannot be deleted; their name/description may be edited.
+- Inactive roles grant nothing.
+Managing roles needs ``user:manage``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wework.db.engines import Role as DbRole
+from wework.db.engines import get_engine
+from wework.db.sharding import all_shards, shard_for_tenant
+from wework.models import Role, Tenant, User, UserRole
+from wework.services import validators as v
+from wework.services.context import ServiceContext
+from wework.services.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
+from wework.services.permissions import (
+    ALL_PERMISSIONS,
+    PLATFORM_ADMIN,
+    PLATFORM_TENANT_CODE,
+    SYSTEM_ROLES,
+    USER_MANAGE,
+)
+from wework.services.uow import read_session, transaction
+
+
+def seed_system_roles(s: Session, tenant_id: str) -> list[Role]:
+    """Insert admin/operator/analyst for a new tenant (inside the caller's transaction)."""
+    roles = [
+        Role(tenant_id=tenant_id, role_code=code, role_name=name, description=description,
+             permissions=list(perms), is_system=True)
+        for code, (name, description, perms) in SYSTEM_ROLES.items()
+    ]
+    s.add_all(roles)
+    s.flush()
+    return roles
+
+
+def _is_platform_tenant(s: Session, tenant_id: str) -> bool:
+    code = s.scalar(select(Tenant.tenant_code).where(Tenant.id == tenant_id))
+    return code == PLATFORM_TENANT_CODE
+
+
+def _clean_permissions(s: Session, ctx: ServiceContext, permissions: Any) -> list[str]:
+    if not isinstance(permissions, list | tuple) or not all(
+        isinstance(p, str) for p in permissions
+    ):
+        raise ValidationError("permissions", "must be a list of permission names")
+    unknown = [p for p in permissions if p not in ALL_PERMISSIONS]
+    if unknown:
+        raise ValidationError(
+            "permissions", f"unknown permission {unknown[0]!r}; known: {', '.join(ALL_PERMISSIONS)}"
+        )
+    if PLATFORM_ADMIN in permissions and not _is_platform_tenant(s, ctx.tenant_id):
+        raise ValidationError("permissions", f"{PLATFORM_ADMIN} is only grantable in the "
+                              "platform tenant")
+    _check_no_escalation(ctx, permissions)
+    return sorted(set(permissions), key=ALL_PERMISSIONS.index)
+
+
+def _check_no_escalation(ctx: ServiceContext, permissions: list[str]) -> None:
+    for p in permissions:
+        if not ctx.can(p):
+            raise PermissionDeniedError(p)
+
+
+def _load_role(s: Session, ctx: ServiceContext, role_id: str, *, lock: bool = False) -> Role:
+    role = s.get(Role, role_id, with_for_update=lock)
+    if role is None:
+        raise NotFoundError("role", role_id)
+    ctx.check_tenant(role.tenant_id, "role", role_id)
+    return role
+
+
+def _load_user(s: Session, ctx: ServiceContext, user_id: str) -> User:
+    user = s.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    ctx.check_tenant(user.tenant_id, "user", user_id)
+    return user
+
+
+def create_role(
+    ctx: ServiceContext,
+    *,
+    role_code: str,
+    role_name: str,
+    permissions: list[str],
+    description: str | None = None,
+) -> Role:
+    ctx.require(USER_MANAGE)
+    code = v.code("role_code", role_code)
+    name = v.text("role_name", role_name, 100)
+    description = v.text("description", description, 500, required=False)
+    with transaction(ctx.tenant_id) as s:
+        perms = _clean_permissions(s, ctx, permissions)
+        if s.scalar(select(Role.id).where(Role.tenant_id == ctx.tenant_id,
+                                          Role.role_code == code)):
+            raise ConflictError("role_code", f"{code!r} already exists in this tenant")
+        role = Role(tenant_id=ctx.tenant_id, role_code=code, role_name=name,
+                    description=description, permissions=perms, is_system=False)
+        s.add(role)
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise ConflictError("role_code", f"{code!r} already exists in this tenant") from exc
+    return role
+
+
+def get_role(ctx: ServiceContext, role_id: str) -> Role:
+    ctx.require(USER_MANAGE)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return _load_role(s, ctx, role_id)
+
+
+def list_roles(
+    ctx: ServiceContext,
+    *,
+    active: bool | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[Role]:
+    ctx.require(USER_MANAGE)
+    stmt = select(Role).where(Role.tenant_id == ctx.tenant_id)
+    if active is not None:
+        stmt = stmt.where(Role.is_active == active)
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(s, stmt, Role.created_at, Role.id, limit=limit, cursor=cursor)
+
+
+def update_role(
+    ctx: ServiceContext,
+    role_id: str,
+    *,
+    role_name: Any = v.UNSET,
+    description: Any = v.UNSET,
+    permissions: Any = v.UNSET,
+    is_active: Any = v.UNSET,
+) -> Role:
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        role = _load_role(s, ctx, role_id, lock=True)
+        if role_name is not v.UNSET:
+            role.role_name = v.text("role_name", role_name, 100)
+        if description is not v.UNSET:
+            role.description = v.text("description", description, 500, required=False)
+        if permissions is not v.UNSET:
+            if role.is_system:
+                raise ValidationError("permissions", "a system role's permissions are fixed")
+            role.permissions = _clean_permissions(s, ctx, permissions)
+        if is_active is not v.UNSET:
+            if not isinstance(is_active, bool):
+                raise ValidationError("is_active", "must be true or false")
+            if role.is_system and not is_active:
+                raise ValidationError("is_active", "a system role cannot be deactivated")
+            role.is_active = is_active
+        s.flush()
+    return role
+
+
+def delete_role(ctx: ServiceContext, role_id: str) -> None:
+    """Delete a custom role and its assignments (system roles cannot be deleted)."""
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        role = _load_role(s, ctx, role_id, lock=True)
+        if role.is_system:
+            raise ValidationError("role_id", "a system role cannot be deleted")
+        s.execute(delete(UserRole).where(UserRole.role_id == role.id))
+        s.delete(role)
+
+
+def assign_in_session(s: Session, ctx: ServiceContext, user: User, role: Role) -> UserRole:
+    if role.tenant_id != user.tenant_id:
+        raise NotFoundError("role", role.id)
+    _check_no_escalation(ctx, list(role.permissions))
+    link = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
+                                           UserRole.role_id == role.id))
+    if link is None:
+        link = UserRole(user_id=user.id, role_id=role.id, assigned_by=ctx.actor.user_id)
+        s.add(link)
+        s.flush()
+    return link
+
+
+def assign_role(ctx: ServiceContext, user_id: str, role_id: str) -> UserRole:
+    """Give a user a role of the same tenant; assigning twice is a no-op."""
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        user = _load_user(s, ctx, user_id)
+        role = _load_role(s, ctx, role_id)
+        return assign_in_session(s, ctx, user, role)
+
+
+def unassign_role(ctx: ServiceContext, user_id: str, role_id: str) -> None:
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        _load_user(s, ctx, user_id)
+        _load_role(s, ctx, role_id)
+        result = s.execute(delete(UserRole).where(UserRole.user_id == user_id,
+                                                  UserRole.role_id == role_id))
+        if result.rowcount == 0:
+            raise NotFoundError("user_role", f"{user_id}/{role_id}")
+
+
+def roles_of_user(ctx: ServiceContext, user_id: str) -> list[Role]:
+    ctx.require(USER_MANAGE)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        _load_user(s, ctx, user_id)
+        return list(s.scalars(select(Role).join(UserRole, UserRole.role_id == Role.id)
+                              .where(UserRole.user_id == user_id).order_by(Role.role_code)))
+
+
+def permissions_in_session(s: Session, user_id: str) -> frozenset[str]:
+    rows = s.scalars(select(Role.permissions).join(UserRole, UserRole.role_id == Role.id)
+                     .where(UserRole.user_id == user_id, Role.is_active.is_(True)))
+    return frozenset(p for perms in rows for p in perms)
+
+
+def effective_permissions(user_id: str, *, tenant_id: str | None = None) -> frozenset[str]:
+    """Union of the permissions of the user's active roles (primary: fresh after a change).
+    Without ``tenant_id`` every shard is searched for the user."""
+    shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
+    for shard in shards:
+        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+            if s.get(User, user_id) is not None:
+                return permissions_in_session(s, user_id)
+    raise NotFoundError("user", user_id)

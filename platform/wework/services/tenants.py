@@ -1,0 +1,249 @@
+"""Tenants: create (with their system roles), read, update, quotas, suspend, soft delete,
+and the bootstrap of the platform tenant with its super-admin.
+
+Permissions: creating, suspending, reactivating, deleting tenants and changing quotas
+need ``platform:admin`` (a tenant must not raise its own quota); a tenant admin with
+``tenant:manage`` may edit their own tenant's name, contacts, webhook and config.
+
+Each tenant row lives on the tenant's own shard (``shard_for_tenant(tenant.id)``), so the
+id is generated before anything is written. ``tenant_code`` is unique across shards:
+creation checks every shard first (the unique index guards each shard's own race).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wework.db.engines import Role as DbRole
+from wework.db.engines import get_engine
+from wework.db.sharding import all_shards
+from wework.models import Role, Tenant, TenantStatus, User, UserRole, new_id
+from wework.services import roles as roles_service
+from wework.services import users as users_service
+from wework.services import validators as v
+from wework.services.context import SYSTEM_USER_ID, ServiceContext
+from wework.services.errors import ConflictError, NotFoundError, ValidationError
+from wework.services.pagination import DEFAULT_LIMIT, Page, check_limit, keyset, merge_pages
+from wework.services.permissions import (
+    PLATFORM_ADMIN,
+    PLATFORM_TENANT_CODE,
+    SUPER_ADMIN_ROLE,
+    TENANT_MANAGE,
+)
+from wework.services.uow import read_session, transaction
+
+_TENANT_FIELDS = ("tenant_name", "contact_person", "contact_phone", "contact_email",
+                  "webhook_url", "config")
+_QUOTA_FIELDS = ("max_accounts", "max_daily_messages")
+
+
+def _clean(field: str, value: Any) -> Any:
+    match field:
+        case "tenant_name":
+            return v.text(field, value, 100)
+        case "contact_person":
+            return v.text(field, value, 50, required=False)
+        case "contact_phone":
+            return v.phone(field, value)
+        case "contact_email":
+            return v.email(field, value, required=False)
+        case "webhook_url":
+            return v.url(field, value)
+        case "config":
+            return v.json_object(field, value)
+        case "max_accounts" | "max_daily_messages":
+            return v.positive_int(field, value)
+    raise AssertionError(field)
+
+
+def find_tenant_by_code(tenant_code: str) -> Tenant | None:
+    """The tenant with this code on any shard (primary: callers act on the answer)."""
+    for shard in all_shards():
+        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+            tenant = s.scalar(select(Tenant).where(Tenant.tenant_code == tenant_code))
+            if tenant is not None:
+                return tenant
+    return None
+
+
+def _insert_tenant(s: Session, tenant_id: str, fields: dict[str, Any]) -> Tenant:
+    tenant = Tenant(id=tenant_id, status=TenantStatus.ACTIVE, **fields)
+    s.add(tenant)
+    try:
+        s.flush()
+    except IntegrityError as exc:
+        raise ConflictError("tenant_code", f"{fields['tenant_code']!r} is already taken") from exc
+    return tenant
+
+
+def create_tenant(
+    ctx: ServiceContext,
+    *,
+    tenant_code: str,
+    tenant_name: str,
+    contact_person: str | None = None,
+    contact_phone: str | None = None,
+    contact_email: str | None = None,
+    max_accounts: int = 10,
+    max_daily_messages: int = 10000,
+    webhook_url: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> Tenant:
+    """A new active tenant with the system roles admin/operator/analyst (one transaction)."""
+    ctx.require(PLATFORM_ADMIN)
+    fields = {"tenant_code": v.code("tenant_code", tenant_code)}
+    given = dict(tenant_name=tenant_name, contact_person=contact_person,
+                 contact_phone=contact_phone, contact_email=contact_email,
+                 webhook_url=webhook_url, config=config, max_accounts=max_accounts,
+                 max_daily_messages=max_daily_messages)
+    fields.update({k: _clean(k, val) for k, val in given.items()})
+    if find_tenant_by_code(fields["tenant_code"]) is not None:
+        raise ConflictError("tenant_code", f"{fields['tenant_code']!r} is already taken")
+    tenant_id = new_id()
+    with transaction(tenant_id) as s:
+        tenant = _insert_tenant(s, tenant_id, fields)
+        roles_service.seed_system_roles(s, tenant_id)
+    return tenant
+
+
+def _load(s: Session, ctx: ServiceContext, tenant_id: str, *, lock: bool = False) -> Tenant:
+    ctx.check_tenant(tenant_id, "tenant", tenant_id)
+    tenant = s.get(Tenant, tenant_id, with_for_update=lock)
+    if tenant is None:
+        raise NotFoundError("tenant", tenant_id)
+    return tenant
+
+
+def get_tenant(ctx: ServiceContext, tenant_id: str) -> Tenant:
+    """Own tenant for everyone; any tenant for a super-admin (read from the primary)."""
+    ctx.check_tenant(tenant_id, "tenant", tenant_id)
+    with read_session(tenant_id, fresh=True) as s:
+        return _load(s, ctx, tenant_id)
+
+
+def list_tenants(
+    ctx: ServiceContext,
+    *,
+    status: TenantStatus | str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[Tenant]:
+    """Super-admin: every tenant of every shard, newest first. Others: their own tenant."""
+    check_limit(limit)
+    if status is not None:
+        try:
+            status = TenantStatus(status)
+        except ValueError as exc:
+            raise ValidationError("status", f"unknown tenant status {status!r}") from exc
+    stmt = select(Tenant)
+    if status is not None:
+        stmt = stmt.where(Tenant.status == status)
+    if not ctx.actor.is_super_admin:
+        stmt = stmt.where(Tenant.id == ctx.actor.tenant_id)
+        shards = [None]
+    else:
+        shards = all_shards()
+    per_shard = []
+    for shard in shards:
+        role = DbRole.PRIMARY if fresh else DbRole.REPLICA
+        if shard is None:
+            cm = read_session(ctx.actor.tenant_id, fresh=fresh)
+        else:
+            cm = Session(get_engine(role, shard))
+        with cm as s:
+            per_shard.append(list(s.scalars(keyset(stmt, Tenant.created_at, Tenant.id,
+                                                     limit, cursor))))
+    return merge_pages(per_shard, limit, lambda t: (t.created_at, t.id))
+
+
+def update_tenant(ctx: ServiceContext, tenant_id: str, **changes: Any) -> Tenant:
+    """Change any of tenant_name, contact_person, contact_phone, contact_email,
+    webhook_url, config (``tenant:manage``) and max_accounts, max_daily_messages
+    (``platform:admin``). Unknown fields are refused."""
+    for field in changes:
+        if field not in _TENANT_FIELDS and field not in _QUOTA_FIELDS:
+            raise ValidationError(field, "is not a tenant field that can be changed")
+    ctx.require(TENANT_MANAGE)
+    if any(f in _QUOTA_FIELDS for f in changes):
+        ctx.require(PLATFORM_ADMIN)
+    cleaned = {f: _clean(f, val) for f, val in changes.items()}
+    with transaction(tenant_id) as s:
+        tenant = _load(s, ctx, tenant_id, lock=True)
+        if tenant.status == TenantStatus.DELETED:
+            raise NotFoundError("tenant", tenant_id)
+        for f, val in cleaned.items():
+            setattr(tenant, f, val)
+        s.flush()
+    return tenant
+
+
+def _set_status(ctx: ServiceContext, tenant_id: str, target: TenantStatus,
+                allowed_from: tuple[TenantStatus, ...]) -> Tenant:
+    ctx.require(PLATFORM_ADMIN)
+    with transaction(tenant_id) as s:
+        tenant = _load(s, ctx, tenant_id, lock=True)
+        if tenant.tenant_code == PLATFORM_TENANT_CODE:
+            raise ValidationError("tenant_id", "the platform tenant cannot be suspended or deleted")
+        if tenant.status not in allowed_from:
+            raise ValidationError("status", f"cannot change from {tenant.status} to {target}")
+        tenant.status = target
+        s.flush()
+    return tenant
+
+
+def suspend_tenant(ctx: ServiceContext, tenant_id: str) -> Tenant:
+    """Its users can no longer log in; its data stays."""
+    return _set_status(ctx, tenant_id, TenantStatus.SUSPENDED, (TenantStatus.ACTIVE,))
+
+
+def reactivate_tenant(ctx: ServiceContext, tenant_id: str) -> Tenant:
+    return _set_status(ctx, tenant_id, TenantStatus.ACTIVE, (TenantStatus.SUSPENDED,))
+
+
+def delete_tenant(ctx: ServiceContext, tenant_id: str) -> Tenant:
+    """Soft delete: status ``deleted``; rows are kept for audit and reports."""
+    return _set_status(ctx, tenant_id, TenantStatus.DELETED,
+                       (TenantStatus.ACTIVE, TenantStatus.SUSPENDED))
+
+
+def bootstrap_platform(
+    admin_username: str, admin_email: str, admin_password: str
+) -> tuple[Tenant, User]:
+    """Create, if missing, the platform tenant, its ``super_admin`` role (plus the system
+    roles) and a super-admin user. Idempotent: an existing user keeps its password."""
+    username = v.username("admin_username", admin_username)
+    email = v.email("admin_email", admin_email)
+    v.password("admin_password", admin_password)
+    existing = find_tenant_by_code(PLATFORM_TENANT_CODE)
+    tenant_id = existing.id if existing else new_id()
+    with transaction(tenant_id) as s:
+        if existing is None:
+            tenant = _insert_tenant(s, tenant_id, {
+                "tenant_code": PLATFORM_TENANT_CODE, "tenant_name": "Platform",
+                "max_accounts": 0, "max_daily_messages": 0,
+            })
+            roles_service.seed_system_roles(s, tenant_id)
+        else:
+            tenant = s.get(Tenant, tenant_id, with_for_update=True)
+        code, name, description, permissions = SUPER_ADMIN_ROLE
+        role = s.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.role_code == code))
+        if role is None:
+            role = Role(tenant_id=tenant_id, role_code=code, role_name=name,
+                        description=description, permissions=list(permissions), is_system=True)
+            s.add(role)
+            s.flush()
+        user = s.scalar(select(User).where(User.tenant_id == tenant_id, User.username == username))
+        if user is None:
+            user = users_service.insert_user(s, tenant_id, username=username, email=email,
+                                             password=admin_password)
+        linked = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
+                                                 UserRole.role_id == role.id))
+        if linked is None:
+            s.add(UserRole(user_id=user.id, role_id=role.id, assigned_by=SYSTEM_USER_ID))
+        s.flush()
+    return tenant, user

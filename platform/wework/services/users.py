@@ -1,0 +1,251 @@
+"""Users of a tenant: create, update, deactivate/reactivate, soft delete, lock/unlock,
+password reset. Passwords are argon2id (:mod:`wework.security.passwords`); ``users.salt``
+holds the salt embedded in the hash, as hex.
+
+Status and lockout (the login side is in :mod:`wework.services.auth`):
+- ``active``   may log in, unless ``locked_until`` is in the future (automatic lockout
+  after 5 failed logins keeps the status ``active`` and only sets ``locked_until``).
+- ``locked``   locked by an administrator (:func:`lock_user`) until :func:`unlock_user`.
+- ``inactive`` deactivated; ``deleted`` soft-deleted. Neither may log in.
+username and email are unique per tenant (ConflictError naming the field).
+Managing users needs ``user:manage``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wework.models import Role, User, UserStatus
+from wework.security import passwords
+from wework.services import roles as roles_service
+from wework.services import validators as v
+from wework.services.context import ServiceContext
+from wework.services.errors import ConflictError, NotFoundError, ValidationError
+from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
+from wework.services.permissions import USER_MANAGE
+from wework.services.uow import read_session, transaction
+
+
+def _check_unique(s: Session, tenant_id: str, field: str, value: str,
+                  exclude_id: str | None = None) -> None:
+    column = getattr(User, field)
+    stmt = select(User.id).where(User.tenant_id == tenant_id, column == value)
+    if exclude_id:
+        stmt = stmt.where(User.id != exclude_id)
+    if s.scalar(stmt) is not None:
+        raise ConflictError(field, f"{value!r} is already used in this tenant")
+
+
+def _flush_unique(s: Session) -> None:
+    """Flush, turning a lost race on a unique index into a ConflictError on its field."""
+    try:
+        s.flush()
+    except IntegrityError as exc:
+        field = "email" if "uk_tenant_email" in str(exc.orig) else "username"
+        raise ConflictError(field, "is already used in this tenant") from exc
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = passwords.hash_password(password)
+    user.salt = passwords.salt_hex(user.password_hash)
+
+
+def insert_user(
+    s: Session,
+    tenant_id: str,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    real_name: str | None = None,
+    avatar_url: str | None = None,
+) -> User:
+    """Validate and insert a user inside the caller's transaction."""
+    username = v.username("username", username)
+    email = v.email("email", email)
+    v.password("password", password)
+    phone = v.phone("phone", phone)
+    real_name = v.text("real_name", real_name, 50, required=False)
+    avatar_url = v.url("avatar_url", avatar_url)
+    _check_unique(s, tenant_id, "username", username)
+    _check_unique(s, tenant_id, "email", email)
+    user = User(tenant_id=tenant_id, username=username, email=email, phone=phone,
+                real_name=real_name, avatar_url=avatar_url, status=UserStatus.ACTIVE,
+                failed_login_count=0)
+    set_password(user, password)
+    s.add(user)
+    _flush_unique(s)
+    return user
+
+
+def create_user(
+    ctx: ServiceContext,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    real_name: str | None = None,
+    avatar_url: str | None = None,
+    role_codes: list[str] | tuple[str, ...] = (),
+) -> User:
+    """A new active user of ``ctx.tenant_id``, optionally given roles by code."""
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        user = insert_user(s, ctx.tenant_id, username=username, email=email,
+                           password=password, phone=phone, real_name=real_name,
+                           avatar_url=avatar_url)
+        for code in role_codes:
+            role = s.scalar(select(Role).where(Role.tenant_id == ctx.tenant_id,
+                                               Role.role_code == code))
+            if role is None:
+                raise ValidationError("role_codes", f"no role {code!r} in this tenant")
+            roles_service.assign_in_session(s, ctx, user, role)
+    return user
+
+
+def _load(s: Session, ctx: ServiceContext, user_id: str, *, lock: bool = False) -> User:
+    user = s.get(User, user_id, with_for_update=lock)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    ctx.check_tenant(user.tenant_id, "user", user_id)
+    return user
+
+
+def get_user(ctx: ServiceContext, user_id: str) -> User:
+    ctx.require(USER_MANAGE)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return _load(s, ctx, user_id)
+
+
+def list_users(
+    ctx: ServiceContext,
+    *,
+    status: UserStatus | str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[User]:
+    """Users of the tenant, newest first (replica unless ``fresh``)."""
+    ctx.require(USER_MANAGE)
+    stmt = select(User).where(User.tenant_id == ctx.tenant_id)
+    if status is not None:
+        try:
+            stmt = stmt.where(User.status == UserStatus(status))
+        except ValueError as exc:
+            raise ValidationError("status", f"unknown user status {status!r}") from exc
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(s, stmt, User.created_at, User.id, limit=limit, cursor=cursor)
+
+
+def update_user(
+    ctx: ServiceContext,
+    user_id: str,
+    *,
+    email: Any = v.UNSET,
+    phone: Any = v.UNSET,
+    real_name: Any = v.UNSET,
+    avatar_url: Any = v.UNSET,
+) -> User:
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        user = _load(s, ctx, user_id, lock=True)
+        if user.status == UserStatus.DELETED:
+            raise NotFoundError("user", user_id)
+        if email is not v.UNSET:
+            email = v.email("email", email)
+            _check_unique(s, user.tenant_id, "email", email, exclude_id=user.id)
+            user.email = email
+        if phone is not v.UNSET:
+            user.phone = v.phone("phone", phone)
+        if real_name is not v.UNSET:
+            user.real_name = v.text("real_name", real_name, 50, required=False)
+        if avatar_url is not v.UNSET:
+            user.avatar_url = v.url("avatar_url", avatar_url)
+        _flush_unique(s)
+    return user
+
+
+def _set_status(ctx: ServiceContext, user_id: str, target: UserStatus,
+                allowed_from: tuple[UserStatus, ...], *, clear_lock: bool = False) -> User:
+    ctx.require(USER_MANAGE)
+    if user_id == ctx.actor.user_id and target != UserStatus.ACTIVE:
+        raise ValidationError("user_id", "you cannot deactivate, lock or delete yourself")
+    with transaction(ctx.tenant_id) as s:
+        user = _load(s, ctx, user_id, lock=True)
+        if user.status == UserStatus.DELETED:
+            raise NotFoundError("user", user_id)
+        if user.status not in allowed_from:
+            raise ValidationError("status", f"cannot change from {user.status} to {target}")
+        user.status = target
+        if clear_lock:
+            user.failed_login_count = 0
+            user.locked_until = None
+        s.flush()
+    return user
+
+
+def deactivate_user(ctx: ServiceContext, user_id: str) -> User:
+    return _set_status(ctx, user_id, UserStatus.INACTIVE, (UserStatus.ACTIVE, UserStatus.LOCKED))
+
+
+def reactivate_user(ctx: ServiceContext, user_id: str) -> User:
+    return _set_status(ctx, user_id, UserStatus.ACTIVE, (UserStatus.INACTIVE,), clear_lock=True)
+
+
+def delete_user(ctx: ServiceContext, user_id: str) -> User:
+    """Soft delete: status ``deleted``; the row stays (history, assigned_by references)."""
+    return _set_status(ctx, user_id, UserStatus.DELETED,
+                       (UserStatus.ACTIVE, UserStatus.INACTIVE, UserStatus.LOCKED))
+
+
+def lock_user(ctx: ServiceContext, user_id: str) -> User:
+    """Administrative lock: no login until :func:`unlock_user`."""
+    return _set_status(ctx, user_id, UserStatus.LOCKED, (UserStatus.ACTIVE,))
+
+
+def unlock_user(ctx: ServiceContext, user_id: str) -> User:
+    """Lift an administrative lock and/or an automatic lockout (failed logins)."""
+    ctx.require(USER_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        user = _load(s, ctx, user_id, lock=True)
+        if user.status == UserStatus.DELETED:
+            raise NotFoundError("user", user_id)
+        if user.status == UserStatus.LOCKED:
+            user.status = UserStatus.ACTIVE
+        user.failed_login_count = 0
+        user.locked_until = None
+        s.flush()
+    return user
+
+
+def reset_password(ctx: ServiceContext, user_id: str, new_password: str) -> User:
+    """Set a new password (administrator); also lifts an automatic lockout."""
+    ctx.require(USER_MANAGE)
+    v.password("new_password", new_password)
+    with transaction(ctx.tenant_id) as s:
+        user = _load(s, ctx, user_id, lock=True)
+        if user.status == UserStatus.DELETED:
+            raise NotFoundError("user", user_id)
+        set_password(user, new_password)
+        user.failed_login_count = 0
+        user.locked_until = None
+        s.flush()
+    return user
+
+
+def change_own_password(ctx: ServiceContext, old_password: str, new_password: str) -> None:
+    """The acting user changes their own password; needs the current one."""
+    v.password("new_password", new_password)
+    with transaction(ctx.actor.tenant_id) as s:
+        user = s.get(User, ctx.actor.user_id, with_for_update=True)
+        if user is None:
+            raise NotFoundError("user", ctx.actor.user_id)
+        if not passwords.verify_password(user.password_hash, old_password):
+            raise ValidationError("old_password", "is not the current password")
+        set_password(user, new_password)
