@@ -1,0 +1,96 @@
+"""``wework metrics``: the local VictoriaMetrics (stand-in for InfluxDB 2.x) and the gauge
+collector. Thin: each command calls into :mod:`wework.metrics` and prints."""
+
+from __future__ import annotations
+
+import typer
+
+from wework.config import reload_settings
+from wework.metrics.localserver import DEFAULT_PORT
+
+metrics_app = typer.Typer(
+    help=(
+        "Monitoring metrics (InfluxDB v2 write API). Without a production InfluxDB, "
+        "`up` runs a local VictoriaMetrics with its data under <data_dir>/victoria-metrics; "
+        "point the platform at it with WEWORK_INFLUX_URL=http://127.0.0.1:PORT."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+PORT = typer.Option(DEFAULT_PORT, "--port", help="Port of the local VictoriaMetrics.")
+
+
+def _server(port: int):
+    from wework.metrics.localserver import VictoriaMetricsServer
+
+    return VictoriaMetricsServer(reload_settings().data_dir, port)
+
+
+@metrics_app.command("up")
+def metrics_up(port: int = PORT) -> None:
+    """Start the local VictoriaMetrics, detached (safe to run again: a running one is kept)."""
+    from wework.metrics.localserver import MetricsServerError
+
+    server = _server(port)
+    try:
+        typer.echo(server.up())
+    except MetricsServerError as e:
+        typer.secho(str(e), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    settings = reload_settings()
+    if settings.influx_url != server.url:
+        typer.echo(f"to send the platform's metrics here: export WEWORK_INFLUX_URL={server.url}")
+
+
+@metrics_app.command("down")
+def metrics_down(port: int = PORT) -> None:
+    """Stop the local VictoriaMetrics (data is kept). Safe to run again."""
+    typer.echo(_server(port).down())
+
+
+@metrics_app.command("status")
+def metrics_status(port: int = PORT) -> None:
+    """Show the local VictoriaMetrics and where the platform sends metrics. Exits non-zero
+    when the local server is down."""
+    status = _server(port).status()
+    settings = reload_settings()
+    target = settings.influx_url or "(off: WEWORK_INFLUX_URL is not set)"
+    typer.echo(f"platform metrics go to: {target}")
+    if not status.running:
+        typer.echo(f"local victoria-metrics: not running ({status.url})")
+        raise typer.Exit(1)
+    health = "healthy" if status.healthy else "NOT answering /health"
+    typer.echo(f"local victoria-metrics: pid {status.pid}, {status.url}, {health}")
+    typer.echo(f"data: {status.data_dir}")
+    if not status.healthy:
+        raise typer.Exit(1)
+
+
+@metrics_app.command("collect")
+def metrics_collect() -> None:
+    """Read the current gauges (accounts per status, heartbeat age, pending messages,
+    failed callbacks, replica lag) from the replicas once, record and flush them."""
+    from wework import metrics
+
+    settings = reload_settings()
+    metrics.configure(settings)
+    gauges = metrics.collect_platform_gauges(settings)
+    ok = metrics.flush()
+    stats = metrics.stats()
+    lag = "-" if gauges.replica_lag_seconds is None else f"{gauges.replica_lag_seconds:.3f} s"
+    typer.echo(
+        f"read {len(gauges.accounts)} tenant(s); failed callbacks {gauges.failed_callbacks}, "
+        f"callback backlog {gauges.callback_backlog}, replica lag {lag}"
+    )
+    if not stats.enabled:
+        typer.echo("metrics are off (WEWORK_INFLUX_URL is not set): nothing was written")
+    elif ok:
+        typer.echo(f"wrote {gauges.points} point(s) to {settings.influx_url}")
+    else:
+        typer.secho(
+            f"could not write to {settings.influx_url}: {stats.last_error}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
