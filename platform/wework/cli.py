@@ -159,3 +159,7 @@ def db_status() -> None:
             typer.secho(f"problem: {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo("ok: both servers up, replication running")
+
+from wework.cli_metrics import metrics_app  # noqa: E402
+
+app.add_typer(metrics_app, name="metrics")
