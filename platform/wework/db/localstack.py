@@ -85,6 +85,13 @@ class _Server:
     def marker(self) -> Path:
         return self.dir / MARKER
 
+    @property
+    def tmp_dir(self) -> Path:
+        # Private temp dir: bootstraps running at the same time (parallel tests) were
+        # seen failing on each other's temp tables in a shared /tmp. Outside the data
+        # dir, where mariadbd would take any folder for a database.
+        return self.dir.parent / f"{self.role}.tmp"
+
 
 def _quote(value: str) -> str:
     """A SQL string literal (the values quoted here are our own names and secrets)."""
@@ -344,6 +351,7 @@ class LocalStack:
             )
             shutil.rmtree(srv.dir)
         srv.dir.mkdir(parents=True, exist_ok=True)
+        srv.tmp_dir.mkdir(exist_ok=True)
         self.echo(f"{srv.role}: initialising {srv.dir}")
         install_log = srv.dir / "install.log"
         with install_log.open("wb") as log:
@@ -354,6 +362,7 @@ class LocalStack:
                     f"--datadir={srv.dir}",
                     f"--user={getpass.getuser()}",
                     "--skip-test-db",
+                    f"--tmpdir={srv.tmp_dir}",
                     f"--innodb-log-file-size={self.log_file_size}",
                 ],
                 stdin=subprocess.DEVNULL,
@@ -374,6 +383,7 @@ class LocalStack:
             f"--port={srv.port}",
             f"--socket={srv.socket}",
             f"--pid-file={srv.pid_file}",
+            f"--tmpdir={srv.tmp_dir}",
             f"--user={getpass.getuser()}",
             "--bind-address=127.0.0.1",
             "--skip-name-resolve",
@@ -412,6 +422,7 @@ class LocalStack:
         return args
 
     def _start(self, srv: _Server) -> subprocess.Popen:
+        srv.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.echo(f"{srv.role}: starting mariadbd on 127.0.0.1:{srv.port} (log {srv.log_file})")
         with srv.log_file.open("ab") as log:
             proc = subprocess.Popen(
