@@ -158,8 +158,15 @@ def db_status() -> None:
         for problem in status.problems:
             typer.secho(f"problem: {problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    typer.echo("ok: both servers up, replication running")
+    if status.same_server:
+        typer.echo("ok: primary up (no separate replica configured: reads use the primary)")
+    else:
+        typer.echo("ok: both servers up, replication running")
 
 from wework.cli_metrics import metrics_app  # noqa: E402
 
 app.add_typer(metrics_app, name="metrics")
+
+from wework.cli_ops import add_ops_commands  # noqa: E402
+
+add_ops_commands(db_app)  # db backup | backups | restore | maintain
