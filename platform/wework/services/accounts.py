@@ -1,0 +1,456 @@
+"""WeCom accounts: CRUD with the tenant's ``max_accounts`` quota, encrypted contact
+fields with keyed-hash lookups, the status state machine, heartbeats and the stale
+heartbeat sweep.
+
+State machine (``TRANSITIONS``; anything else raises InvalidTransitionError)::
+
+    created         → logging_in
+    logging_in      → waiting_scan | error
+    waiting_scan    → waiting_confirm | need_verify | error | offline (QR code expired)
+    waiting_confirm → online | need_verify | error
+    need_verify     → online | error | offline
+    online          → offline | error
+    offline         → logging_in | recovering
+    error           → recovering | logging_in | offline
+    recovering      → online | error | offline
+
+Every change (and the creation, ``None → created``) writes one ``account_status_history``
+row (old, new, reason, error_message, extra_data, operator_id, operator_type) in the same
+transaction as the status change. operator_type is ``user`` for a person, ``system`` for
+platform work (system_context), ``auto`` for the heartbeat sweep (or when passed).
+
+Login retries: ``login_retry_count`` goes up by one on every failed login attempt (a
+change to ``error`` from logging_in, waiting_scan, waiting_confirm, need_verify or
+recovering) and back to 0 when the account comes ``online``. A new attempt
+(→ ``logging_in`` or → ``recovering``) is refused with LoginRetryLimitError once the count
+reached the cap: ``tenants.config["max_login_retries"]`` if set, else
+``MAX_LOGIN_RETRIES`` (5). :func:`reset_login_retries` lets an operator try again.
+(Settings has no field for it; the cap is per tenant on purpose.)
+
+Heartbeats: :func:`record_heartbeat` stamps ``last_heartbeat_time``;
+:func:`sweep_stale_heartbeats` marks ``online`` accounts whose last sign of life
+(heartbeat, else login time) is older than the timeout ``offline`` with reason
+"heartbeat timeout", operator_type ``auto`` — on every shard.
+
+Sensitive fields: ``phone``, ``email`` and ``login_token`` are encrypted at rest by the
+model's EncryptedString; ``phone_hash``/``email_hash`` hold the keyed HMAC used by
+:func:`find_by_phone` / :func:`find_by_email`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wework.db.engines import Role as DbRole
+from wework.db.engines import get_engine
+from wework.db.sharding import all_shards
+from wework.models import (
+    AccountStatus,
+    AccountStatusHistory,
+    OperatorType,
+    Tenant,
+    User,
+    WeworkAccount,
+    utcnow,
+)
+from wework.security.crypto import lookup_hash
+from wework.services import validators as v
+from wework.services.context import ServiceContext, system_context
+from wework.services.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    QuotaExceededError,
+    ValidationError,
+)
+from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
+from wework.services.permissions import ACCOUNT_MANAGE
+from wework.services.uow import read_session, shard_transaction, transaction
+
+S = AccountStatus
+TRANSITIONS: dict[AccountStatus, frozenset[AccountStatus]] = {
+    S.CREATED: frozenset({S.LOGGING_IN}),
+    S.LOGGING_IN: frozenset({S.WAITING_SCAN, S.ERROR}),
+    S.WAITING_SCAN: frozenset({S.WAITING_CONFIRM, S.NEED_VERIFY, S.ERROR, S.OFFLINE}),
+    S.WAITING_CONFIRM: frozenset({S.ONLINE, S.NEED_VERIFY, S.ERROR}),
+    S.NEED_VERIFY: frozenset({S.ONLINE, S.ERROR, S.OFFLINE}),
+    S.ONLINE: frozenset({S.OFFLINE, S.ERROR}),
+    S.OFFLINE: frozenset({S.LOGGING_IN, S.RECOVERING}),
+    S.ERROR: frozenset({S.RECOVERING, S.LOGGING_IN, S.OFFLINE}),
+    S.RECOVERING: frozenset({S.ONLINE, S.ERROR, S.OFFLINE}),
+}
+LOGIN_STATES = frozenset({S.LOGGING_IN, S.WAITING_SCAN, S.WAITING_CONFIRM, S.NEED_VERIFY,
+                          S.RECOVERING})
+LOGIN_ATTEMPTS = frozenset({S.LOGGING_IN, S.RECOVERING})
+MAX_LOGIN_RETRIES = 5
+HEARTBEAT_TIMEOUT_SECONDS = 90
+SWEEP_BATCH = 500
+HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout"
+
+
+class LoginRetryLimitError(InvalidTransitionError):
+    """A new login attempt past the tenant's login-retry cap."""
+
+    def __init__(self, current: str, target: str, cap: int):
+        ValidationError.__init__(
+            self, "login_retry_count",
+            f"{cap} failed login attempts (the cap): reset_login_retries before {target}",
+        )
+        self.current = current
+        self.target = target
+
+
+def allowed_transitions(status: AccountStatus | str) -> frozenset[AccountStatus]:
+    return TRANSITIONS[AccountStatus(status)]
+
+
+def _status(field: str, value: Any) -> AccountStatus:
+    try:
+        return AccountStatus(value)
+    except ValueError as exc:
+        raise ValidationError(
+            field, f"unknown account status {value!r}; one of {', '.join(S)}"
+        ) from exc
+
+
+def _load(s: Session, ctx: ServiceContext, account_id: str, *, lock: bool = False
+          ) -> WeworkAccount:
+    account = s.get(WeworkAccount, account_id, with_for_update=lock)
+    if account is None:
+        raise NotFoundError("account", account_id)
+    ctx.check_tenant(account.tenant_id, "account", account_id)
+    return account
+
+
+def _history(s: Session, ctx: ServiceContext, account: WeworkAccount, old: str | None,
+             new: str, *, reason: str | None = None, error_message: str | None = None,
+             extra_data: dict | None = None, operator_type: str | None = None) -> None:
+    s.add(AccountStatusHistory(
+        account_id=account.id, old_status=old, new_status=new,
+        reason=v.text("reason", reason, 500, required=False),
+        error_message=error_message, extra_data=v.json_object("extra_data", extra_data),
+        operator_id=ctx.actor.user_id,
+        operator_type=OperatorType(operator_type or ctx.operator_type),
+        created_at=utcnow(),
+    ))
+
+
+def _clean_contact(fields: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    if "phone" in out:
+        out["phone"] = v.phone("phone", out["phone"])
+        out["phone_hash"] = lookup_hash(out["phone"])
+    if "email" in out:
+        out["email"] = v.email("email", out["email"], required=False)
+        out["email_hash"] = lookup_hash(out["email"])
+    return out
+
+
+def _clean(s: Session, ctx: ServiceContext, fields: dict[str, Any]) -> dict[str, Any]:
+    out = _clean_contact(fields)
+    checks = {
+        "account_name": lambda x: v.text("account_name", x, 100),
+        "guid": lambda x: v.text("guid", x, 100, required=False),
+        "login_token": lambda x: v.text("login_token", x, 255, required=False),
+        "qr_code_url": lambda x: v.url("qr_code_url", x),
+        "config": lambda x: v.json_object("config", x),
+        "user_info": lambda x: v.json_object("user_info", x),
+    }
+    for field, check in checks.items():
+        if field in out:
+            out[field] = check(out[field])
+    if out.get("user_id") is not None:
+        owner = s.get(User, out["user_id"])
+        if owner is None or owner.tenant_id != ctx.tenant_id:
+            raise ValidationError("user_id", "no such user in this tenant")
+    return out
+
+
+def _check_unique(s: Session, tenant_id: str, fields: dict[str, Any],
+                  exclude_id: str | None = None) -> None:
+    checks = [("account_name", WeworkAccount.account_name, WeworkAccount.tenant_id == tenant_id),
+              ("guid", WeworkAccount.guid, None)]
+    for field, column, scope in checks:
+        if fields.get(field) is None:
+            continue
+        stmt = select(WeworkAccount.id).where(column == fields[field])
+        if scope is not None:
+            stmt = stmt.where(scope)
+        if exclude_id:
+            stmt = stmt.where(WeworkAccount.id != exclude_id)
+        if s.scalar(stmt) is not None:
+            raise ConflictError(field, f"{fields[field]!r} is already used")
+
+
+def _flush_unique(s: Session) -> None:
+    try:
+        s.flush()
+    except IntegrityError as exc:
+        field = "account_name" if "uk_tenant_account_name" in str(exc.orig) else "guid"
+        raise ConflictError(field, "is already used") from exc
+
+
+def create_account(
+    ctx: ServiceContext,
+    *,
+    account_name: str,
+    phone: str | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    guid: str | None = None,
+    login_token: str | None = None,
+    qr_code_url: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> WeworkAccount:
+    """A new account in status ``created``; refused past the tenant's ``max_accounts``."""
+    ctx.require(ACCOUNT_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        # Locking the tenant row serialises concurrent creations against the quota.
+        tenant = s.get(Tenant, ctx.tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFoundError("tenant", ctx.tenant_id)
+        fields = _clean(s, ctx, dict(
+            account_name=account_name, phone=phone, email=email, user_id=user_id, guid=guid,
+            login_token=login_token, qr_code_url=qr_code_url, config=config))
+        count = s.scalar(select(func.count()).select_from(WeworkAccount)
+                         .where(WeworkAccount.tenant_id == ctx.tenant_id))
+        if count >= tenant.max_accounts:
+            raise QuotaExceededError(
+                "max_accounts", f"the tenant may have {tenant.max_accounts} accounts "
+                f"and has {count}")
+        _check_unique(s, ctx.tenant_id, fields)
+        account = WeworkAccount(tenant_id=ctx.tenant_id, status=S.CREATED,
+                                login_retry_count=0, **fields)
+        s.add(account)
+        _flush_unique(s)
+        _history(s, ctx, account, None, S.CREATED, reason="created")
+        s.flush()
+    return account
+
+
+def get_account(ctx: ServiceContext, account_id: str) -> WeworkAccount:
+    """Read from the primary (fresh)."""
+    ctx.require(ACCOUNT_MANAGE)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return _load(s, ctx, account_id)
+
+
+def list_accounts(
+    ctx: ServiceContext,
+    *,
+    status: AccountStatus | str | None = None,
+    user_id: str | None = None,
+    name_contains: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[WeworkAccount]:
+    """The tenant's accounts, newest first, filtered; replica unless ``fresh``."""
+    ctx.require(ACCOUNT_MANAGE)
+    stmt = select(WeworkAccount).where(WeworkAccount.tenant_id == ctx.tenant_id)
+    if status is not None:
+        stmt = stmt.where(WeworkAccount.status == _status("status", status))
+    if user_id is not None:
+        stmt = stmt.where(WeworkAccount.user_id == user_id)
+    if name_contains:
+        pattern = name_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        stmt = stmt.where(WeworkAccount.account_name.like(f"%{pattern}%", escape="\\"))
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(s, stmt, WeworkAccount.created_at, WeworkAccount.id,
+                        limit=limit, cursor=cursor)
+
+
+_UPDATABLE = ("account_name", "phone", "email", "user_id", "guid", "login_token",
+              "qr_code_url", "config", "user_info")
+
+
+def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> WeworkAccount:
+    """Change any of account_name, phone, email, user_id, guid, login_token, qr_code_url,
+    config, user_info. The status changes only through :func:`change_status`."""
+    for field in changes:
+        if field not in _UPDATABLE:
+            raise ValidationError(field, "is not an account field that can be changed here")
+    ctx.require(ACCOUNT_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        account = _load(s, ctx, account_id, lock=True)
+        fields = _clean(s, ctx, changes)
+        _check_unique(s, account.tenant_id, fields, exclude_id=account.id)
+        for field, value in fields.items():
+            setattr(account, field, value)
+        _flush_unique(s)
+    return account
+
+
+def find_by_phone(ctx: ServiceContext, phone: str) -> list[WeworkAccount]:
+    """Accounts of the tenant bound to this phone number (via phone_hash)."""
+    ctx.require(ACCOUNT_MANAGE)
+    digest = lookup_hash(v.phone("phone", phone))
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return list(s.scalars(select(WeworkAccount).where(
+            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.phone_hash == digest)))
+
+
+def find_by_email(ctx: ServiceContext, email: str) -> list[WeworkAccount]:
+    ctx.require(ACCOUNT_MANAGE)
+    digest = lookup_hash(v.email("email", email))
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return list(s.scalars(select(WeworkAccount).where(
+            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.email_hash == digest)))
+
+
+def _retry_cap(s: Session, tenant_id: str) -> int:
+    tenant = s.get(Tenant, tenant_id)
+    configured = (tenant.config or {}).get("max_login_retries") if tenant else None
+    if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0:
+        return configured
+    return MAX_LOGIN_RETRIES
+
+
+def _change_in_session(
+    s: Session,
+    ctx: ServiceContext,
+    account: WeworkAccount,
+    new_status: AccountStatus,
+    *,
+    reason: str | None,
+    error_message: str | None,
+    extra_data: dict[str, Any] | None,
+    operator_type: str | None,
+) -> WeworkAccount:
+    old = AccountStatus(account.status)
+    allowed = TRANSITIONS[old]
+    if new_status not in allowed:
+        raise InvalidTransitionError("status", old.value, new_status.value,
+                                     sorted(a.value for a in allowed))
+    if new_status in LOGIN_ATTEMPTS:
+        cap = _retry_cap(s, account.tenant_id)
+        if account.login_retry_count >= cap:
+            raise LoginRetryLimitError(old.value, new_status.value, cap)
+    now = utcnow()
+    account.status = new_status
+    if new_status == S.ONLINE:
+        account.last_login_time = now
+        account.last_heartbeat_time = now
+        account.login_retry_count = 0
+        account.error_message = None
+    elif new_status == S.ERROR:
+        if old in LOGIN_STATES:
+            account.login_retry_count += 1
+        account.error_message = error_message
+    _history(s, ctx, account, old.value, new_status.value, reason=reason,
+             error_message=error_message, extra_data=extra_data, operator_type=operator_type)
+    s.flush()
+    return account
+
+
+def change_status(
+    ctx: ServiceContext,
+    account_id: str,
+    new_status: AccountStatus | str,
+    *,
+    reason: str | None = None,
+    error_message: str | None = None,
+    extra_data: dict[str, Any] | None = None,
+    session: Session | None = None,
+    operator_type: OperatorType | str | None = None,
+) -> WeworkAccount:
+    """Move the account along the state machine and record the history row, atomically.
+
+    With ``session`` (a transaction on the account's tenant shard) it joins the caller's
+    transaction; otherwise it runs its own. ``operator_type`` overrides the default
+    (``user``, or ``system`` for a system context)."""
+    ctx.require(ACCOUNT_MANAGE)
+    target = _status("new_status", new_status)
+    if operator_type is not None:
+        operator_type = OperatorType(operator_type)
+    if session is not None:
+        account = _load(session, ctx, account_id, lock=True)
+        return _change_in_session(session, ctx, account, target, reason=reason,
+                                  error_message=error_message, extra_data=extra_data,
+                                  operator_type=operator_type)
+    with transaction(ctx.tenant_id) as s:
+        account = _load(s, ctx, account_id, lock=True)
+        return _change_in_session(s, ctx, account, target, reason=reason,
+                                  error_message=error_message, extra_data=extra_data,
+                                  operator_type=operator_type)
+
+
+def reset_login_retries(ctx: ServiceContext, account_id: str) -> WeworkAccount:
+    """Allow new login attempts after the retry cap was reached."""
+    ctx.require(ACCOUNT_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        account = _load(s, ctx, account_id, lock=True)
+        account.login_retry_count = 0
+        s.flush()
+    return account
+
+
+def status_history(ctx: ServiceContext, account_id: str) -> list[AccountStatusHistory]:
+    """The account's history rows, oldest first (primary)."""
+    ctx.require(ACCOUNT_MANAGE)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        _load(s, ctx, account_id)
+        return list(s.scalars(
+            select(AccountStatusHistory).where(AccountStatusHistory.account_id == account_id)
+            .order_by(AccountStatusHistory.created_at, AccountStatusHistory.id)))
+
+
+def record_heartbeat(ctx: ServiceContext, account_id: str,
+                     at: datetime | None = None) -> WeworkAccount:
+    """Stamp ``last_heartbeat_time`` (naive UTC; now by default). Does not change status."""
+    ctx.require(ACCOUNT_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        account = _load(s, ctx, account_id, lock=True)
+        account.last_heartbeat_time = at or utcnow()
+        s.flush()
+    return account
+
+
+def sweep_stale_heartbeats(timeout_seconds: float = HEARTBEAT_TIMEOUT_SECONDS,
+                           now: datetime | None = None) -> list[str]:
+    """Mark every ``online`` account (all shards) whose last heartbeat (or, without one,
+    its login) is older than ``timeout_seconds`` as ``offline``; return their ids.
+
+    Works in batches of SWEEP_BATCH rows, each batch one transaction; rows locked by a
+    concurrent writer are skipped (SKIP LOCKED) and caught by the next sweep."""
+    if timeout_seconds <= 0:
+        raise ValidationError("timeout_seconds", "must be positive")
+    cutoff = (now or utcnow()) - timedelta(seconds=timeout_seconds)
+    last_sign = func.coalesce(WeworkAccount.last_heartbeat_time,
+                              WeworkAccount.last_login_time, WeworkAccount.updated_at)
+    swept: list[str] = []
+    for shard in all_shards():
+        while True:
+            with shard_transaction(shard) as s:
+                stale = list(s.scalars(
+                    select(WeworkAccount)
+                    .where(WeworkAccount.status == S.ONLINE, last_sign < cutoff)
+                    .order_by(WeworkAccount.id).limit(SWEEP_BATCH)
+                    .with_for_update(skip_locked=True)))
+                for account in stale:
+                    _change_in_session(
+                        s, system_context(account.tenant_id), account, S.OFFLINE,
+                        reason=HEARTBEAT_TIMEOUT_REASON, error_message=None,
+                        extra_data={"last_heartbeat_time": str(account.last_heartbeat_time),
+                                    "timeout_seconds": timeout_seconds},
+                        operator_type=OperatorType.AUTO)
+                    swept.append(account.id)
+            if len(stale) < SWEEP_BATCH:
+                break
+    return swept
+
+
+def get_by_guid(guid: str) -> WeworkAccount:
+    """The account with this WeCom instance GUID on any shard (primary), for callbacks
+    (no tenant context yet). NotFoundError when none has it."""
+    for shard in all_shards():
+        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+            account = s.scalar(select(WeworkAccount).where(WeworkAccount.guid == guid))
+            if account is not None:
+                return account
+    raise NotFoundError("account", guid)
