@@ -1,0 +1,146 @@
+"""Login: success bookkeeping, lockout after 5 failures (by time), refusals with one
+message, ambiguity across tenants, timing, and the actor/context helpers."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from wework.models import UserStatus, utcnow
+from wework.security import passwords
+from wework.services import auth, users
+from wework.services.auth import LOCKOUT, MAX_FAILED_LOGINS
+from wework.services.errors import AuthenticationError, NotFoundError
+from wework.services.uow import read_session, transaction
+
+MESSAGE = str(AuthenticationError())
+
+
+def _row(tenant_id, user_id):
+    with read_session(tenant_id, fresh=True) as s:
+        return s.execute(text("SELECT status, failed_login_count, locked_until, "
+                              "last_login_time, last_login_ip FROM users WHERE id=:i"),
+                         {"i": user_id}).one()
+
+
+def _fail(username, tenant_code=None, password="wrong password"):
+    with pytest.raises(AuthenticationError) as err:
+        auth.login(username, password, "10.1.1.1", tenant_code)
+    assert str(err.value) == MESSAGE
+
+
+def test_success_records_login_and_resets_failures(world, password):
+    name = world.admin.username
+    _fail(name)
+    _fail(name)
+    assert _row(world.tenant.id, world.admin.id).failed_login_count == 2
+    before = utcnow().replace(microsecond=0)
+    actor = auth.login(name, password, "192.168.7.9")
+    row = _row(world.tenant.id, world.admin.id)
+    assert (row.failed_login_count, row.last_login_ip) == (0, "192.168.7.9")
+    assert row.last_login_time >= before
+    assert (actor.user_id, actor.tenant_id, actor.username) == (
+        world.admin.id, world.tenant.id, name)
+    assert "user:manage" in actor.permissions and not actor.is_super_admin
+
+
+def test_five_failures_lock_even_the_right_password(world, password):
+    name = world.admin.username
+    for _ in range(MAX_FAILED_LOGINS):
+        _fail(name)
+    row = _row(world.tenant.id, world.admin.id)
+    assert row.failed_login_count == MAX_FAILED_LOGINS and row.status == UserStatus.ACTIVE
+    assert abs((row.locked_until - utcnow()) - LOCKOUT) < timedelta(minutes=1)
+    _fail(name, password=password)  # locked: the right password does not help
+    assert _row(world.tenant.id, world.admin.id).last_login_time is None
+    # The lockout ends by time: move locked_until into the past.
+    with transaction(world.tenant.id) as s:
+        s.execute(text("UPDATE users SET locked_until = :t WHERE id = :i"),
+                  {"t": utcnow() - timedelta(seconds=1), "i": world.admin.id})
+    assert auth.login(name, password, "10.0.0.2").user_id == world.admin.id
+    row = _row(world.tenant.id, world.admin.id)
+    assert (row.failed_login_count, row.locked_until) == (0, None)
+
+
+def test_after_an_expired_lockout_the_count_starts_again(world, password):
+    name = world.admin.username
+    for _ in range(MAX_FAILED_LOGINS):
+        _fail(name)
+    with transaction(world.tenant.id) as s:
+        s.execute(text("UPDATE users SET locked_until = :t WHERE id = :i"),
+                  {"t": utcnow() - timedelta(seconds=1), "i": world.admin.id})
+    _fail(name)  # one more failure after expiry does not re-lock at once
+    row = _row(world.tenant.id, world.admin.id)
+    assert (row.failed_login_count, row.locked_until) == (1, None)
+    assert auth.login(name, password, "10.0.0.2")
+
+
+def test_admin_unlock_lifts_the_lockout(world, make_unique, password):
+    ctx = world.user_ctx("analyst")
+    for _ in range(MAX_FAILED_LOGINS):
+        _fail(ctx.actor.username)
+    _fail(ctx.actor.username, password=password)
+    users.unlock_user(world.ctx, ctx.actor.user_id)
+    assert auth.login(ctx.actor.username, password, "10.0.0.3")
+
+
+def test_inactive_user_is_refused(world, password):
+    """(A suspended or deleted tenant: see test_tenants.)"""
+    member = world.user_ctx("operator")
+    users.deactivate_user(world.ctx, member.actor.user_id)
+    _fail(member.actor.username, password=password)
+    assert _row(world.tenant.id, member.actor.user_id).failed_login_count == 0
+    with pytest.raises(NotFoundError):
+        auth.actor_for(member.actor.user_id)
+
+
+def test_unknown_user_and_unknown_tenant_code(world, password):
+    _fail("nobody-at-all", password=password)
+    _fail(world.admin.username, tenant_code="no-such-tenant", password=password)
+    assert auth.login(world.admin.username, password, None, world.tenant.tenant_code)
+    _fail("", password=password)
+
+
+def test_ambiguous_username_needs_the_tenant_code(make_tenant, make_unique, password):
+    a, b = make_tenant(), make_tenant()
+    name = make_unique("same")
+    for w in (a, b):
+        users.create_user(w.ctx, username=name, email=f"{name}@example.com",
+                          password=password)
+    _fail(name, password=password)
+    assert auth.login(name, password, None, a.tenant.tenant_code).tenant_id == a.tenant.id
+    assert auth.login(name, password, None, b.tenant.tenant_code).tenant_id == b.tenant.id
+
+
+def test_context_for(make_tenant, super_ctx):
+    a, b = make_tenant(), make_tenant()
+    assert auth.context_for(a.ctx.actor).tenant_id == a.tenant.id
+    with pytest.raises(NotFoundError):
+        auth.context_for(a.ctx.actor, b.tenant.id)
+    assert auth.context_for(super_ctx.actor, b.tenant.id).tenant_id == b.tenant.id
+
+
+def test_timing_does_not_reveal_missing_users(world):
+    """Median login time for a missing username is within a generous factor of the time
+    for an existing username with a wrong password (argon2 runs on both paths)."""
+
+    def median_seconds(username: str) -> float:
+        times = []
+        for _ in range(10):
+            start = time.perf_counter()
+            with pytest.raises(AuthenticationError):
+                auth.login(username, "wrong password", "10.9.9.9")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    missing = median_seconds("no-such-user-anywhere")
+    wrong = median_seconds(world.admin.username)
+    assert wrong / 3 < missing < wrong * 3, (missing, wrong)
+    # Without the dummy verification a missing user would cost only the lookup:
+    # the argon2 work dominates both paths.
+    start = time.perf_counter()
+    passwords.verify_dummy("x")
+    assert time.perf_counter() - start > missing / 4
