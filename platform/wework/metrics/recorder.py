@@ -10,6 +10,8 @@ points are waiting. Nothing a metrics store can do reaches the caller:
   the batch goes back to the front of the buffer and is retried on the next tick;
 - the buffer is full (``max_buffer`` points) → the oldest points are dropped, counted in
   ``stats().dropped`` and reported by a rate-limited warning in the log;
+- delivery is at least once: a batch whose write timed out may still have been applied by
+  a slow store, and its retry then stores those points twice;
 - bad input (no fields, a field of an unsupported type) → the point is skipped, counted in
   ``stats().rejected`` and logged with the field and the reason; ``record`` never raises.
 """
