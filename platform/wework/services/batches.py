@@ -1,0 +1,417 @@
+"""Batch send tasks: targets, expansion into messages, progress, pause/resume/cancel.
+
+Targets (``target_type`` → ``target_config``):
+
+- ``manual``: ``{"conversation_ids": ["c1", "c2", ...]}``
+- ``import``: ``{"rows": [{"conversation_id": "c1", "variables": {"name": "Li"}}, ...]}``
+  (per-row template variables, over the task's ``template_values``)
+- ``group``:  ``{}`` — every active group conversation of the account
+- ``filter``: ``{"tags": ["vip"], "conversation_type": "private"}`` — active
+  conversations of the account having any of the tags and/or of that type
+
+``send_strategy`` (optional, honoured by the dispatcher)::
+
+    {"rate_per_minute": 60, "windows": [["09:00", "21:00"]], "timezone": "Asia/Shanghai"}
+
+rate_per_minute limits this task's sends per account and minute; windows are local
+times in ``timezone`` (a window whose end is before its start runs over midnight).
+
+Counters: ``total_count`` = messages not cancelled, ``sent_count`` = sent or delivered,
+``success_count`` = delivered, ``failed_count`` = failed for good, ``progress_percent`` =
+(sent + failed) / total. They are updated in the same transaction as every message
+status change (wework.services.messages.apply_batch_delta), and
+:func:`counts_from_messages` recomputes them from the messages so the invariant can be
+checked at any time. The task completes when every message is sent or failed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wework.models import (
+    BatchSendTask,
+    BatchStatus,
+    Conversation,
+    ConversationType,
+    Message,
+    MessageStatus,
+    TargetType,
+    utcnow,
+)
+from wework.services import messages as msgs
+from wework.services import templates
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
+from wework.services.errors import InvalidTransitionError, NotFoundError, ValidationError
+from wework.services.pagination import Page, paginate
+from wework.services.permissions import BATCH_MANAGE
+from wework.services.uow import read_session, transaction
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_RATE_PER_MINUTE = 10_000
+
+
+# ---------------------------------------------------------------- send strategy
+
+
+def parse_strategy(strategy: Any) -> dict[str, Any] | None:
+    """Validate a send_strategy; returns it normalised (timezone defaults to UTC)."""
+    if strategy is None:
+        return None
+    if not isinstance(strategy, Mapping):
+        raise ValidationError("send_strategy", "must be a JSON object")
+    unknown = set(strategy) - {"rate_per_minute", "windows", "timezone"}
+    for key in sorted(unknown):
+        raise ValidationError(f"send_strategy.{key}", "is not a strategy setting")
+    out: dict[str, Any] = {}
+    rate = strategy.get("rate_per_minute")
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise ValidationError("send_strategy.rate_per_minute", "must be a positive integer")
+        if rate > MAX_RATE_PER_MINUTE:
+            raise ValidationError(
+                "send_strategy.rate_per_minute", f"must be at most {MAX_RATE_PER_MINUTE}"
+            )
+        out["rate_per_minute"] = rate
+    tz = strategy.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError("send_strategy.timezone", f"unknown time zone {tz!r}") from None
+    out["timezone"] = tz
+    windows = strategy.get("windows")
+    if windows is not None:
+        if not isinstance(windows, list) or not windows:
+            raise ValidationError("send_strategy.windows", 'must be a list of ["HH:MM", "HH:MM"]')
+        for i, w in enumerate(windows):
+            if (
+                not isinstance(w, list | tuple)
+                or len(w) != 2
+                or not all(isinstance(t, str) and HHMM.match(t) for t in w)
+            ):
+                raise ValidationError(
+                    f"send_strategy.windows[{i}]", 'must be ["HH:MM", "HH:MM"] (24-hour)'
+                )
+            if w[0] == w[1]:
+                raise ValidationError(f"send_strategy.windows[{i}]", "start equals end")
+        out["windows"] = [list(w) for w in windows]
+    return out
+
+
+def in_send_window(strategy: Mapping[str, Any] | None, now_utc: datetime) -> bool:
+    """True when ``now_utc`` (naive UTC) falls in one of the strategy's local windows."""
+    if not strategy or not strategy.get("windows"):
+        return True
+    local = now_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(
+        ZoneInfo(strategy.get("timezone", "UTC"))
+    )
+    t = local.time().replace(tzinfo=None)
+    for start_s, end_s in strategy["windows"]:
+        start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+        if (start <= t < end) if start < end else (t >= start or t < end):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _conversation_ids(values: Any, field: str) -> list[str]:
+    if not isinstance(values, list) or not values:
+        raise ValidationError(field, "must be a non-empty list of conversation ids")
+    return [msgs.check_conversation_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
+
+
+def resolve_targets(
+    session: Session, account_id: str, target_type: TargetType, config: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    """(conversation_id, per-target variables) for every target, first occurrence wins."""
+    if not isinstance(config, Mapping):
+        raise ValidationError("target_config", "must be a JSON object")
+    targets: list[tuple[str, dict[str, Any]]] = []
+    if target_type is TargetType.MANUAL:
+        ids = _conversation_ids(config.get("conversation_ids"), "target_config.conversation_ids")
+        targets = [(c, {}) for c in ids]
+    elif target_type is TargetType.IMPORT:
+        rows = config.get("rows")
+        if not isinstance(rows, list) or not rows:
+            raise ValidationError("target_config.rows", "must be a non-empty list")
+        for i, row in enumerate(rows):
+            field = f"target_config.rows[{i}]"
+            if not isinstance(row, Mapping):
+                raise ValidationError(field, "must be an object with conversation_id")
+            conv = msgs.check_conversation_id(
+                row.get("conversation_id"), f"{field}.conversation_id"
+            )
+            variables = row.get("variables") or {}
+            if not isinstance(variables, Mapping):
+                raise ValidationError(f"{field}.variables", "must be an object")
+            targets.append((conv, dict(variables)))
+    else:
+        stmt = select(Conversation.conversation_id).where(
+            Conversation.account_id == account_id, Conversation.is_active.is_(True)
+        )
+        if target_type is TargetType.GROUP:
+            stmt = stmt.where(Conversation.conversation_type == ConversationType.GROUP)
+        else:  # FILTER
+            tags, ctype = config.get("tags"), config.get("conversation_type")
+            if tags is None and ctype is None:
+                raise ValidationError("target_config", "filter needs tags and/or conversation_type")
+            if tags is not None:
+                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                    raise ValidationError("target_config.tags", "must be a list of strings")
+                stmt = stmt.where(func.json_overlaps(Conversation.tags, json.dumps(tags)) == 1)
+            if ctype is not None:
+                try:
+                    stmt = stmt.where(Conversation.conversation_type == ConversationType(ctype))
+                except ValueError:
+                    raise ValidationError(
+                        "target_config.conversation_type", "must be private or group"
+                    ) from None
+        targets = [(c, {}) for c in session.scalars(stmt.order_by(Conversation.conversation_id))]
+    seen: set[str] = set()
+    unique = []
+    for conv, variables in targets:
+        if conv not in seen:
+            seen.add(conv)
+            unique.append((conv, variables))
+    if not unique:
+        raise ValidationError("target_config", "matches no conversations")
+    return unique
+
+
+# ---------------------------------------------------------------- create
+
+
+def create_batch(
+    ctx: ServiceContext,
+    *,
+    task_name: str,
+    account_id: str,
+    target_type: str,
+    target_config: dict[str, Any],
+    template_id: str | None = None,
+    template_values: dict[str, Any] | None = None,
+    message_type: str | None = None,
+    content: dict[str, Any] | None = None,
+    send_strategy: dict[str, Any] | None = None,
+    priority: int = msgs.DEFAULT_PRIORITY,
+    scheduled_time: datetime | None = None,
+) -> BatchSendTask:
+    """Create a task and expand it into one pending message per target, all in one
+    transaction (quota checked for the whole batch). The task starts ``running``."""
+    ctx.require(BATCH_MANAGE)
+    if not isinstance(task_name, str) or not task_name.strip() or len(task_name) > 100:
+        raise ValidationError("task_name", "must be 1–100 characters")
+    try:
+        ttype = TargetType(target_type)
+    except ValueError:
+        allowed = ", ".join(t.value for t in TargetType)
+        raise ValidationError("target_type", f"unknown target type; one of {allowed}") from None
+    strategy = parse_strategy(send_strategy)
+    msgs.check_priority(priority)
+    if (template_id is None) == (content is None):
+        raise ValidationError("template_id", "give either template_id or content")
+    if content is not None:
+        mtype = parse_message_type(message_type)
+        validate_content(mtype, content)
+    now = utcnow()
+    with transaction(ctx.tenant_id) as s:
+        msgs.require_accounts(s, ctx, {account_id})
+        targets = resolve_targets(s, account_id, ttype, target_config)
+        if template_id is not None:
+            template = templates.use_template(s, ctx, template_id, uses=len(targets))
+            mtype = parse_message_type(template.template_type)
+            base = dict(template_values or {})
+            rendered = []
+            for i, (_, variables) in enumerate(targets):
+                try:
+                    rendered.append(templates.render_content(template, {**base, **variables}))
+                except ValidationError as exc:
+                    raise ValidationError(f"targets[{i}].{exc.field}", exc.reason) from None
+            stored = {"message_type": mtype.value, "template_values": base}
+        else:
+            rendered = [content] * len(targets)
+            stored = {"message_type": mtype.value, "content": content}
+        rate = (strategy or {}).get("rate_per_minute")
+        task = BatchSendTask(
+            tenant_id=ctx.tenant_id,
+            creator_id=ctx.actor.user_id,
+            task_name=task_name,
+            account_id=account_id,
+            template_id=template_id,
+            message_content=stored,
+            target_type=ttype,
+            target_config=target_config,
+            send_strategy=strategy,
+            status=BatchStatus.RUNNING,
+            total_count=len(targets),
+            sent_count=0,
+            success_count=0,
+            failed_count=0,
+            progress_percent=Decimal("0.00"),
+            start_time=now,
+            estimated_duration=int(len(targets) * 60 / rate) if rate else None,
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(task)
+        s.flush()
+        msgs.enqueue_many(
+            ctx,
+            (
+                {
+                    "account_id": account_id,
+                    "conversation_id": conv,
+                    "message_type": mtype,
+                    "content": body,
+                    "template_id": template_id,
+                    "priority": priority,
+                    "scheduled_time": scheduled_time,
+                }
+                for (conv, _), body in zip(targets, rendered, strict=True)
+            ),
+            batch_id=task.id,
+            session=s,
+        )
+    return task
+
+
+# ---------------------------------------------------------------- control
+
+
+def _lock(session: Session, ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    task = session.scalar(
+        select(BatchSendTask)
+        .where(BatchSendTask.id == batch_id, BatchSendTask.tenant_id == ctx.tenant_id)
+        .with_for_update()
+    )
+    if task is None:
+        raise NotFoundError("batch", batch_id)
+    return task
+
+
+def _move(task: BatchSendTask, allowed_from: set[BatchStatus], new: BatchStatus) -> None:
+    if task.status not in allowed_from:
+        raise InvalidTransitionError(
+            "status", task.status.value, new.value, sorted(s.value for s in allowed_from)
+        )
+    task.status = new
+    task.updated_at = utcnow()
+
+
+def pause_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    """The dispatcher sends nothing of a paused task (messages already sending finish)."""
+    ctx.require(BATCH_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        task = _lock(s, ctx, batch_id)
+        _move(task, {BatchStatus.CREATED, BatchStatus.RUNNING}, BatchStatus.PAUSED)
+    return task
+
+
+def resume_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    ctx.require(BATCH_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        task = _lock(s, ctx, batch_id)
+        _move(task, {BatchStatus.PAUSED}, BatchStatus.RUNNING)
+        s.flush()
+        # Everything may have finished while paused (e.g. failures of in-flight sends).
+        msgs.apply_batch_delta(s, batch_id, (0, 0, 0, 0), task.updated_at)
+    return get_batch(ctx, batch_id)
+
+
+def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    """Cancel the task and every message of it still pending; messages already handed
+    to the gateway keep their outcome."""
+    ctx.require(BATCH_MANAGE)
+    now = utcnow()
+    with transaction(ctx.tenant_id) as s:
+        task = _lock(s, ctx, batch_id)
+        _move(
+            task,
+            {BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED},
+            BatchStatus.CANCELLED,
+        )
+        task.end_time = now
+        s.flush()
+        cancelled = s.execute(
+            update(Message)
+            .where(Message.batch_id == batch_id, Message.status == MessageStatus.PENDING)
+            .values(status=MessageStatus.CANCELLED, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        msgs.apply_batch_delta(
+            s,
+            batch_id,
+            msgs.counter_delta(MessageStatus.PENDING, MessageStatus.CANCELLED, cancelled),
+            now,
+        )
+    return get_batch(ctx, batch_id)
+
+
+# ---------------------------------------------------------------- reads
+
+
+def get_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        task = s.scalar(
+            select(BatchSendTask).where(
+                BatchSendTask.id == batch_id, BatchSendTask.tenant_id == ctx.tenant_id
+            )
+        )
+    if task is None:
+        raise NotFoundError("batch", batch_id)
+    return task
+
+
+def list_batches(
+    ctx: ServiceContext, *, limit: int = 50, cursor: str | None = None, fresh: bool = False
+) -> Page[BatchSendTask]:
+    stmt = select(BatchSendTask).where(BatchSendTask.tenant_id == ctx.tenant_id)
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(
+            s, stmt, BatchSendTask.created_at, BatchSendTask.id, limit=limit, cursor=cursor
+        )
+
+
+def counts_from_messages(session: Session, batch_id: str) -> dict[str, Any]:
+    """The counters as they must be, recomputed from the batch's messages."""
+    by_status = dict(
+        session.execute(
+            select(Message.status, func.count())
+            .where(Message.batch_id == batch_id)
+            .group_by(Message.status)
+        ).all()
+    )
+    totals = [0, 0, 0, 0]
+    for status, n in by_status.items():
+        for i, w in enumerate(msgs.COUNTER_WEIGHTS[MessageStatus(status)]):
+            totals[i] += w * n
+    total, sent, success, failed = totals
+    progress = Decimal(0) if total == 0 else round(Decimal(100 * (sent + failed)) / total, 2)
+    return {
+        "total_count": total,
+        "sent_count": sent,
+        "success_count": success,
+        "failed_count": failed,
+        "progress_percent": progress.quantize(Decimal("0.01")),
+    }
+
+
+def stored_counts(task: BatchSendTask) -> dict[str, Any]:
+    return {
+        "total_count": task.total_count,
+        "sent_count": task.sent_count,
+        "success_count": task.success_count,
+        "failed_count": task.failed_count,
+        "progress_percent": Decimal(task.progress_percent).quantize(Decimal("0.01")),
+    }

@@ -1,0 +1,485 @@
+"""Messages: enqueue one or many, the status lifecycle, cancel, list.
+
+Lifecycle (``ALLOWED``)::
+
+    pending ──▶ sending ──▶ sent ──▶ delivered
+       │           │          └────▶ failed        (delivery receipt says failed)
+       │           ├──▶ failed                     (gateway error, retries used up)
+       │           └──▶ pending                    (gateway error: retry, backoff)
+       └──▶ cancelled                              (only while pending, incl. scheduled)
+
+A gateway failure puts the message back to ``pending`` with ``retry_count + 1`` and
+``scheduled_time`` moved ``RETRY_BASE_SECONDS * 2**(retry_count-1)`` ahead (30 s, 60 s,
+120 s); after ``MAX_RETRIES`` retries it is ``failed`` for good.
+
+Priority is 1–10, **10 the most urgent**; the dispatcher sends higher priorities first,
+then older due times first.
+
+Batch counters are kept in step with every status change *in the same transaction*
+(:func:`apply_batch_delta`): each status contributes fixed weights to
+``(total, sent, success, failed)`` (``COUNTER_WEIGHTS``), so a change from ``old`` to
+``new`` adds ``weights[new] - weights[old]`` with one atomic ``UPDATE``.
+:func:`wework.services.batches.counts_from_messages` recomputes the same figures from the
+messages; the tests check that both always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from wework.models import (
+    BatchSendTask,
+    BatchStatus,
+    Message,
+    MessageStatus,
+    Tenant,
+    TenantStatus,
+    WeworkAccount,
+    new_id,
+    utcnow,
+)
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
+from wework.services.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    ValidationError,
+)
+from wework.services.pagination import Page, paginate
+from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
+from wework.services.uow import read_session, transaction
+
+PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 1, 10, 5
+MAX_RETRIES = 3
+RETRY_BASE_SECONDS = 30
+INSERT_CHUNK = 5000  # rows per executemany (pymysql folds them into multi-row INSERTs)
+
+S = MessageStatus
+ALLOWED: dict[MessageStatus, frozenset[MessageStatus]] = {
+    S.PENDING: frozenset({S.SENDING, S.CANCELLED}),
+    # A delivery receipt may overtake the dispatcher's own "sent" commit.
+    S.SENDING: frozenset({S.SENT, S.FAILED, S.PENDING, S.DELIVERED}),
+    S.SENT: frozenset({S.DELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+FINAL = frozenset({S.DELIVERED, S.FAILED, S.CANCELLED})
+
+# status -> contribution to the batch's (total, sent, success, failed) counters.
+# total counts every message that will be or was attempted (cancelled ones drop out);
+# sent = handed to WeCom (sent or delivered); success = delivered; failed = failed for good.
+COUNTER_WEIGHTS: dict[MessageStatus, tuple[int, int, int, int]] = {
+    S.PENDING: (1, 0, 0, 0),
+    S.SENDING: (1, 0, 0, 0),
+    S.SENT: (1, 1, 0, 0),
+    S.DELIVERED: (1, 1, 1, 0),
+    S.FAILED: (1, 0, 0, 1),
+    S.CANCELLED: (0, 0, 0, 0),
+}
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What the gateway said about one send (see wework.gateway.base.SendResult)."""
+
+    ok: bool
+    wework_msg_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retryable: bool = True
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def to_utc_naive(value: datetime | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(field, "must be a datetime")
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def check_priority(priority: Any, field: str = "priority") -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError(field, "must be an integer")
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise ValidationError(field, f"must be from {PRIORITY_MIN} to {PRIORITY_MAX}")
+    return priority
+
+
+def check_conversation_id(value: Any, field: str = "conversation_id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "must be a non-empty string")
+    if len(value) > 100:
+        raise ValidationError(field, "is longer than 100 characters")
+    return value
+
+
+def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str]) -> None:
+    """Every id must be an account of the acting tenant (another tenant's = not found)."""
+    found = set(
+        session.scalars(
+            select(WeworkAccount.id).where(
+                WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.id.in_(account_ids)
+            )
+        )
+    )
+    for account_id in sorted(account_ids - found):
+        raise NotFoundError("account", account_id)
+
+
+def start_of_utc_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def check_quota(session: Session, tenant_id: str, adding: int, now: datetime) -> None:
+    """Refuse when today's (UTC) messages of the tenant plus ``adding`` would exceed
+    ``max_daily_messages``. The tenant row is locked so concurrent sends of one tenant
+    cannot both pass the check."""
+    tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    if tenant is None:
+        raise NotFoundError("tenant", tenant_id)
+    if tenant.status != TenantStatus.ACTIVE:
+        raise ValidationError("tenant.status", f"tenant is {tenant.status.value}; sending is off")
+    today = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.tenant_id == tenant_id, Message.created_at >= start_of_utc_day(now))
+    )
+    if today + adding > tenant.max_daily_messages:
+        raise QuotaExceededError(
+            "max_daily_messages",
+            f"{today} messages today + {adding} would exceed the daily limit of "
+            f"{tenant.max_daily_messages}",
+        )
+
+
+def prepare_row(
+    ctx: ServiceContext, row: Mapping[str, Any], now: datetime, *, prefix: str = ""
+) -> dict[str, Any]:
+    """Validate one message row and return the dict inserted into ``messages``."""
+    mtype = parse_message_type(row.get("message_type"), f"{prefix}message_type")
+    try:
+        validate_content(mtype, row.get("content"))
+    except ValidationError as exc:
+        raise ValidationError(f"{prefix}{exc.field}", exc.reason) from None
+    account_id = row.get("account_id")
+    if not isinstance(account_id, str) or not account_id:
+        raise ValidationError(f"{prefix}account_id", "is required")
+    return {
+        "id": new_id(),
+        "tenant_id": ctx.tenant_id,
+        "account_id": account_id,
+        "conversation_id": check_conversation_id(
+            row.get("conversation_id"), f"{prefix}conversation_id"
+        ),
+        "message_type": mtype,
+        "content": row["content"],
+        "template_id": row.get("template_id"),
+        "status": S.PENDING,
+        "retry_count": 0,
+        "batch_id": row.get("batch_id"),
+        "priority": check_priority(row.get("priority", DEFAULT_PRIORITY), f"{prefix}priority"),
+        "scheduled_time": to_utc_naive(row.get("scheduled_time"), f"{prefix}scheduled_time"),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+# ---------------------------------------------------------------- enqueue
+
+
+def send_message(
+    ctx: ServiceContext,
+    *,
+    account_id: str,
+    conversation_id: str,
+    message_type: str,
+    content: dict[str, Any],
+    priority: int = DEFAULT_PRIORITY,
+    scheduled_time: datetime | None = None,
+    template_id: str | None = None,
+) -> Message:
+    """Validate and enqueue one message (status ``pending``); the dispatcher sends it
+    when due. Checks permission ``message:send``, the account and the daily quota."""
+    ctx.require(MESSAGE_SEND)
+    now = utcnow()
+    row = prepare_row(
+        ctx,
+        {
+            "account_id": account_id,
+            "conversation_id": conversation_id,
+            "message_type": message_type,
+            "content": content,
+            "priority": priority,
+            "scheduled_time": scheduled_time,
+            "template_id": template_id,
+        },
+        now,
+    )
+    with transaction(ctx.tenant_id) as s:
+        require_accounts(s, ctx, {account_id})
+        check_quota(s, ctx.tenant_id, 1, now)
+        message = Message(**row)
+        s.add(message)
+    return message
+
+
+def enqueue_many(
+    ctx: ServiceContext,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    batch_id: str | None = None,
+    session: Session | None = None,
+) -> list[str]:
+    """The batch path: validate every row, then insert them all with Core executemany
+    (multi-row INSERTs) in one transaction, or in ``session``'s if given. Returns the new
+    ids in input order. All or nothing: one bad row refuses the whole call, naming it as
+    ``rows[i].<field>``."""
+    ctx.require(MESSAGE_SEND)
+    now = utcnow()
+    prepared = []
+    for i, row in enumerate(rows):
+        values = prepare_row(ctx, row, now, prefix=f"rows[{i}].")
+        if batch_id is not None:
+            values["batch_id"] = batch_id
+        prepared.append(values)
+    if not prepared:
+        return []
+    if session is not None:
+        _insert_rows(session, ctx, prepared, now)
+    else:
+        with transaction(ctx.tenant_id) as s:
+            _insert_rows(s, ctx, prepared, now)
+    return [r["id"] for r in prepared]
+
+
+def _insert_rows(session: Session, ctx: ServiceContext, rows: list[dict], now: datetime) -> None:
+    require_accounts(session, ctx, {r["account_id"] for r in rows})
+    check_quota(session, ctx.tenant_id, len(rows), now)
+    table = Message.__table__
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert(table), rows[start : start + INSERT_CHUNK])
+
+
+# ---------------------------------------------------------------- status changes
+
+
+def counter_delta(old: MessageStatus | None, new: MessageStatus, n: int = 1):
+    before = COUNTER_WEIGHTS[old] if old is not None else (0, 0, 0, 0)
+    after = COUNTER_WEIGHTS[new]
+    return tuple(n * (a - b) for a, b in zip(after, before, strict=True))
+
+
+def apply_batch_delta(
+    session: Session, batch_id: str | None, delta: tuple[int, int, int, int], now: datetime
+) -> None:
+    """Add ``delta`` to the batch's counters, recompute its progress and complete it when
+    nothing is left to send. MySQL/MariaDB evaluate single-table UPDATE assignments left
+    to right, each seeing the values assigned before it, hence ``ordered_values``."""
+    if batch_id is None or not any(delta):
+        return
+    b = BatchSendTask
+    d_total, d_sent, d_success, d_failed = delta
+    done = b.sent_count + b.failed_count
+    session.execute(
+        update(b)
+        .where(b.id == batch_id)
+        .ordered_values(
+            (b.total_count, b.total_count + d_total),
+            (b.sent_count, b.sent_count + d_sent),
+            (b.success_count, b.success_count + d_success),
+            (b.failed_count, b.failed_count + d_failed),
+            (
+                b.progress_percent,
+                case((b.total_count > 0, func.round(100 * done / b.total_count, 2)), else_=0),
+            ),
+            (
+                b.status,
+                case(
+                    (
+                        (b.status == BatchStatus.RUNNING)
+                        & (b.total_count > 0)
+                        & (done >= b.total_count),
+                        BatchStatus.COMPLETED,
+                    ),
+                    else_=b.status,
+                ),
+            ),
+            (
+                b.end_time,
+                case(
+                    (
+                        (b.status == BatchStatus.COMPLETED) & b.end_time.is_(None),
+                        now,
+                    ),
+                    else_=b.end_time,
+                ),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def change_status(
+    session: Session, message: Message, new: MessageStatus, now: datetime, **fields: Any
+) -> None:
+    """Move a (locked) message to ``new``, refusing transitions ALLOWED does not list, and
+    keep its batch's counters in step in the same transaction."""
+    old = message.status
+    if new not in ALLOWED[old]:
+        raise InvalidTransitionError(
+            "status", old.value, new.value, sorted(s.value for s in ALLOWED[old])
+        )
+    message.status = new
+    message.updated_at = now
+    for key, value in fields.items():
+        setattr(message, key, value)
+    session.flush()
+    apply_batch_delta(session, message.batch_id, counter_delta(old, new), now)
+
+
+def lock_message(session: Session, message_id: str, tenant_id: str | None = None) -> Message:
+    stmt = select(Message).where(Message.id == message_id).with_for_update()
+    if tenant_id is not None:
+        stmt = stmt.where(Message.tenant_id == tenant_id)
+    message = session.scalar(stmt)
+    if message is None:
+        raise NotFoundError("message", message_id)
+    return message
+
+
+def retry_delay(retry_count: int) -> timedelta:
+    return timedelta(seconds=RETRY_BASE_SECONDS * 2 ** max(retry_count - 1, 0))
+
+
+def record_send_outcome(
+    session: Session, message: Message, outcome: SendOutcome, now: datetime
+) -> MessageStatus:
+    """After the gateway answered for a ``sending`` message: sent, retry, or failed."""
+    if outcome.ok:
+        change_status(
+            session,
+            message,
+            S.SENT,
+            now,
+            wework_msg_id=outcome.wework_msg_id,
+            error_code=None,
+            error_message=None,
+        )
+    elif outcome.retryable and message.retry_count < MAX_RETRIES:
+        retries = message.retry_count + 1
+        change_status(
+            session,
+            message,
+            S.PENDING,
+            now,
+            retry_count=retries,
+            scheduled_time=now + retry_delay(retries),
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+        )
+    else:
+        change_status(
+            session,
+            message,
+            S.FAILED,
+            now,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+        )
+    return message.status
+
+
+def apply_receipt(
+    session: Session,
+    message: Message,
+    *,
+    delivered: bool,
+    at: datetime,
+    wework_msg_id: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Apply a delivery receipt. Returns False when the message already has a final
+    outcome (a second receipt changes nothing); refuses a receipt for a message that was
+    never handed to the gateway."""
+    if message.status in (S.DELIVERED, S.FAILED):
+        return False
+    fields: dict[str, Any] = {"callback_time": at}
+    if wework_msg_id:
+        fields["wework_msg_id"] = wework_msg_id
+    if delivered:
+        change_status(session, message, S.DELIVERED, at, **fields)
+    else:
+        fields.update(error_code=error_code or "delivery_failed", error_message=error_message)
+        change_status(session, message, S.FAILED, at, **fields)
+    return True
+
+
+# ---------------------------------------------------------------- user operations
+
+
+def get_message(ctx: ServiceContext, message_id: str) -> Message:
+    """Read-your-writes: from the primary."""
+    _require_read(ctx)
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        message = s.scalar(
+            select(Message).where(Message.id == message_id, Message.tenant_id == ctx.tenant_id)
+        )
+    if message is None:
+        raise NotFoundError("message", message_id)
+    return message
+
+
+def cancel_message(ctx: ServiceContext, message_id: str) -> Message:
+    """Cancel a message that has not been picked up yet (pending, incl. scheduled)."""
+    ctx.require(MESSAGE_SEND)
+    now = utcnow()
+    with transaction(ctx.tenant_id) as s:
+        message = lock_message(s, message_id, ctx.tenant_id)
+        change_status(s, message, S.CANCELLED, now)
+    return message
+
+
+def list_messages(
+    ctx: ServiceContext,
+    *,
+    status: str | None = None,
+    account_id: str | None = None,
+    batch_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[Message]:
+    """Newest first, cursor-paged; from the replica unless ``fresh``."""
+    _require_read(ctx)
+    stmt = select(Message).where(Message.tenant_id == ctx.tenant_id)
+    if status is not None:
+        try:
+            stmt = stmt.where(Message.status == MessageStatus(status))
+        except ValueError:
+            raise ValidationError("status", f"unknown message status {status!r}") from None
+    if account_id is not None:
+        stmt = stmt.where(Message.account_id == account_id)
+    if batch_id is not None:
+        stmt = stmt.where(Message.batch_id == batch_id)
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(s, stmt, Message.created_at, Message.id, limit=limit, cursor=cursor)
+
+
+def _require_read(ctx: ServiceContext) -> None:
+    if not (ctx.can(MESSAGE_SEND) or ctx.can(REPORT_VIEW)):
+        raise PermissionDeniedError(REPORT_VIEW)

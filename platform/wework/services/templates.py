@@ -1,0 +1,299 @@
+"""Message templates with declared variables.
+
+``template_type`` is a message type; ``template_content`` is that type's content in
+which any string may hold ``{{name}}`` placeholders. ``variables`` declares each
+placeholder: ``[{"name": "customer", "required": true, "default": null}, ...]``.
+Rendering refuses a missing required variable and any value whose name is not declared
+(``ValidationError`` naming ``variables.<name>``), validates the rendered content for the
+type, and counts ``usage_count`` / ``last_used_time``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wework.models import MessageTemplate, utcnow
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
+from wework.services.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from wework.services.pagination import Page, paginate
+from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
+from wework.services.uow import read_session, transaction
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+UPDATABLE = (
+    "template_name",
+    "template_type",
+    "category",
+    "description",
+    "template_content",
+    "variables",
+    "preview_data",
+    "is_public",
+    "tags",
+)
+
+
+def placeholders(value: Any) -> set[str]:
+    """Every ``{{name}}`` used anywhere in a JSON value."""
+    if isinstance(value, str):
+        return set(PLACEHOLDER.findall(value))
+    if isinstance(value, Mapping):
+        return set().union(*(placeholders(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(placeholders(v) for v in value)) if value else set()
+    return set()
+
+
+def substitute(value: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda m: values[m.group(1)], value)
+    if isinstance(value, Mapping):
+        return {k: substitute(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, values) for v in value]
+    return value
+
+
+def normalise_variables(variables: Any) -> list[dict[str, Any]]:
+    if variables is None:
+        return []
+    if not isinstance(variables, list):
+        raise ValidationError("variables", "must be a list of {name, required, default}")
+    seen: set[str] = set()
+    out = []
+    for i, var in enumerate(variables):
+        if isinstance(var, str):
+            var = {"name": var}
+        if not isinstance(var, Mapping):
+            raise ValidationError(f"variables[{i}]", "must be an object with a name")
+        name = var.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise ValidationError(f"variables[{i}].name", "must be an identifier")
+        if name in seen:
+            raise ValidationError(f"variables.{name}", "is declared twice")
+        seen.add(name)
+        default = var.get("default")
+        if default is not None and not isinstance(default, str | int | float):
+            raise ValidationError(f"variables.{name}.default", "must be a string or number")
+        out.append(
+            {
+                "name": name,
+                "required": bool(var.get("required", default is None)),
+                "default": None if default is None else str(default),
+            }
+        )
+    return out
+
+
+def check_definition(template_type: Any, content: Any, variables: list[dict]) -> str:
+    mtype = parse_message_type(template_type, "template_type")
+    if not isinstance(content, dict) or not content:
+        raise ValidationError("template_content", "must be a non-empty JSON object")
+    declared = {v["name"] for v in variables}
+    for name in sorted(placeholders(content) - declared):
+        raise ValidationError(f"variables.{name}", "is used in template_content but not declared")
+    # The content must be valid for its type once every variable is filled in.
+    sample = substitute(content, {name: "x" for name in declared})
+    try:
+        validate_content(mtype, sample)
+    except ValidationError as exc:
+        raise ValidationError(f"template_{exc.field}", exc.reason) from None
+    return mtype.value
+
+
+def resolve_values(template: MessageTemplate, values: Mapping[str, Any] | None) -> dict[str, str]:
+    values = dict(values or {})
+    declared = {v["name"]: v for v in template.variables or []}
+    for name in sorted(set(values) - set(declared)):
+        raise ValidationError(f"variables.{name}", "is not a variable of this template")
+    resolved: dict[str, str] = {}
+    for name, var in declared.items():
+        value = values.get(name)
+        if value is None:
+            value = var.get("default")
+        if value is None:
+            if var.get("required", True):
+                raise ValidationError(f"variables.{name}", "is required")
+            value = ""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValidationError(f"variables.{name}", "must be a string or number")
+        resolved[name] = str(value)
+    return resolved
+
+
+def render_content(template: MessageTemplate, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The template's content with ``values`` filled in, validated for its type. Pure:
+    does not count usage (see :func:`render`)."""
+    content = substitute(template.template_content, resolve_values(template, values))
+    return validate_content(template.template_type, content)
+
+
+def _load(session: Session, ctx: ServiceContext, template_id: str, lock: bool = False):
+    stmt = select(MessageTemplate).where(
+        MessageTemplate.id == template_id, MessageTemplate.tenant_id == ctx.tenant_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    template = session.scalar(stmt)
+    if template is None:
+        raise NotFoundError("template", template_id)
+    return template
+
+
+def create_template(
+    ctx: ServiceContext,
+    *,
+    template_name: str,
+    template_type: str,
+    template_content: dict[str, Any],
+    variables: list[Any] | None = None,
+    category: str | None = None,
+    description: str | None = None,
+    preview_data: dict[str, Any] | None = None,
+    is_public: bool = False,
+    tags: list[str] | None = None,
+) -> MessageTemplate:
+    ctx.require(TEMPLATE_MANAGE)
+    if not isinstance(template_name, str) or not template_name.strip():
+        raise ValidationError("template_name", "must be a non-empty string")
+    if len(template_name) > 100:
+        raise ValidationError("template_name", "is longer than 100 characters")
+    variables = normalise_variables(variables)
+    mtype = check_definition(template_type, template_content, variables)
+    now = utcnow()
+    template = MessageTemplate(
+        tenant_id=ctx.tenant_id,
+        creator_id=ctx.actor.user_id,
+        template_name=template_name,
+        template_type=mtype,
+        category=category,
+        description=description,
+        template_content=template_content,
+        variables=variables,
+        preview_data=preview_data,
+        usage_count=0,
+        is_public=is_public,
+        is_active=True,
+        tags=tags,
+        created_at=now,
+        updated_at=now,
+    )
+    if preview_data is not None:
+        render_content(template, preview_data)  # preview data must render
+    try:
+        with transaction(ctx.tenant_id) as s:
+            s.add(template)
+    except IntegrityError as exc:
+        raise ConflictError("template_name", f"{template_name!r} already exists") from exc
+    return template
+
+
+def update_template(ctx: ServiceContext, template_id: str, **changes: Any) -> MessageTemplate:
+    ctx.require(TEMPLATE_MANAGE)
+    for key in changes:
+        if key not in UPDATABLE:
+            raise ValidationError(key, "cannot be changed")
+    try:
+        with transaction(ctx.tenant_id) as s:
+            template = _load(s, ctx, template_id, lock=True)
+            if "variables" in changes:
+                changes["variables"] = normalise_variables(changes["variables"])
+            for key, value in changes.items():
+                setattr(template, key, value)
+            template.template_type = check_definition(
+                template.template_type, template.template_content, template.variables or []
+            )
+            if template.preview_data is not None:
+                render_content(template, template.preview_data)
+            template.updated_at = utcnow()
+    except IntegrityError as exc:
+        raise ConflictError("template_name", "a template with this name already exists") from exc
+    return template
+
+
+def deactivate_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
+    ctx.require(TEMPLATE_MANAGE)
+    with transaction(ctx.tenant_id) as s:
+        template = _load(s, ctx, template_id, lock=True)
+        template.is_active = False
+        template.updated_at = utcnow()
+    return template
+
+
+def get_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return _load(s, ctx, template_id)
+
+
+def list_templates(
+    ctx: ServiceContext,
+    *,
+    active_only: bool = True,
+    limit: int = 50,
+    cursor: str | None = None,
+    fresh: bool = False,
+) -> Page[MessageTemplate]:
+    stmt = select(MessageTemplate).where(MessageTemplate.tenant_id == ctx.tenant_id)
+    if active_only:
+        stmt = stmt.where(MessageTemplate.is_active.is_(True))
+    with read_session(ctx.tenant_id, fresh=fresh) as s:
+        return paginate(
+            s, stmt, MessageTemplate.created_at, MessageTemplate.id, limit=limit, cursor=cursor
+        )
+
+
+def use_template(
+    session: Session, ctx: ServiceContext, template_id: str, uses: int = 1
+) -> MessageTemplate:
+    """Load an active template of the tenant for sending and count ``uses`` uses, inside
+    the caller's transaction (so a refused send does not count)."""
+    template = _load(session, ctx, template_id)
+    if not template.is_active:
+        raise ValidationError("template_id", "template is deactivated")
+    session.execute(
+        update(MessageTemplate)
+        .where(MessageTemplate.id == template_id)
+        .values(
+            usage_count=MessageTemplate.usage_count + uses,
+            last_used_time=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return template
+
+
+def render(ctx: ServiceContext, template_id: str, values: Mapping[str, Any] | None = None):
+    """Render the template with ``values`` and count one use. Returns
+    ``(message_type, content)``."""
+    _require_use(ctx)
+    with transaction(ctx.tenant_id) as s:
+        template = _load(s, ctx, template_id)
+        content = render_content(template, values)  # refuse before counting
+        use_template(s, ctx, template_id)
+    return template.template_type, content
+
+
+def preview(ctx: ServiceContext, template_id: str) -> dict[str, Any]:
+    """The template rendered with its ``preview_data`` (defaults fill the rest); not
+    counted as a use."""
+    _require_use(ctx)
+    template = get_template(ctx, template_id)
+    return render_content(template, template.preview_data or {})
+
+
+def _require_use(ctx: ServiceContext) -> None:
+    if not (ctx.can(MESSAGE_SEND) or ctx.can(TEMPLATE_MANAGE)):
+        raise PermissionDeniedError(MESSAGE_SEND)
