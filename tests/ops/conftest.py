@@ -1,0 +1,98 @@
+"""A PRIVATE MariaDB primary + replica for the operations tests.
+
+These tests drop databases, restore backups, stop and kill servers: they never touch the
+shared pair on 33306/33307. One stack per session (starting it takes a few seconds);
+each test module gets its own shard databases (``fresh_settings``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from wework.config import Settings
+from wework.db import migrate
+from wework.db.engines import Role, dispose_engines, new_engine, server_url
+from wework.db.localstack import LocalStack
+from wework.ops.settings import OpsSettings
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    s = LocalStack(
+        tmp_path_factory.mktemp("opsstack"),
+        *free_ports(2),
+        buffer_pool_size="64M",
+        log_file_size="48M",
+    )
+    try:
+        s.up()
+        yield s
+    finally:
+        dispose_engines()
+        s.down()  # also when up() failed half-way: leave no server behind
+
+
+def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Settings:
+    return stack.settings().model_copy(update={"db_name": db_name, "shard_count": shard_count})
+
+
+@pytest.fixture
+def fresh_settings(stack: LocalStack) -> Iterator[Settings]:
+    """Migrated shard databases (2 shards) of their own on the private stack."""
+    stack.up()  # a previous test may have stopped a server
+    s = settings_for(stack, f"ops_{uuid.uuid4().hex[:8]}", shard_count=2)
+    migrate.upgrade(settings=s)
+    yield s
+    dispose_engines()
+    engine = new_engine(server_url(Role.PRIMARY, s))
+    try:
+        with engine.begin() as conn:
+            for name in s.shard_databases:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def ops_settings(tmp_path: Path) -> OpsSettings:
+    return OpsSettings(backup_dir=tmp_path / "backups")
+
+
+def cli_env(settings: Settings, ops: OpsSettings) -> dict[str, str]:
+    """Environment that points the `wework` command at the private stack."""
+    return {
+        "WEWORK_DATA_DIR": str(settings.data_dir),
+        "WEWORK_PRIMARY_PORT": str(settings.primary_port),
+        "WEWORK_REPLICA_PORT": str(settings.replica_port),
+        "WEWORK_LOCAL_DB_PASSWORD": settings.local_db_password or "",
+        "WEWORK_DB_NAME": settings.db_name,
+        "WEWORK_SHARD_COUNT": str(settings.shard_count),
+        "WEWORK_BACKUP_DIR": str(ops.backup_dir),
+        "WEWORK_PRIMARY_URL": "",
+        "WEWORK_REPLICA_URL": "",
+        "PATH": os.environ.get("PATH", ""),
+    }
+
+
+@pytest.fixture
+def ops_env(fresh_settings: Settings, ops_settings: OpsSettings) -> dict[str, str]:
+    return cli_env(fresh_settings, ops_settings)
