@@ -1,0 +1,76 @@
+"""Session fixtures: a real MariaDB primary + replica and per-session test databases.
+
+The local pair (``wework db up``) is started once if it is not running (or the servers
+in WEWORK_PRIMARY_URL / WEWORK_REPLICA_URL are used). Each test session (each xdist
+worker) migrates its own shard databases ``wework_test_<hex>_<i>`` and drops them at the
+end, so concurrent sessions never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from wework.config import Settings, reload_settings
+from wework.db import migrate
+from wework.db.engines import Role, dispose_engines, get_engine
+
+TABLES = (
+    "user_roles",
+    "users",
+    "roles",
+    "tenants",
+    "wework_accounts",
+    "account_status_history",
+    "conversations",
+    "messages",
+    "message_templates",
+    "batch_send_tasks",
+    "message_statistics",
+    "callback_events",
+)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    base = reload_settings()
+    if base.uses_local_stack:
+        from wework.db.localstack import LocalStack
+
+        LocalStack.from_settings(base).up()
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    os.environ["WEWORK_DB_NAME"] = f"wework_test_{uuid.uuid4().hex[:8]}"
+    os.environ["WEWORK_WAREHOUSE_PATH"] = str(warehouse / "warehouse.duckdb")
+    os.environ["WEWORK_PUBLISH_DIR"] = str(warehouse / "published")
+    s = reload_settings()
+    migrate.upgrade(settings=s)
+    yield s
+    dispose_engines()
+    migrate.drop_databases(s)
+
+
+@pytest.fixture(scope="session")
+def primary(settings: Settings) -> Engine:
+    """Engine on shard 0 of the primary."""
+    return get_engine(Role.PRIMARY, 0, settings)
+
+
+@pytest.fixture(scope="session")
+def replica(settings: Settings) -> Engine:
+    """Engine on shard 0 of the read replica."""
+    return get_engine(Role.REPLICA, 0, settings)
+
+
+@pytest.fixture
+def empty_db(settings: Settings) -> Iterator[Settings]:
+    """Every table of every shard emptied before the test (for tests that count rows)."""
+    for shard in range(settings.shard_count):
+        with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+            for table in TABLES:
+                conn.execute(text(f"TRUNCATE TABLE `{table}`"))
+            conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    yield settings
