@@ -170,3 +170,7 @@ app.add_typer(metrics_app, name="metrics")
 from wework.cli_ops import add_ops_commands  # noqa: E402
 
 add_ops_commands(db_app)  # db backup | backups | restore | maintain
+
+from wework.services.cli_admin import keys_app  # noqa: E402
+
+app.add_typer(keys_app, name="keys")
