@@ -174,3 +174,7 @@ add_ops_commands(db_app)  # db backup | backups | restore | maintain
 from wework.services.cli_admin import keys_app  # noqa: E402
 
 app.add_typer(keys_app, name="keys")
+
+from wework.cli_app import app_app  # noqa: E402
+
+app.add_typer(app_app, name="app")

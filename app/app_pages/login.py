@@ -1,0 +1,27 @@
+"""Sign-in form against the platform's users (argon2id; 5 failures lock for 15 minutes)."""
+
+import streamlit as st
+from ui import session
+from wework.services.errors import AuthenticationError
+
+st.title("WeWork Platform")
+flash = session.pop_flash()
+if flash:
+    st.info(flash)
+
+with st.form("login", enter_to_submit=True):
+    username = st.text_input("Username", key="login_username")
+    password = st.text_input("Password", type="password", key="login_password")
+    tenant_code = st.text_input(
+        "Tenant code (only if your username exists in several tenants)", key="login_tenant"
+    )
+    submitted = st.form_submit_button("Sign in", type="primary")
+
+if submitted:
+    try:
+        session.sign_in(username.strip(), password, tenant_code.strip() or None)
+    except AuthenticationError as e:
+        # One message for every cause (unknown user, wrong password, locked, inactive).
+        st.error(str(e))
+    else:
+        st.rerun()

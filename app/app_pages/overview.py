@@ -1,0 +1,53 @@
+"""Overview: the period's key figures against the previous period of the same length."""
+
+import math
+
+import plotly.express as px
+import streamlit as st
+from ui import reports
+
+ctx, path = reports.start("Overview")
+f = reports.filters("overview", path, ctx)
+data = reports.load("overview", path, f, reports.today())
+kpis = data["kpis"]
+
+
+def fmt(metric: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if metric == "Success rate":
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def delta(metric: str, value, previous):
+    if previous is None or value is None or any(
+        isinstance(x, float) and math.isnan(x) for x in (value, previous)
+    ):
+        return None
+    if metric == "Success rate":
+        return f"{(value - previous) * 100:+.1f} pp"
+    return f"{value - previous:+,.2f}" if isinstance(value, float) else f"{value - previous:+,}"
+
+
+# Rising latency, failures, offline or error accounts are bad news: colour them red.
+WORSE_WHEN_UP = {"Delivery p95 (s)", "Accounts offline", "Accounts in error",
+                 "Callback failures"}
+cols = st.columns(3)
+for i, row in enumerate(kpis.itertuples(index=False)):
+    cols[i % 3].metric(
+        row.metric, fmt(row.metric, row.value), delta(row.metric, row.value, row.previous),
+        delta_color="inverse" if row.metric in WORSE_WHEN_UP else "normal",
+        help="Compared with yesterday" if row.metric == "Messages today"
+        else "Compared with the previous period of the same length",
+    )
+reports.csv_button(kpis, "key figures", "overview_kpis")
+
+reports.chart(
+    data["daily"],
+    lambda df: px.bar(df.melt(id_vars="stat_date", var_name="status", value_name="messages"),
+                      x="stat_date", y="messages", color="status"),
+    name="Messages per day by status", key="overview_daily",
+)

@@ -1,0 +1,73 @@
+"""Which pages exist, in which group, and the permission each one needs. The sidebar is
+built from this list filtered by the signed-in user's permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from wework.services.context import Actor
+from wework.services.permissions import (
+    ACCOUNT_MANAGE,
+    BATCH_MANAGE,
+    CALLBACK_REPLAY,
+    PLATFORM_ADMIN,
+    REPORT_VIEW,
+    TEMPLATE_MANAGE,
+    USER_MANAGE,
+)
+
+from ui.session import can
+
+PAGES_DIR = Path(__file__).resolve().parents[1] / "app_pages"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str  # in app/app_pages/
+    title: str
+    icon: str
+    group: str  # "Reports" or "Admin"
+    permission: str
+    url_path: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview.py", "Overview", ":material/dashboard:", "Reports", REPORT_VIEW,
+             "overview"),
+    PageSpec("message_stats.py", "Message statistics", ":material/bar_chart:", "Reports",
+             REPORT_VIEW, "message-stats"),
+    PageSpec("account_health.py", "Account health", ":material/monitor_heart:", "Reports",
+             REPORT_VIEW, "account-health"),
+    PageSpec("batch_report.py", "Batch tasks", ":material/stacked_line_chart:", "Reports",
+             REPORT_VIEW, "batch-report"),
+    PageSpec("callback_report.py", "Callbacks", ":material/webhook:", "Reports", REPORT_VIEW,
+             "callback-report"),
+    PageSpec("tenant_usage.py", "Tenant usage", ":material/data_usage:", "Reports",
+             REPORT_VIEW, "tenant-usage"),
+    PageSpec("monitoring.py", "Monitoring", ":material/speed:", "Reports", REPORT_VIEW,
+             "monitoring"),
+    PageSpec("admin_tenants.py", "Tenants", ":material/domain:", "Admin", PLATFORM_ADMIN,
+             "tenants"),
+    PageSpec("admin_users.py", "Users & roles", ":material/group:", "Admin", USER_MANAGE,
+             "users"),
+    PageSpec("admin_accounts.py", "WeCom accounts", ":material/smartphone:", "Admin",
+             ACCOUNT_MANAGE, "accounts"),
+    PageSpec("admin_templates.py", "Templates", ":material/description:", "Admin",
+             TEMPLATE_MANAGE, "templates"),
+    PageSpec("admin_batches.py", "Batch sends", ":material/send:", "Admin", BATCH_MANAGE,
+             "batches"),
+    PageSpec("admin_callbacks.py", "Callback events", ":material/replay:", "Admin",
+             CALLBACK_REPLAY, "callbacks"),
+)
+
+
+def allowed_pages(actor: Actor | None) -> list[PageSpec]:
+    return [p for p in PAGES if can(actor, p.permission)]
+
+
+def grouped(actor: Actor | None) -> dict[str, list[PageSpec]]:
+    groups: dict[str, list[PageSpec]] = {}
+    for spec in allowed_pages(actor):
+        groups.setdefault(spec.group, []).append(spec)
+    return groups

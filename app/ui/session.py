@@ -1,0 +1,130 @@
+"""The signed-in user of this browser session: login, logout, idle timeout, the tenant
+acted on, and the permission gate every page calls first.
+
+Only the user's id is trusted from ``st.session_state``; the actor (and so the permission
+set) is re-read from the primary on every run via ``auth.actor_for``, so a user who is
+deactivated, or whose roles change, loses access on their next click, not at next login.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from wework.services import auth
+from wework.services.context import Actor, ServiceContext
+from wework.services.errors import AuthenticationError, NotFoundError
+from wework.services.permissions import PLATFORM_ADMIN
+
+from ui.config import idle_minutes
+
+_USER = "wework_user_id"
+_HOME_TENANT = "wework_home_tenant"
+_ACTING_TENANT = "wework_acting_tenant"
+_LAST_SEEN = "wework_last_seen"
+_FLASH = "wework_flash"
+_ACTOR = "wework_actor"  # refreshed each run; never restored without a DB check
+
+
+def client_ip() -> str | None:
+    try:
+        ip = st.context.ip_address
+    except Exception:
+        return None
+    return ip if isinstance(ip, str) else None  # AppTest hands back a mock
+
+
+def sign_in(username: str, password: str, tenant_code: str | None = None) -> Actor:
+    """Check the credentials with the platform's auth service (argon2id, lockout) and
+    start the session. Raises AuthenticationError with the service's single message."""
+    actor = auth.login(username, password, client_ip(), tenant_code=tenant_code or None)
+    st.session_state[_USER] = actor.user_id
+    st.session_state[_HOME_TENANT] = actor.tenant_id
+    st.session_state[_ACTING_TENANT] = actor.tenant_id
+    st.session_state[_LAST_SEEN] = time.time()
+    st.session_state[_ACTOR] = actor
+    return actor
+
+
+def sign_out(message: str | None = None) -> None:
+    for key in (_USER, _HOME_TENANT, _ACTING_TENANT, _LAST_SEEN, _ACTOR):
+        st.session_state.pop(key, None)
+    # Widget state of the admin pages must not leak into the next user's session.
+    for key in [k for k in st.session_state if not str(k).startswith("wework_")]:
+        del st.session_state[key]
+    if message:
+        st.session_state[_FLASH] = message
+
+
+def pop_flash() -> str | None:
+    return st.session_state.pop(_FLASH, None)
+
+
+def refresh() -> Actor | None:
+    """Run once per script run (by the entry script): end an idle or revoked session,
+    otherwise reload the actor from the database and mark the session as active."""
+    user_id = st.session_state.get(_USER)
+    if user_id is None:
+        return None
+    now = time.time()
+    last = st.session_state.get(_LAST_SEEN, now)
+    limit = idle_minutes()
+    if now - last > limit * 60:
+        sign_out(f"Your session expired after {limit:g} minutes without activity. "
+                 "Please sign in again.")
+        return None
+    try:
+        actor = auth.actor_for(user_id, st.session_state.get(_HOME_TENANT))
+    except NotFoundError:
+        sign_out("Your user can no longer sign in. Ask an administrator.")
+        return None
+    st.session_state[_LAST_SEEN] = now
+    st.session_state[_ACTOR] = actor
+    if not actor.is_super_admin:
+        # Pinned: whatever was stored, everyone else acts on their own tenant only.
+        st.session_state[_ACTING_TENANT] = actor.tenant_id
+    return actor
+
+
+def current_actor() -> Actor | None:
+    return st.session_state.get(_ACTOR)
+
+
+def can(actor: Actor | None, permission: str) -> bool:
+    return actor is not None and (permission in actor.permissions
+                                  or PLATFORM_ADMIN in actor.permissions)
+
+
+def acting_tenant() -> str | None:
+    return st.session_state.get(_ACTING_TENANT)
+
+
+def set_acting_tenant(tenant_id: str) -> None:
+    """Super-admins only; anyone else stays pinned (the service refuses too)."""
+    actor = current_actor()
+    if actor is not None and actor.is_super_admin:
+        st.session_state[_ACTING_TENANT] = tenant_id
+
+
+def context() -> ServiceContext:
+    """The service context of the signed-in user on the tenant being acted on."""
+    actor = current_actor()
+    if actor is None:
+        raise AuthenticationError("not signed in")
+    return auth.context_for(actor, acting_tenant(), client_ip())
+
+
+def require(permission: str) -> ServiceContext:
+    """Gate at the top of every page: stop rendering unless a signed-in user holds
+    ``permission``. Navigation hides such pages already; this guards direct script runs."""
+    actor = current_actor()
+    if actor is None:
+        st.warning("Please sign in.")
+        st.stop()
+    if not can(actor, permission):
+        st.error(f"You do not have the permission this page needs ({permission}).")
+        st.stop()
+    from ui.forms import show_done  # the previous run's successful write, if any
+
+    show_done()
+    return context()

@@ -1,0 +1,54 @@
+"""Login, logout, idle timeout, and which pages each role sees."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wework.models import User
+
+PASSWORD = "app-test-password-1"  # the one conftest.py gives every test user
+
+def login(at, username: str, password: str):
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def test_login_form_signs_in_and_records_the_login(app, app_world, primary):
+    user = app_world.users["analyst"]
+    at = app.run()
+    assert not at.exception
+    assert at.title[0].value == "WeWork Platform"
+    at = login(at, user.username, PASSWORD)
+    assert not at.exception
+    assert at.session_state["wework_user_id"] == user.id
+    assert at.title[0].value == "Overview" or "No marts" in " ".join(w.value for w in at.warning)
+    with Session(primary) as s:
+        assert s.scalar(select(User.last_login_time).where(User.id == user.id)) is not None
+
+
+def test_wrong_password_shows_the_one_message(app, app_world):
+    at = login(app.run(), app_world.users["operator"].username, "wrong-password-x")
+    assert [e.value for e in at.error] == ["invalid username or password"]
+    assert "wework_user_id" not in at.session_state
+
+
+def test_logout_ends_the_session(app_as):
+    at = app_as("analyst")
+    at.sidebar.button(key="wework_logout").click()
+    at = at.run()
+    assert "wework_user_id" not in at.session_state
+    assert at.title[0].value == "WeWork Platform"
+    assert any("logged out" in i.value for i in at.info)
+
+
+def test_idle_session_expires(app_as, monkeypatch):
+    monkeypatch.setenv("WEWORK_APP_IDLE_MINUTES", "1")
+    at = app_as("analyst")
+    at.session_state["wework_last_seen"] = time.time() - 61
+    at = at.run()
+    assert "wework_user_id" not in at.session_state
+    assert any("expired after 1 minutes" in i.value for i in at.info)
