@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
-from wework.db.sharding import all_shards
+from wework.db.sharding import all_shards, shard_for_tenant
 from wework.models import Tenant, TenantStatus, User, UserStatus, utcnow
 from wework.security import passwords
 from wework.services import roles as roles_service
@@ -103,18 +103,15 @@ def login(username: str, password: str, client_ip: str | None,
 def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
     """The actor of an existing user with their current permissions (e.g. to restore a
     session). NotFoundError when the user is missing or may no longer log in."""
-    shards = [None] if tenant_id else all_shards()
+    shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
     for shard in shards:
-        cm = (transaction(tenant_id) if shard is None
-              else Session(get_engine(DbRole.PRIMARY, shard)))
-        with cm as s:
+        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
             user = s.get(User, user_id)
             if user is None:
                 continue
             tenant = s.get(Tenant, user.tenant_id)
-            if user.status != UserStatus.ACTIVE or tenant is None or (
-                tenant.status != TenantStatus.ACTIVE
-            ):
+            if (user.status != UserStatus.ACTIVE or tenant is None
+                    or tenant.status != TenantStatus.ACTIVE):
                 break
             return Actor(user_id=user.id, tenant_id=user.tenant_id, username=user.username,
                          permissions=roles_service.permissions_in_session(s, user.id))

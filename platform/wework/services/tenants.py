@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
-from wework.db.sharding import all_shards
+from wework.db.sharding import all_shards, shard_for_tenant
 from wework.models import Role, Tenant, TenantStatus, User, UserRole, new_id
 from wework.services import roles as roles_service
 from wework.services import users as users_service
@@ -143,21 +143,17 @@ def list_tenants(
     stmt = select(Tenant)
     if status is not None:
         stmt = stmt.where(Tenant.status == status)
-    if not ctx.actor.is_super_admin:
-        stmt = stmt.where(Tenant.id == ctx.actor.tenant_id)
-        shards = [None]
-    else:
+    if ctx.actor.is_super_admin:
         shards = all_shards()
+    else:
+        stmt = stmt.where(Tenant.id == ctx.actor.tenant_id)
+        shards = [shard_for_tenant(ctx.actor.tenant_id)]
+    role = DbRole.PRIMARY if fresh else DbRole.REPLICA
     per_shard = []
-    for shard in shards:
-        role = DbRole.PRIMARY if fresh else DbRole.REPLICA
-        if shard is None:
-            cm = read_session(ctx.actor.tenant_id, fresh=fresh)
-        else:
-            cm = Session(get_engine(role, shard))
-        with cm as s:
-            per_shard.append(list(s.scalars(keyset(stmt, Tenant.created_at, Tenant.id,
-                                                     limit, cursor))))
+    for shard in shards:  # each shard's newest limit+1 rows; merged below
+        with Session(get_engine(role, shard)) as s:
+            page_stmt = keyset(stmt, Tenant.created_at, Tenant.id, limit, cursor)
+            per_shard.append(list(s.scalars(page_stmt)))
     return merge_pages(per_shard, limit, lambda t: (t.created_at, t.id))
 
 
