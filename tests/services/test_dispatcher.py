@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from messaging_helpers import RecordingGateway, make_account, messages_of, text_rows
 from wework.gateway.simulator import WeComGatewaySimulator
 from wework.models import MessageStatus, utcnow
@@ -119,10 +120,8 @@ def test_stale_sending_messages_are_requeued(tenant_ctx):
         def send(self, request):
             raise KeyboardInterrupt  # the process dies mid-round
 
-    try:
+    with pytest.raises(KeyboardInterrupt):
         dispatch_once(Crashing())
-    except KeyboardInterrupt:
-        pass
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status is MessageStatus.SENDING
     assert requeue_stale_sending(timedelta(minutes=5)) == 0  # not stale yet
     assert requeue_stale_sending(timedelta(minutes=5), now=utcnow() + timedelta(minutes=6)) >= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from messaging_helpers import make_account, messages_of, text_rows
 from sqlalchemy import func, select
 from wework.models import Message, MessageStatus
 from wework.services import messages
@@ -17,8 +18,6 @@ from wework.services.errors import (
     ValidationError,
 )
 from wework.services.uow import transaction
-
-from messaging_helpers import make_account, messages_of, text_rows
 
 BAD_CONTENT = [
     ("text", {}, "content.text"),

@@ -1,0 +1,483 @@
+"""Callback ingestion: store raw first, then parse and apply; never lose an event.
+
+The event format (JSON) is defined in :mod:`wework.gateway.base` (``event_id``, ``guid``,
+``notify_type``, ``event_type``, ``timestamp``, ``data``); the simulator emits it.
+
+:func:`ingest` does two things, each its own committed transaction:
+
+1. **Store** the raw body in ``callback_events`` (status ``received``) on the intake
+   shard, whatever it is — not JSON, not UTF-8 (undecodable bytes are kept as
+   ``\\xNN`` escapes), unknown type. ``guid`` / ``notify_type`` / ``event_type`` are
+   filled from the body when it can be read (else ``""`` / ``0`` / ``"unparsed"``).
+2. **Parse and apply** on the shard of the account that owns ``guid``, in one
+   transaction with the event's de-duplication key ``(guid, event_id)`` in
+   ``callback_event_keys``:
+
+   - ``message.receipt``: the message (of that account) becomes delivered / failed, with
+     ``callback_time`` and ``wework_msg_id``; batch counters follow in the same
+     transaction. A second receipt for a message already delivered/failed changes nothing.
+   - ``account.status``: the account state machine (``accounts.change_status``, operator
+     ``system``); ``qr_code_url`` and ``user_info`` are stored when given.
+   - ``account.heartbeat``: ``last_heartbeat_time`` (never moved backwards).
+   - ``conversation.upsert``: the conversation of the account is inserted or updated.
+
+   Then the event row is marked ``processed`` (with ``parsed_data`` and
+   ``process_time``), ``ignored`` (a duplicate: the key already belongs to another
+   event, ``error_message`` names it; the duplicate is stored but never applied twice),
+   or ``failed`` with ``error_message`` (unparseable, unknown guid, illegal transition…;
+   the application was rolled back, so its key is free and a replay can apply it).
+
+:func:`replay` retries events in a status (``failed`` by default; ``received`` catches
+events whose processing was interrupted), counting ``retry_count``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from wework import metrics
+from wework.gateway.base import EVENT_TYPE_OF, NotifyType
+from wework.models import (
+    AccountStatus,
+    CallbackEvent,
+    CallbackStatus,
+    Conversation,
+    ConversationType,
+    WeworkAccount,
+    new_id,
+    utcnow,
+)
+from wework.models.callback_dedup import CallbackEventKey
+from wework.services import accounts
+from wework.services import messages as msgs
+from wework.services.context import ServiceContext, system_context
+from wework.services.errors import NotFoundError, ServiceError, ValidationError
+from wework.services.permissions import CALLBACK_REPLAY
+from wework.services.uow import shard_transaction, transaction
+
+INTAKE_SHARD = 0  # raw events are stored before their tenant is known
+UNPARSED = "unparsed"
+# received/processing: processing was interrupted (crash, database down) before the result
+# was saved; the dedup key makes re-applying such an event safe.
+REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, CallbackStatus.PROCESSING})
+
+
+class CallbackError(ValidationError):
+    """The event cannot be parsed or applied; names the field of the event."""
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    event_id: str
+    guid: str
+    notify_type: NotifyType
+    event_type: str
+    timestamp: datetime | None
+    data: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "guid": self.guid,
+            "notify_type": int(self.notify_type),
+            "event_type": self.event_type,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+            "data": self.data,
+        }
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _text(raw: str | bytes) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="backslashreplace")
+    return raw
+
+
+def _peek(raw: str) -> tuple[str, int, str]:
+    """Best-effort header for the raw row; never raises."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return "", 0, UNPARSED
+    if not isinstance(body, dict):
+        return "", 0, UNPARSED
+    guid = body.get("guid")
+    guid = guid[:100] if isinstance(guid, str) else ""
+    nt = body.get("notify_type")
+    nt = nt if isinstance(nt, int) and not isinstance(nt, bool) and -(2**31) <= nt < 2**31 else 0
+    et = body.get("event_type")
+    et = et[:50] if isinstance(et, str) and et else UNPARSED
+    return guid, nt, et
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CallbackError("timestamp", "must be an ISO 8601 string")
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CallbackError("timestamp", f"not an ISO 8601 time: {value!r}") from None
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.replace(microsecond=0)
+
+
+def parse(raw: str) -> ParsedEvent:
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise CallbackError("body", f"not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise CallbackError("body", "must be a JSON object")
+    for key in ("event_id", "guid"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise CallbackError(key, "is required (non-empty string)")
+        if len(value) > 100:
+            raise CallbackError(key, "is longer than 100 characters")
+    nt = body.get("notify_type")
+    try:
+        notify_type = NotifyType(nt)
+    except (ValueError, TypeError):
+        known = ", ".join(f"{n.value} ({EVENT_TYPE_OF[n].value})" for n in NotifyType)
+        raise CallbackError("notify_type", f"unknown notify type {nt!r}; one of {known}") from None
+    expected = EVENT_TYPE_OF[notify_type].value
+    event_type = body.get("event_type", expected)
+    if event_type != expected:
+        raise CallbackError("event_type", f"{event_type!r} does not match notify_type {nt}")
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise CallbackError("data", "must be a JSON object")
+    return ParsedEvent(
+        body["event_id"],
+        body["guid"],
+        notify_type,
+        event_type,
+        _timestamp(body.get("timestamp")),
+        data,
+    )
+
+
+# ---------------------------------------------------------------- store + process
+
+
+def store_raw(
+    raw_body: str | bytes, source_ip: str | None = None, user_agent: str | None = None
+) -> CallbackEvent:
+    """Step 1: the raw event, committed, status ``received``."""
+    raw = _text(raw_body)
+    guid, notify_type, event_type = _peek(raw)
+    event = CallbackEvent(
+        id=new_id(),
+        guid=guid,
+        notify_type=notify_type,
+        event_type=event_type,
+        raw_data=raw,
+        status=CallbackStatus.RECEIVED,
+        retry_count=0,
+        received_time=utcnow().replace(microsecond=0),  # TIMESTAMP keeps seconds
+        source_ip=source_ip,
+        user_agent=user_agent,
+    )
+    with shard_transaction(INTAKE_SHARD) as s:
+        s.add(event)
+    metrics.callback_ingested(event_type, None)
+    return event
+
+
+def store_raw_many(
+    raw_bodies: list[str | bytes], source_ip: str | None = None, user_agent: str | None = None
+) -> list[CallbackEvent]:
+    """Step 1 for many events at once: one multi-row INSERT, one commit."""
+    now = utcnow().replace(microsecond=0)
+    rows = []
+    for raw_body in raw_bodies:
+        raw = _text(raw_body)
+        guid, notify_type, event_type = _peek(raw)
+        rows.append(
+            {
+                "id": new_id(),
+                "guid": guid,
+                "notify_type": notify_type,
+                "event_type": event_type,
+                "raw_data": raw,
+                "status": CallbackStatus.RECEIVED,
+                "retry_count": 0,
+                "received_time": now,
+                "source_ip": source_ip,
+                "user_agent": user_agent,
+            }
+        )
+    if rows:
+        with shard_transaction(INTAKE_SHARD) as s:
+            s.execute(insert(CallbackEvent.__table__), rows)
+    return [CallbackEvent(**r) for r in rows]
+
+
+def ingest(
+    raw_body: str | bytes, source_ip: str | None = None, user_agent: str | None = None
+) -> CallbackEvent:
+    """Store the raw event, then parse and apply it. Returns the event row with its final
+    status (processed / ignored / failed). Raises only if the raw store itself fails."""
+    return process(store_raw(raw_body, source_ip, user_agent))
+
+
+def ingest_many(
+    raw_bodies: list[str | bytes], source_ip: str | None = None, user_agent: str | None = None
+) -> list[CallbackEvent]:
+    """Store all raw events in one transaction, then process each."""
+    return [process(e) for e in store_raw_many(raw_bodies, source_ip, user_agent)]
+
+
+def process(event: CallbackEvent) -> CallbackEvent:
+    """Step 2: parse and apply a stored event, and record the result on its row."""
+    started = time.perf_counter()
+    parsed: ParsedEvent | None = None
+    note: str | None = None
+    try:
+        parsed = parse(event.raw_data)
+        status, note = _apply(parsed, event.id)
+    except ServiceError as exc:
+        status, note = CallbackStatus.FAILED, str(exc)
+    except SQLAlchemyError as exc:  # e.g. a deadlock: kept as failed, replayable
+        status, note = CallbackStatus.FAILED, f"database error: {type(exc).__name__}: {exc}"[:2000]
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
+    if parsed is not None:
+        values.update(
+            parsed_data=parsed.as_json(),
+            guid=parsed.guid,
+            notify_type=int(parsed.notify_type),
+            event_type=parsed.event_type,
+        )
+    with shard_transaction(INTAKE_SHARD) as s:
+        matched = s.execute(
+            update(CallbackEvent)
+            .where(CallbackEvent.id == event.id, CallbackEvent.received_time == event.received_time)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if matched != 1:
+            raise RuntimeError(f"callback event {event.id} not found to record its result")
+    for key, value in values.items():
+        setattr(event, key, value)
+    metrics.callback_processed(event.event_type, status.value, time.perf_counter() - started)
+    return event
+
+
+def _apply(event: ParsedEvent, callback_event_id: str) -> tuple[CallbackStatus, str | None]:
+    try:
+        account = accounts.get_by_guid(event.guid)
+    except NotFoundError:
+        raise CallbackError("guid", f"no account has guid {event.guid!r}") from None
+    ctx = system_context(account.tenant_id)
+    with transaction(account.tenant_id) as s:
+        inserted = s.execute(
+            insert(CallbackEventKey)
+            .prefix_with("IGNORE")
+            .values(guid=event.guid, event_id=event.event_id, callback_event_id=callback_event_id)
+        ).rowcount
+        if not inserted:
+            first = s.scalar(
+                select(CallbackEventKey.callback_event_id).where(
+                    CallbackEventKey.guid == event.guid,
+                    CallbackEventKey.event_id == event.event_id,
+                )
+            )
+            if first == callback_event_id:  # applied before; only its status was not saved
+                return CallbackStatus.PROCESSED, None
+            return CallbackStatus.IGNORED, f"duplicate of callback event {first}"
+        handler = HANDLERS[event.notify_type]
+        note = handler(s, ctx, account, event)
+    return CallbackStatus.PROCESSED, note
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def _receipt(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+    message_id = e.data.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        raise CallbackError("data.message_id", "is required")
+    status = e.data.get("status")
+    if status not in ("delivered", "failed"):
+        raise CallbackError("data.status", 'must be "delivered" or "failed"')
+    try:
+        message = msgs.lock_message(s, message_id, account.tenant_id)
+    except NotFoundError:
+        raise CallbackError("data.message_id", f"no message {message_id!r}") from None
+    if message.account_id != account.id:
+        raise CallbackError("data.message_id", f"no message {message_id!r} of this account")
+    changed = msgs.apply_receipt(
+        s,
+        message,
+        delivered=status == "delivered",
+        at=e.timestamp or utcnow(),
+        wework_msg_id=e.data.get("wework_msg_id"),
+        error_code=e.data.get("error_code"),
+        error_message=e.data.get("error_message"),
+    )
+    return None if changed else f"message already {message.status.value}; receipt not applied"
+
+
+def _account_status(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+    raw = e.data.get("status")
+    try:
+        target = AccountStatus(raw)
+    except ValueError:
+        raise CallbackError("data.status", f"unknown account status {raw!r}") from None
+    current = s.scalar(
+        select(WeworkAccount).where(WeworkAccount.id == account.id).with_for_update()
+    )
+    note = None
+    if current.status == target:
+        note = f"account already {target.value}"
+    else:
+        accounts.change_status(
+            ctx,
+            account.id,
+            target,
+            reason=(e.data.get("reason") or f"callback {e.event_type}")[:500],
+            error_message=e.data.get("error_message"),
+            extra_data={"callback_event_id": e.event_id},
+            session=s,
+        )
+    if isinstance(e.data.get("qr_code_url"), str):
+        current.qr_code_url = e.data["qr_code_url"][:500]
+    if isinstance(e.data.get("user_info"), dict):
+        current.user_info = e.data["user_info"]
+    return note
+
+
+def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+    at = e.timestamp or utcnow()
+    s.execute(
+        update(WeworkAccount)
+        .where(WeworkAccount.id == account.id)
+        .values(
+            last_heartbeat_time=func.greatest(
+                func.coalesce(WeworkAccount.last_heartbeat_time, at), at
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _conversation(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+    d = e.data
+    conversation_id = msgs_conversation_id(d.get("conversation_id"))
+    try:
+        ctype = ConversationType(d.get("conversation_type", "private"))
+    except ValueError:
+        raise CallbackError("data.conversation_type", "must be private or group") from None
+    values: dict[str, Any] = {"conversation_type": ctype}
+    for key, kind, limit in (
+        ("conversation_name", str, 200),
+        ("avatar_url", str, 500),
+        ("last_msg_content", str, None),
+    ):
+        if key in d:
+            if d[key] is not None and not isinstance(d[key], kind):
+                raise CallbackError(f"data.{key}", "must be a string")
+            values[key] = d[key][:limit] if (limit and d[key]) else d[key]
+    for key in ("member_count", "unread_count"):
+        if key in d:
+            if not isinstance(d[key], int) or isinstance(d[key], bool) or d[key] < 0:
+                raise CallbackError(f"data.{key}", "must be a non-negative integer")
+            values[key] = d[key]
+    if "tags" in d:
+        if not isinstance(d["tags"], list) or not all(isinstance(t, str) for t in d["tags"]):
+            raise CallbackError("data.tags", "must be a list of strings")
+        values["tags"] = d["tags"]
+    if "is_active" in d:
+        values["is_active"] = bool(d["is_active"])
+    if "last_msg_time" in d:
+        try:
+            values["last_msg_time"] = _timestamp(d["last_msg_time"])
+        except CallbackError as exc:
+            raise CallbackError("data.last_msg_time", exc.reason) from None
+    now = utcnow()
+    stmt = mysql_insert(Conversation).values(
+        id=new_id(),
+        account_id=account.id,
+        conversation_id=conversation_id,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    s.execute(stmt.on_duplicate_key_update(updated_at=now, **values))
+
+
+def msgs_conversation_id(value: Any) -> str:
+    try:
+        return msgs.check_conversation_id(value, "data.conversation_id")
+    except ValidationError as exc:
+        raise CallbackError(exc.field, exc.reason) from None
+
+
+HANDLERS = {
+    NotifyType.MESSAGE_RECEIPT: _receipt,
+    NotifyType.ACCOUNT_STATUS: _account_status,
+    NotifyType.ACCOUNT_HEARTBEAT: _heartbeat,
+    NotifyType.CONVERSATION_UPSERT: _conversation,
+}
+
+
+# ---------------------------------------------------------------- replay
+
+
+def replay(
+    ctx: ServiceContext | None = None,
+    *,
+    status: str = "failed",
+    limit: int = 100,
+) -> list[CallbackEvent]:
+    """Process again up to ``limit`` events in ``status`` (failed, or received ones whose
+    processing was interrupted), oldest first, incrementing their ``retry_count``.
+    With a context, it needs ``callback:replay`` (callbacks belong to no tenant until
+    parsed, so a replay is platform-wide); without one it runs as the system."""
+    if ctx is not None:
+        ctx.require(CALLBACK_REPLAY)
+    try:
+        wanted = CallbackStatus(status)
+    except ValueError:
+        raise ValidationError("status", f"unknown callback status {status!r}") from None
+    if wanted not in REPLAYABLE:
+        raise ValidationError("status", "only failed, received or processing events replay")
+    if not isinstance(limit, int) or limit < 1:
+        raise ValidationError("limit", "must be a positive integer")
+    with shard_transaction(INTAKE_SHARD) as s:
+        events = list(
+            s.scalars(
+                select(CallbackEvent)
+                .where(CallbackEvent.status == wanted)
+                .order_by(CallbackEvent.received_time, CallbackEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for event in events:
+            event.retry_count += 1
+            event.status = CallbackStatus.PROCESSING
+    return [process(event) for event in events]
+
+
+def get_event(event_id: str) -> CallbackEvent:
+    with shard_transaction(INTAKE_SHARD) as s:
+        event = s.scalar(select(CallbackEvent).where(CallbackEvent.id == event_id))
+    if event is None:
+        raise NotFoundError("callback event", event_id)
+    return event
