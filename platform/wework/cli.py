@@ -178,3 +178,8 @@ app.add_typer(keys_app, name="keys")
 from wework.cli_app import app_app  # noqa: E402
 
 app.add_typer(app_app, name="app")
+
+from wework.cli_messaging import callbacks_app, simulate  # noqa: E402
+
+app.add_typer(callbacks_app, name="callbacks")
+app.command("simulate")(simulate)
