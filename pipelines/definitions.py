@@ -1,0 +1,30 @@
+"""The Dagster code location (``dagster dev`` from the repo root loads ``defs``).
+
+Assets run in one process, one at a time (in_process_executor): a DuckDB file takes one
+writer (a second run waits for the file's lock, see wework.warehouse.connect_warehouse).
+Marts refresh on the hourly schedule and, through their eager automation condition
+(evaluated by Dagster's default automation sensor), whenever new raw data lands outside
+it. published_marts carries a freshness policy (warn after 2 h) and a freshness check.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
+from pipelines.resources import MySQLReplicaResource, WarehouseResource
+from pipelines.schedules import hourly_refresh, refresh_job
+
+
+def resources() -> dict[str, dg.ConfigurableResource]:
+    return {"warehouse": WarehouseResource(), "replica": MySQLReplicaResource()}
+
+
+defs = dg.Definitions(
+    assets=[*raw_assets, *mart_assets, published_marts],
+    asset_checks=[published_marts_fresh],
+    jobs=[refresh_job],
+    schedules=[hourly_refresh],
+    resources=resources(),
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,239 @@
+"""Incremental extraction of one shard's tables from MySQL into DuckDB's ``raw`` schema.
+
+Engine, chosen by measurement (ENVIRONMENT-NOTES, ``bench/extract_bench.py``): DuckDB's
+mysql extension with ``compress=false`` and ``mysql_query()``. It streams at about the
+``mariadb --quick`` client's rate with bounded memory, and the rows go straight into the
+warehouse without passing through Python objects. The session is pinned to UTC and every
+watermark is compared as a naive UTC timestamp written into the MySQL query itself, so the
+filter runs on the server, through the index.
+
+Each raw table has the source's columns plus ``_shard`` (auto-increment ids repeat across
+shard databases) and is keyed by ``(_shard, <source primary key>)``. Strategies:
+
+``updated_at`` (every table that has the column; ``messages`` has ``idx_updated_at``)
+    Read ``updated_at >= watermark - overlap``; upsert by key (delete the keys in the
+    batch, insert the batch, one transaction). The watermark is the largest ``updated_at``
+    already in ``raw`` (data time, not clock time). A transaction that stamps a row at T
+    but commits after rows stamped later were extracted is still caught next run if it
+    commits within the overlap window; re-reading rows already held is harmless (upsert).
+
+``append_id`` (``account_status_history``: append-only, no ``updated_at``)
+    Read ``id > max_id OR created_at >= max_created_at - overlap``. Auto-increment ids are
+    taken at INSERT but become visible at COMMIT, so a lower id can appear after a higher
+    one was extracted; the ``created_at`` overlap re-reads that window. Upsert by key.
+
+``callback`` (``callback_events``: status moves received → processing → processed /
+failed / ignored without any ``updated_at``)
+    Read rows ``received_time >= max_received - overlap`` (new events), OR
+    ``process_time >= max_process - overlap`` (events finished since, including retried
+    ones: the processor stamps ``process_time`` when it finishes), OR
+    ``status IN ('received', 'processing')`` (still in flight: they may change at any time
+    and there are few of them, found through ``idx_status``). Upsert by key.
+
+``snapshot`` (any other table without a change column, e.g. ``user_roles``; small)
+    Replace the shard's rows with a full read each run (this also drops deleted rows).
+
+A hard DELETE on the source is not seen by the incremental strategies; ``--full``
+(``full=True``) re-reads everything and replaces the shard's rows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+import wework.models  # noqa: F401  (registers every table on Base.metadata)
+from sqlalchemy import JSON
+from wework.models import Base
+
+DEFAULT_OVERLAP = timedelta(minutes=10)
+IN_FLIGHT_CALLBACK_STATUSES = ("received", "processing")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]  # source primary key (raw adds _shard)
+    strategy: str  # updated_at | append_id | callback | snapshot
+    json_columns: tuple[str, ...] = ()  # arrive as BLOB through mysql_query()
+
+
+def _strategy(name: str, columns: tuple[str, ...]) -> str:
+    if name == "account_status_history":
+        return "append_id"
+    if name == "callback_events":
+        return "callback"
+    if "updated_at" in columns:
+        return "updated_at"
+    return "snapshot"
+
+
+def table_specs() -> dict[str, TableSpec]:
+    """Every table of the transactional schema, from the SQLAlchemy models."""
+    specs = {}
+    for table in Base.metadata.sorted_tables:
+        cols = tuple(c.name for c in table.columns)
+        specs[table.name] = TableSpec(
+            name=table.name,
+            columns=cols,
+            key=tuple(c.name for c in table.primary_key.columns),
+            strategy=_strategy(table.name, cols),
+            json_columns=tuple(c.name for c in table.columns if isinstance(c.type, JSON)),
+        )
+    return specs
+
+
+@dataclass
+class ExtractResult:
+    table: str
+    shard: int
+    strategy: str
+    full: bool
+    rows_read: int
+    rows_in_raw: int
+    seconds: float
+    watermark: dict[str, object] = field(default_factory=dict)
+    query: str = ""
+
+
+def _lit(ts: datetime) -> str:
+    """A naive UTC timestamp as a MySQL literal (the session runs at +00:00)."""
+    return f"'{ts:%Y-%m-%d %H:%M:%S.%f}'"
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _watermarks(con: duckdb.DuckDBPyConnection, spec: TableSpec, shard: int) -> dict:
+    """High-water marks of the rows already in raw for this shard (empty: none yet)."""
+    t = f"raw.{_q(spec.name)}"
+    if spec.strategy == "updated_at":
+        (wm,) = con.execute(f"SELECT max(updated_at) FROM {t} WHERE _shard = ?", [shard]).fetchone()
+        return {} if wm is None else {"updated_at": wm}
+    if spec.strategy == "append_id":
+        wm_id, wm_ts = con.execute(
+            f"SELECT max(id), max(created_at) FROM {t} WHERE _shard = ?", [shard]
+        ).fetchone()
+        return {} if wm_id is None else {"id": wm_id, "created_at": wm_ts}
+    if spec.strategy == "callback":
+        wm_r, wm_p = con.execute(
+            f"SELECT max(received_time), max(process_time) FROM {t} WHERE _shard = ?", [shard]
+        ).fetchone()
+        return {} if wm_r is None else {"received_time": wm_r, "process_time": wm_p}
+    return {}
+
+
+def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
+    """The MySQL SELECT for this run (whole table when ``wm`` is empty)."""
+    cols = ", ".join(f"`{c}`" for c in spec.columns)
+    sql = f"SELECT {cols} FROM `{spec.name}`"
+    if not wm:
+        return sql
+    if spec.strategy == "updated_at":
+        return f"{sql} WHERE `updated_at` >= {_lit(wm['updated_at'] - overlap)}"
+    if spec.strategy == "append_id":
+        return (
+            f"{sql} WHERE `id` > {int(wm['id'])} "
+            f"OR `created_at` >= {_lit(wm['created_at'] - overlap)}"
+        )
+    if spec.strategy == "callback":
+        conds = [f"`received_time` >= {_lit(wm['received_time'] - overlap)}"]
+        if wm.get("process_time") is not None:
+            conds.append(f"`process_time` >= {_lit(wm['process_time'] - overlap)}")
+        in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
+        conds.append(f"`status` IN ({in_flight})")
+        return f"{sql} WHERE " + " OR ".join(conds)
+    return sql
+
+
+def _select_list(spec: TableSpec, shard: int) -> str:
+    exprs = [f"CAST({int(shard)} AS INTEGER) AS _shard"]
+    for c in spec.columns:
+        # JSON arrives as BLOB through mysql_query(); decode() keeps the UTF-8 text
+        # (a plain CAST would escape every non-ASCII byte).
+        exprs.append(f"decode({_q(c)}) AS {_q(c)}" if c in spec.json_columns else _q(c))
+    return ", ".join(exprs)
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: str) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    sql = source_query(spec, {}, DEFAULT_OVERLAP) + " LIMIT 0"
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS raw.{_q(spec.name)} AS "
+        f"SELECT {_select_list(spec, 0)} FROM mysql_query(?, ?)",
+        [src, sql],
+    )
+
+
+def extract_table(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    spec: TableSpec,
+    shard: int,
+    *,
+    full: bool = False,
+    overlap: timedelta = DEFAULT_OVERLAP,
+) -> ExtractResult:
+    """Bring ``raw.<table>`` up to date for one shard from the attached MySQL ``src``."""
+    started = time.perf_counter()
+    ensure_raw_table(con, spec, src)
+    t = f"raw.{_q(spec.name)}"
+    wm = {} if full else _watermarks(con, spec, shard)
+    query = source_query(spec, wm, overlap)
+    select = f"SELECT {_select_list(spec, shard)} FROM mysql_query(?, ?)"
+    con.execute("BEGIN")
+    try:
+        if not wm or spec.strategy == "snapshot":
+            # First load, --full or a snapshot table: replace the shard's rows, streaming
+            # straight from MySQL into the table (no staging copy).
+            con.execute(f"DELETE FROM {t} WHERE _shard = ?", [shard])
+            (rows_read,) = con.execute(f"INSERT INTO {t} {select}", [src, query]).fetchone()
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}", [src, query])
+            (rows_read,) = con.execute("SELECT count(*) FROM _batch").fetchone()
+            match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in ("_shard", *spec.key))
+            con.execute(f"DELETE FROM {t} r USING _batch b WHERE {match}")
+            con.execute(f"INSERT INTO {t} SELECT * FROM _batch")
+            con.execute("DROP TABLE _batch")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = ?", [shard]).fetchone()
+    return ExtractResult(
+        table=spec.name,
+        shard=shard,
+        strategy=spec.strategy,
+        full=not wm,
+        rows_read=int(rows_read),
+        rows_in_raw=int(rows_in_raw),
+        seconds=time.perf_counter() - started,
+        watermark={k: str(v) for k, v in _watermarks(con, spec, shard).items()},
+        query=query,
+    )
+
+
+def attach_source(con: duckdb.DuckDBPyConnection, alias: str, url) -> None:
+    """ATTACH a MySQL database (SQLAlchemy URL) read-only, uncompressed, pinned to UTC."""
+    import duckdb_extensions
+
+    try:
+        duckdb_extensions.import_extension("mysql", con=con)
+    except Exception:  # already loaded in this connection
+        con.execute("LOAD mysql")
+    con.execute("SET mysql_session_time_zone = '+00:00'")
+    parts = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 3306,
+        "user": url.username,
+        "password": url.password or "",
+        "database": url.database,
+        "compress": "false",
+    }
+    dsn = " ".join(f"{k}={v}" for k, v in parts.items())
+    con.execute(f"DETACH DATABASE IF EXISTS {alias}")
+    con.execute(f"ATTACH '{dsn}' AS {alias} (TYPE mysql, READ_ONLY)")

@@ -1,0 +1,90 @@
+"""Dagster resources, configured from the ``WEWORK_`` environment (wework.config)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import duckdb
+from wework.config import Settings, get_settings
+from wework.db.engines import Role, database_url
+from wework.db.routing import HEARTBEAT_TABLE, ReadDecision, choose_read_source
+from wework.warehouse import connect_warehouse
+
+
+class MySQLReplicaResource(dg.ConfigurableResource):
+    """Where extraction reads each shard: the replica, unless the lag policy says otherwise.
+
+    Empty/None fields fall back to the settings (WEWORK_REPLICA_MAX_LAG_SECONDS,
+    WEWORK_REPLICA_FALLBACK, WEWORK_SHARD_COUNT ...).
+    """
+
+    overlap_seconds: int = 600
+    heartbeat_table: str = HEARTBEAT_TABLE
+    max_lag_seconds: float | None = None
+    fallback: str | None = None
+    wait_timeout_seconds: float = 60.0
+
+    def settings(self) -> Settings:
+        s = get_settings()
+        update: dict[str, object] = {}
+        if self.max_lag_seconds is not None:
+            update["replica_max_lag_seconds"] = self.max_lag_seconds
+        if self.fallback is not None:
+            update["replica_fallback"] = self.fallback
+        return s.model_copy(update=update) if update else s
+
+    @property
+    def overlap(self) -> timedelta:
+        return timedelta(seconds=self.overlap_seconds)
+
+    def shards(self) -> list[int]:
+        return list(range(self.settings().shard_count))
+
+    def decide(self, shard: int) -> ReadDecision:
+        return choose_read_source(
+            shard,
+            self.settings(),
+            heartbeat_table=self.heartbeat_table,
+            wait_timeout=self.wait_timeout_seconds,
+        )
+
+    def url(self, decision: ReadDecision):
+        s = self.settings()
+        return database_url(decision.role, s.shard_database(decision.shard), s)
+
+    def replica_url(self, shard: int):
+        """The replica itself (for the asset checks' counts on the replica)."""
+        s = self.settings()
+        return database_url(Role.REPLICA, s.shard_database(shard), s)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file (WEWORK_WAREHOUSE_PATH) and its published copy
+    (WEWORK_PUBLISH_DIR). ``as_of`` pins the marts' "now" (tests); empty means the clock."""
+
+    memory_limit: str = "1GB"
+    threads: int = 2
+    as_of: str | None = None
+
+    def settings(self) -> Settings:
+        return get_settings()
+
+    def now(self) -> datetime:
+        if self.as_of:
+            return datetime.fromisoformat(self.as_of)
+        return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect_warehouse(self.settings())
+        try:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            con.execute(f"SET threads = {int(self.threads)}")
+            # Streaming inserts need no ordering; this keeps memory bounded.
+            con.execute("SET preserve_insertion_order = false")
+            yield con
+        finally:
+            con.close()
