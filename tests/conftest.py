@@ -31,6 +31,7 @@ TABLES = (
     "batch_send_tasks",
     "message_statistics",
     "callback_events",
+    "callback_event_keys",
 )
 
 

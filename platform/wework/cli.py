@@ -163,6 +163,10 @@ def db_status() -> None:
     else:
         typer.echo("ok: both servers up, replication running")
 
+from wework.cli_schema import add_schema_commands  # noqa: E402
+
+add_schema_commands(db_app)  # db migrate | partitions | seed
+
 from wework.cli_metrics import metrics_app  # noqa: E402
 
 app.add_typer(metrics_app, name="metrics")

@@ -11,6 +11,7 @@ from wework.models.account import (
 )
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent, CallbackStatus
+from wework.models.callback_dedup import CallbackEventKey
 from wework.models.message import (
     BatchSendTask,
     BatchStatus,
@@ -30,6 +31,7 @@ __all__ = [
     "BatchSendTask",
     "BatchStatus",
     "CallbackEvent",
+    "CallbackEventKey",
     "CallbackStatus",
     "Conversation",
     "ConversationType",
