@@ -3,7 +3,9 @@ transition of the table, both allowed and refused), history rows, retries, heart
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from threading import Barrier
 
 import pytest
 from sqlalchemy import select, text
@@ -271,3 +273,22 @@ def test_last_history_row_equals_status(world, make_unique):
                         .where(AccountStatusHistory.account_id == acc.id)
                         .order_by(AccountStatusHistory.id.desc()).limit(1))
     assert last == status.value == "offline"
+
+
+def test_quota_holds_under_concurrent_creation(make_tenant, make_unique):
+    """Six threads race for the last two slots: the tenant row lock lets exactly two in."""
+    world = make_tenant(max_accounts=2)
+    barrier = Barrier(6)
+
+    def attempt(i):
+        barrier.wait()
+        try:
+            accounts.create_account(world.ctx, account_name=f"race-{i}")
+            return "ok"
+        except QuotaExceededError:
+            return "quota"
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(attempt, range(6)))
+    assert sorted(results) == ["ok"] * 2 + ["quota"] * 4
+    assert len(accounts.list_accounts(world.ctx, fresh=True).items) == 2

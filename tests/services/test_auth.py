@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -144,3 +145,14 @@ def test_timing_does_not_reveal_missing_users(world):
     start = time.perf_counter()
     passwords.verify_dummy("x")
     assert time.perf_counter() - start > missing / 4
+
+
+def test_concurrent_failures_are_all_counted(world):
+    """The user row is locked per attempt: parallel wrong passwords are not lost."""
+    def attempt(_):
+        with pytest.raises(AuthenticationError):
+            auth.login(world.admin.username, "wrong password", "10.2.2.2")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(attempt, range(4)))
+    assert _row(world.tenant.id, world.admin.id).failed_login_count == 4
