@@ -1,12 +1,14 @@
 """Fail fast, and clearly, when the primary is down.
 
-PyMySQL waits 10 s by default to connect and raises a bare ``OperationalError``. Writes
-should instead fail within ``connect_timeout`` seconds with an error that says what is
-wrong. :func:`primary_write_engine` makes such an engine (``pool_pre_ping`` is on, as for
-every engine of :mod:`wework.db.engines`, so it reconnects by itself once the primary is
-back); :func:`primary_writes` wraps a transaction and turns "cannot connect" / "lost the
-connection" into :class:`PrimaryUnavailable`. The transaction was rolled back (or, if the
-server died mid-transaction, InnoDB rolls it back on restart): nothing is half-written.
+PyMySQL waits 10 s by default to connect, forever for a server that accepts the
+connection but never answers, and raises a bare ``OperationalError``. Writes should
+instead fail within a few seconds with an error that says what is wrong.
+:func:`primary_write_engine` makes an engine with bounded connect and I/O waits
+(``pool_pre_ping`` is on, as for every engine of :mod:`wework.db.engines`, so it
+reconnects by itself once the primary is back); :func:`primary_writes` wraps a
+transaction and turns "cannot connect" / "lost the connection" into
+:class:`PrimaryUnavailable`. The transaction was rolled back (or, if the server died
+mid-transaction, InnoDB rolls it back on restart): nothing is half-written.
 """
 
 from __future__ import annotations
@@ -46,17 +48,26 @@ def error_code(error: BaseException) -> int | None:
 
 
 def primary_write_engine(
-    shard: int = 0, settings: Settings | None = None, connect_timeout: int = 2
+    shard: int = 0,
+    settings: Settings | None = None,
+    connect_timeout: int = 2,
+    io_timeout: int = 10,
 ) -> Engine:
-    """Engine on a shard of the primary that gives up connecting after ``connect_timeout``
-    seconds (and reading/writing after 30 s) instead of hanging."""
+    """Engine on a shard of the primary for short OLTP writes that never hangs.
+
+    ``connect_timeout`` bounds the TCP connect (a host that is down); ``io_timeout`` bounds
+    every read and write on the socket, including the server's greeting, so a server that
+    accepts connections but does not answer (frozen, overloaded) fails too. PyMySQL's
+    default is to wait forever. Keep ``io_timeout`` above the longest statement a write
+    path runs; it is not for long reports.
+    """
     s = settings or get_settings()
     return new_engine(
         database_url(Role.PRIMARY, s.shard_database(shard), s),
         connect_args={
             "connect_timeout": connect_timeout,
-            "read_timeout": 30,
-            "write_timeout": 30,
+            "read_timeout": io_timeout,
+            "write_timeout": io_timeout,
         },
     )
 
