@@ -187,3 +187,7 @@ from wework.cli_messaging import callbacks_app, simulate  # noqa: E402
 
 app.add_typer(callbacks_app, name="callbacks")
 app.command("simulate")(simulate)
+
+from wework.cli_etl import etl_app  # noqa: E402
+
+app.add_typer(etl_app, name="etl")

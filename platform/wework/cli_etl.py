@@ -1,0 +1,135 @@
+"""``wework etl``: run the Dagster pipelines in-process, and show the warehouse's state."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import typer
+
+etl_app = typer.Typer(
+    help="Pipelines: extract from the replicas into DuckDB, build and publish the marts.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@etl_app.command("run")
+def run(
+    full: bool = typer.Option(
+        False, "--full", help="Re-read every table completely instead of incrementally."
+    ),
+) -> None:
+    """Materialize every asset once, in this process: raw tables (incremental from the
+    watermarks), the marts, and their published copy for the app and notebooks. Runs are
+    recorded in DAGSTER_HOME when it is set (then `dagster dev` shows them)."""
+    import dagster as dg
+
+    from pipelines.assets.raw import FULL_REFRESH_TAG
+    from pipelines.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={FULL_REFRESH_TAG: "true"} if full else None,
+        raise_on_error=False,
+    )
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        key = mat.asset_key.to_user_string()
+        if "rows_read" in meta:
+            typer.echo(
+                f"{key:32} read {meta['rows_read']:>9} rows ({meta['rows_in_raw']} in raw) "
+                f"in {meta['seconds']:.2f}s from {meta['read_from']}"
+            )
+        elif "rows" in meta:
+            typer.echo(f"{key:32} {meta['rows']:>9} rows")
+        else:
+            typer.echo(f"{key:32} {meta.get('path', '')}")
+    failed_checks = [
+        f"{c.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"
+        for c in result.get_asset_check_evaluations()
+        if not c.passed
+    ]
+    for check in failed_checks:
+        typer.secho(f"check failed: {check}", fg=typer.colors.YELLOW)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                err = event.step_failure_data.error
+                typer.secho(
+                    f"{event.step_key} failed: {err.message.strip() if err else ''}",
+                    fg=typer.colors.RED,
+                    err=True,
+                )
+        typer.secho("run failed: the published marts were left as they were", err=True)
+        raise typer.Exit(1)
+    typer.secho("ok: marts built and published", fg=typer.colors.GREEN)
+
+
+@etl_app.command("status")
+def status() -> None:
+    """The published marts (time, age, rows), the warehouse's watermarks (unless a run holds
+    the file) and where each shard's reads would go now (replica lag)."""
+    import duckdb
+
+    from wework.config import get_settings
+    from wework.db.routing import ReplicaLagError, choose_read_source
+    from wework.warehouse import MART_NAMES, NoPublishedMarts, open_marts, published_file
+
+    s = get_settings()
+    try:
+        con = open_marts(s)
+    except NoPublishedMarts as e:
+        typer.echo(str(e))
+    else:
+        with con:
+            published_at, run_id = con.execute(
+                "SELECT published_at, run_id FROM marts.publish_info"
+            ).fetchone()
+            age = datetime.now(UTC).replace(tzinfo=None) - published_at
+            typer.echo(f"published: {published_file(s)}")
+            typer.echo(f"  at {published_at:%Y-%m-%d %H:%M:%S} UTC ({age} ago), run {run_id}")
+            for name in MART_NAMES:
+                (n,) = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()
+                typer.echo(f"  marts.{name:28} {n:>9} rows")
+    try:
+        wcon = duckdb.connect(str(s.warehouse_file), read_only=True)
+    except duckdb.IOException as e:
+        reason = "a run is writing it" if "lock" in str(e).lower() else str(e).splitlines()[0]
+        typer.echo(f"warehouse {s.warehouse_file}: not readable now ({reason})")
+    else:
+        with wcon:
+            from pipelines.extract import table_specs
+
+            typer.echo(f"warehouse {s.warehouse_file}:")
+            have = {
+                r[0]
+                for r in wcon.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
+                ).fetchall()
+            }
+            for spec in table_specs().values():
+                if spec.name not in have:
+                    typer.echo(f"  raw.{spec.name:28} (not extracted yet)")
+                    continue
+                n, newest = wcon.execute(
+                    f'SELECT count(*), max({_change_column(spec.strategy)}) FROM raw."{spec.name}"'
+                ).fetchone()
+                typer.echo(f"  raw.{spec.name:28} {n:>9} rows  newest change {newest}")
+    for shard in range(s.shard_count):
+        try:
+            d = choose_read_source(shard, s, wait_timeout=0)
+            typer.echo(f"shard {shard}: reads from the {d.role.value} ({d.reason})")
+        except ReplicaLagError as e:
+            typer.echo(f"shard {shard}: {e}")
+
+
+def _change_column(strategy: str) -> str:
+    return {
+        "updated_at": "updated_at",
+        "append_id": "created_at",
+        "callback": "received_time",
+    }.get(strategy, "NULL")
