@@ -310,8 +310,8 @@ def callbacks_for(messages: pl.DataFrame, seed: int, share: float) -> tuple[pl.D
         pl.col("error_code"),
     ).struct.json_encode()
     events = done.select(
-        pl.Series("id", uuid_strings(rng, n)),
-        pl.Series("event_id", uuid_strings(rng, n)),
+        pl.Series("id", uuid_strings(rng, n).tolist(), dtype=pl.String),
+        pl.Series("event_id", uuid_strings(rng, n).tolist(), dtype=pl.String),
         pl.concat_str(pl.lit("guid-"), pl.col("account_id")).alias("guid"),
         pl.coalesce("callback_time", "send_time").alias("received_time"),
         payload.alias("parsed_data"),
@@ -331,7 +331,7 @@ def callbacks_for(messages: pl.DataFrame, seed: int, share: float) -> tuple[pl.D
         pl.Series(rng.random(int((events["status"] == "processed").sum())) < 0.01)
     )
     duplicates = dup_of.with_columns(
-        pl.Series("id", uuid_strings(rng, dup_of.height)),
+        pl.Series("id", uuid_strings(rng, dup_of.height).tolist(), dtype=pl.String),
         pl.lit("ignored").alias("status"),
         (pl.col("received_time") + pl.duration(seconds=5)).alias("received_time"),
         (pl.col("process_time") + pl.duration(seconds=5)).alias("process_time"),
