@@ -85,18 +85,26 @@ def seed(
         None, help="Pin 'now' (UTC, YYYY-MM-DDTHH:MM:SS) for fully reproducible data."),
     replace: bool = typer.Option(
         False, "--replace", help="Wipe every table first if the database holds data."),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Do nothing (exit 0) if the database already holds data."),
 ) -> None:
     """Generate coherent multi-tenant sample data: tenants with quotas, users and roles,
     accounts in every status with matching status histories, conversations, templates,
     batch tasks whose counters match their messages, messages of every type and status,
     and callback events. Also creates the platform super-admin. Demo logins (one generated
     password) are printed and saved to <data_dir>/demo-logins.txt."""
-    from wework.seed import SeedConfig, SeedError
+    from wework.seed import SeedConfig, SeedError, table_counts
     from wework.seed import seed as run_seed
     from wework.services.errors import ServiceError
     from wework.services.tenants import bootstrap_platform
 
     settings = reload_settings()
+    if if_empty and not replace:
+        counts = table_counts(settings)
+        if counts["tenants"] or counts["messages"]:
+            typer.echo(f"the database already holds data ({counts['tenants']} tenants, "
+                       f"{counts['messages']:,} messages): not seeding (--replace reloads)")
+            return
     try:
         pinned = datetime.fromisoformat(now) if now else None
     except ValueError:

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The main job, from a fresh Debian machine to a running platform:
+#   installs what is missing, starts the local MariaDB primary + replica and the metrics
+#   store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
+#   simulator for a while, materializes every pipeline asset, then serves the Streamlit
+#   app and the Dagster UI in the background and prints their addresses and demo logins.
+#
+#   scripts/demo.sh            # everything above
+#   scripts/demo.sh --fresh    # wipe the sample data and seed it again
+#   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store and MariaDB
+#
+# Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
+# WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
+# WEWORK_DAGSTER_PORT (3000), metrics 18428.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
+LOGS=$DATA/logs
+APP_PORT=${WEWORK_APP_PORT:-8501}
+DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
+export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
+export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
+W=.venv/bin/wework
+
+stop_bg() {  # stop a background service started by this script (its whole process group)
+  local pidfile=$DATA/$1.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill -INT -- "-$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+if [ "${1:-}" = "--stop" ]; then
+  stop_bg app; stop_bg dagster
+  [ -x $W ] && { $W metrics down || true; $W db down; }
+  exit 0
+fi
+
+./scripts/setup.sh
+mkdir -p "$LOGS" "$DAGSTER_HOME"
+echo "==> databases"
+$W db up
+$W db migrate
+echo "==> metrics store (VictoriaMetrics, InfluxDB write API)"
+$W metrics up
+
+echo "==> sample data"
+if [ "${1:-}" = "--fresh" ]; then MODE=--replace; else MODE=--if-empty; fi
+$W db seed $MODE \
+  --tenants "${WEWORK_DEMO_TENANTS:-20}" --accounts "${WEWORK_DEMO_ACCOUNTS:-400}" \
+  --days "${WEWORK_DEMO_DAYS:-90}" --messages "${WEWORK_DEMO_MESSAGES:-300000}"
+
+echo "==> live activity: the WeCom gateway simulator for 20 s"
+$W simulate --seconds 20 --seed 1
+$W metrics collect
+
+echo "==> pipelines: every asset materialized once"
+$W etl run
+
+echo "==> serving"
+stop_bg app; stop_bg dagster
+setsid .venv/bin/python -m streamlit run app/main.py --server.headless true \
+  --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false \
+  > "$LOGS/app.log" 2>&1 < /dev/null &
+echo $! > "$DATA/app.pid"
+setsid .venv/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p "$DAGSTER_PORT" \
+  > "$LOGS/dagster.log" 2>&1 < /dev/null &
+echo $! > "$DATA/dagster.pid"
+for _ in $(seq 120); do
+  curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
+done
+curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null || {
+  echo "the app did not start; see $LOGS/app.log"; exit 1; }
+
+$W db status || true
+echo
+echo "WeWork app:  http://127.0.0.1:$APP_PORT"
+echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
+echo "Metrics:     $WEWORK_INFLUX_URL"
+echo "Demo logins:"
+sed 's/^/  /' "$DATA/demo-logins.txt"
+echo "Stop everything: scripts/demo.sh --stop"

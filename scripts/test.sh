@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what is missing (scripts/setup.sh),
+# starts the local MariaDB primary + replica (tests that need other servers start their
+# own), checks lint, then runs pytest against the real servers. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+.venv/bin/wework db up
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> pytest"
+exec .venv/bin/pytest "$@"
