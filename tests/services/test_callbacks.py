@@ -13,6 +13,7 @@ from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator
 from wework.models import AccountStatus, AccountStatusHistory, CallbackStatus, Conversation
 from wework.models import MessageStatus as MS
+from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts, callbacks, messages
 from wework.services.dispatcher import dispatch_once
 from wework.services.uow import transaction
@@ -227,3 +228,40 @@ def test_cli_ingest_file_and_replay(tenant_ctx, tmp_path):
     assert "processed" in result.output
     stdin = runner.invoke(callbacks_app, ["ingest", "-"], input=good + "\n")
     assert "1 events: 0 processed, 1 ignored, 0 failed" in stdin.output
+
+
+def test_ingest_many_isolates_each_event(tenant_ctx):
+    """In the batched path a failing event rolls back only itself (SAVEPOINT per event)."""
+    account = make_account(tenant_ctx)
+    first, second = sent_message(tenant_ctx, account), sent_message(tenant_ctx, account)
+    ok1 = make_event(
+        account.guid, NotifyType.MESSAGE_RECEIPT, {"message_id": first, "status": "delivered"}
+    )
+    bad = make_event(account.guid, NotifyType.ACCOUNT_STATUS, {"status": "need_verify"})
+    ok2 = make_event(
+        account.guid,
+        NotifyType.MESSAGE_RECEIPT,
+        {"message_id": second, "status": "failed", "error_code": "E1"},
+    )
+    events = callbacks.ingest_many([ok1, bad, ok1, "{", ok2])
+    assert [e.status.value for e in events] == [
+        "processed",
+        "failed",
+        "ignored",
+        "failed",
+        "processed",
+    ]
+    assert "cannot change from online to need_verify" in events[1].error_message
+    got = messages_of(tenant_ctx.tenant_id, [first, second])
+    assert got[first].status is MS.DELIVERED
+    assert (got[second].status, got[second].error_code) == (MS.FAILED, "E1")
+    for e in events:
+        stored = callbacks.get_event(e.id)
+        assert (stored.status, stored.error_message) == (e.status, e.error_message)
+    with transaction(tenant_ctx.tenant_id) as s:  # the failed event's dedup key rolled back
+        keys = set(
+            s.scalars(
+                select(CallbackEventKey.event_id).where(CallbackEventKey.guid == account.guid)
+            )
+        )
+    assert keys == {json.loads(ok1)["event_id"], json.loads(ok2)["event_id"]}
