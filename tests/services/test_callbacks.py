@@ -265,3 +265,26 @@ def test_ingest_many_isolates_each_event(tenant_ctx):
             )
         )
     assert keys == {json.loads(ok1)["event_id"], json.loads(ok2)["event_id"]}
+
+
+def test_simulation_brings_accounts_online_and_produces_activity(tenant_ctx):
+    import random
+
+    from wework.cli_messaging import run_simulation
+
+    fresh = accounts.create_account(
+        tenant_ctx, account_name=f"s-{uuid.uuid4().hex[:8]}", guid=f"guid-{uuid.uuid4().hex}"
+    )
+    (waiting,) = messages.enqueue_many(tenant_ctx, text_rows(fresh.id, 1))  # until online
+    sim = WeComGatewaySimulator(seed=7)
+    stats = run_simulation(sim, 2.0, 30.0, random.Random(7), echo=lambda *_: None)
+    assert accounts.get_account(tenant_ctx, fresh.id).status is AccountStatus.ONLINE
+    assert stats["enqueued"] > 0 and stats["sent"] > 0 and stats["processed"] > 0
+    assert messages_of(tenant_ctx.tenant_id, [waiting])[waiting].status is MS.DELIVERED
+    with transaction(tenant_ctx.tenant_id) as s:
+        convs = list(
+            s.scalars(
+                select(Conversation.conversation_id).where(Conversation.account_id == fresh.id)
+            )
+        )
+    assert len(convs) == 3  # the simulator announced conversations for the new account
