@@ -68,29 +68,66 @@ def metrics_status(port: int = PORT) -> None:
 
 
 @metrics_app.command("collect")
-def metrics_collect() -> None:
+def metrics_collect(
+    every: float = typer.Option(
+        0, "--every", min=0, help="Repeat every N seconds until Ctrl-C (0: collect once)."
+    ),
+) -> None:
     """Read the current gauges (accounts per status, heartbeat age, pending messages,
-    failed callbacks, replica lag) from the replicas once, record and flush them."""
+    failed callbacks, replica lag) from the replicas, record and flush them. Once, or on a
+    schedule with --every."""
+    import time
+
     from wework import metrics
 
     settings = reload_settings()
     metrics.configure(settings)
-    gauges = metrics.collect_platform_gauges(settings)
+    while True:
+        ok = _collect_once(settings)
+        if not every:
+            if not ok:
+                raise typer.Exit(1)
+            return
+        try:
+            time.sleep(every)
+        except KeyboardInterrupt:
+            return
+
+
+def _collect_once(settings) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wework import metrics
+
+    try:
+        gauges = metrics.collect_platform_gauges(settings)
+    except SQLAlchemyError as e:
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        typer.secho(
+            f"could not read the gauges from the replica: {reason} "
+            "(is `wework db up` running and the database migrated?)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        return False
     ok = metrics.flush()
     stats = metrics.stats()
     lag = "-" if gauges.replica_lag_seconds is None else f"{gauges.replica_lag_seconds:.3f} s"
     typer.echo(
-        f"read {len(gauges.accounts)} tenant(s); failed callbacks {gauges.failed_callbacks}, "
-        f"callback backlog {gauges.callback_backlog}, replica lag {lag}"
+        f"{gauges.at:%H:%M:%S} read {len(gauges.accounts)} tenant(s); failed callbacks "
+        f"{gauges.failed_callbacks}, callback backlog {gauges.callback_backlog}, "
+        f"replica lag {lag}"
     )
     if not stats.enabled:
         typer.echo("metrics are off (WEWORK_INFLUX_URL is not set): nothing was written")
     elif ok:
         typer.echo(f"wrote {gauges.points} point(s) to {settings.influx_url}")
     else:
+        # Not fatal on a schedule: the points stay buffered (bounded) for the next round.
         typer.secho(
-            f"could not write to {settings.influx_url}: {stats.last_error}",
+            f"could not write to {settings.influx_url} ({stats.last_error}); "
+            f"{stats.buffered} point(s) buffered, {stats.dropped} dropped so far",
             fg=typer.colors.RED,
             err=True,
         )
-        raise typer.Exit(1)
+    return ok

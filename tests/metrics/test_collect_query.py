@@ -187,3 +187,27 @@ def test_cli_up_refuses_a_busy_port(tmp_path, monkeypatch: pytest.MonkeyPatch) -
         assert "in use" in result.output
     finally:
         server.down()
+
+
+def test_cli_collect_writes_and_reports_a_down_store(
+    empty_db: Settings, primary: Engine, vm: VictoriaMetricsServer, monkeypatch
+) -> None:
+    tenant = "tenant-cli-" + uuid.uuid4().hex[:6]
+    with primary.begin() as conn:
+        conn.execute(insert(WeworkAccount), [_account(tenant, "online", 3)])
+    wait_for_replica(settings=empty_db)
+    runner = CliRunner()
+    monkeypatch.setenv("WEWORK_INFLUX_URL", vm.url)
+    try:
+        ok = runner.invoke(app, ["metrics", "collect"])
+        assert ok.exit_code == 0, ok.output
+        assert "wrote" in ok.output
+        assert wait_for_points(vm.url, f'{{__name__="accounts_online",tenant_id="{tenant}"}}', 1)
+
+        down = f"http://127.0.0.1:{free_port()}"
+        monkeypatch.setenv("WEWORK_INFLUX_URL", down)
+        failed = runner.invoke(app, ["metrics", "collect"])
+        assert failed.exit_code == 1
+        assert f"could not write to {down}" in failed.output
+    finally:
+        metrics.close()
