@@ -34,7 +34,7 @@ def wh(settings: Settings, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def seeded(empty_db: Settings, wh: Settings, primary: Engine) -> Dataset:
     ds = build_dataset(utcnow())
     write_dataset(primary, ds)
-    wait_for_replica(settings=wh)
+    wait_for_replica(timeout=180, settings=wh)
     return ds
 
 

@@ -124,7 +124,7 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
             ),
             {"a": acct["id"], "o": acct["status"]},
         )
-    wait_for_replica(settings=wh)
+    wait_for_replica(timeout=180, settings=wh)
     as_of = utcnow() + timedelta(seconds=1)
     run_pipeline(as_of)
     assert_marts_match(replica, wh, as_of)
@@ -140,7 +140,7 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
             ),
             {"id": late},
         )
-    wait_for_replica(settings=wh)
+    wait_for_replica(timeout=180, settings=wh)
     run_pipeline(as_of)
     assert_marts_match(replica, wh, as_of)
 
