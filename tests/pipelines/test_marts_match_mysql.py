@@ -4,88 +4,13 @@ the overlap window, and after a rerun (no duplicates)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 
-import pytest
+from etl_compare import assert_marts_match, published_rows
 from etl_dataset import utcnow
-from etl_oracle import oracle_rows
 from sqlalchemy import Engine, bindparam, text
 from wework.db.replication import wait_for_replica
-from wework.warehouse import MART_NAMES, open_marts
-
-from pipelines.marts import MART_KEYS
-
-
-def _norm(v):
-    if isinstance(v, Decimal | float):
-        return float(v)
-    if isinstance(v, datetime):
-        return v.replace(microsecond=0)
-    return v
-
-
-def _health_score(r: dict) -> float:
-    uptime = r["online_seconds"] / r["window_seconds"] if r["window_seconds"] else 0
-    done = r["messages_sent"] + r["messages_failed"]
-    delivery = r["messages_sent"] / done if done else 1
-    stability = 1 - min(r["disconnect_count"] + r["error_count"], 5) / 5
-    return round(60 * float(uptime) + 30 * delivery + 10 * stability, 1)
-
-
-def _expected(mart: str, replica: Engine, as_of: datetime) -> list[dict]:
-    rows = oracle_rows(replica, mart, as_of)
-    for r in rows:
-        if mart == "account_health_daily":
-            r["health_score"] = _health_score(r)
-            w = r.pop("window_seconds")
-            r["uptime_ratio"] = float(r["online_seconds"]) / w if w else None
-        elif mart == "tenant_usage_daily":
-            r["over_daily_quota"] = r["messages_created"] > r["max_daily_messages"]
-            r["accounts_quota_ratio"] = (
-                r["accounts"] / r["max_accounts"] if r["max_accounts"] else None
-            )
-        elif mart == "batch_task_performance":
-            r["counters_match"] = (
-                r["success_count"] == r["message_success_count"]
-                and r["failed_count"] == r["message_failed_count"]
-                and r["sent_count"] == r["message_success_count"] + r["message_failed_count"]
-            )
-    return rows
-
-
-def _published(mart: str, wh) -> list[dict]:
-    con = open_marts(wh)
-    try:
-        cur = con.execute(f"SELECT * FROM marts.{mart}")
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        con.close()
-
-
-def assert_marts_match(replica: Engine, wh, as_of: datetime) -> dict[str, int]:
-    sizes = {}
-    for mart in MART_NAMES:
-        got = _published(mart, wh)
-        want = _expected(mart, replica, as_of)
-        key = MART_KEYS[mart]
-        got_by = {tuple(_norm(r[k]) for k in key): r for r in got}
-        want_by = {tuple(_norm(r[k]) for k in key): r for r in want}
-        assert len(got_by) == len(got), f"{mart}: duplicate keys in the mart"
-        assert got_by.keys() == want_by.keys(), f"{mart}: different rows"
-        for k, w in want_by.items():
-            g = got_by[k]
-            for col, wv in w.items():
-                gv, wv = _norm(g[col]), _norm(wv)
-                if isinstance(wv, float) or isinstance(gv, float):
-                    assert (gv is None) == (wv is None), (mart, k, col, gv, wv)
-                    if gv is not None:
-                        assert gv == pytest.approx(wv, rel=1e-9, abs=1e-6), (mart, k, col)
-                else:
-                    assert gv == wv, (mart, k, col, gv, wv)
-        sizes[mart] = len(got)
-    return sizes
+from wework.warehouse import MART_NAMES
 
 
 def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
@@ -145,9 +70,9 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
     assert_marts_match(replica, wh, as_of)
 
     # A rerun with nothing new changes nothing and duplicates nothing.
-    before = {m: _published(m, wh) for m in MART_NAMES}
+    before = {m: published_rows(m, wh) for m in MART_NAMES}
     result = run_pipeline(as_of)
-    assert {m: _published(m, wh) for m in MART_NAMES} == before
+    assert {m: published_rows(m, wh) for m in MART_NAMES} == before
     checks = result.get_asset_check_evaluations()
     failed = [(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed]
     assert failed == [], failed
@@ -159,13 +84,13 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
 
 def test_counters_mismatch_is_flagged(seeded, run_pipeline, wh):
     run_pipeline(utcnow())
-    rows = {r["task_name"]: r for r in _published("batch_task_performance", wh)}
+    rows = {r["task_name"]: r for r in published_rows("batch_task_performance", wh)}
     assert rows["task 1"]["counters_match"] is False
     assert rows["task 0"]["counters_match"] is True
 
 
 def test_stat_dates_are_utc_dates(seeded, run_pipeline, wh):
     run_pipeline(utcnow())
-    days = {r["stat_date"] for r in _published("message_stats_daily", wh)}
+    days = {r["stat_date"] for r in published_rows("message_stats_daily", wh)}
     want = {m["created_at"].date() for m in seeded.messages}
     assert days == want and all(isinstance(d, date) for d in days)
