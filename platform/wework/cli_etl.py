@@ -36,7 +36,7 @@ def run(
         raise_on_error=False,
     )
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.materialization
         meta = {k: v.value for k, v in mat.metadata.items()}
         key = mat.asset_key.to_user_string()
         if "rows_read" in meta:
