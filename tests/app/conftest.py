@@ -63,7 +63,7 @@ def seeded(settings: Settings) -> SeedSummary:
     Seeding empties this session's databases first, so everything else builds on it."""
     summary = seed(SeedConfig(tenants=3, accounts=12, days=14, messages=6000,
                               chunk_size=3000), settings, replace=True)
-    wait_for_replica(settings=settings)
+    wait_for_replica(timeout=180, settings=settings)  # the shared box may be busy
     run_pipeline()
     assert published_file() is not None
     return summary

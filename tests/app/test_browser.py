@@ -1,0 +1,162 @@
+"""End to end in a real browser (Debian's chromium driven by Playwright) against the app
+served by ``streamlit run`` on a free port: log in, open each report, create a template
+and a batch send, see the error for a bad input, log out. Screenshots go to
+``artifacts/screenshots/`` (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from wework.cli_app import app_url, start_app
+from wework.config import REPO_ROOT
+from wework.services import accounts
+
+pytestmark = pytest.mark.browser
+
+SHOTS = REPO_ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+PASSWORD = "app-test-password-1"
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_app(app_world, tmp_path_factory) -> Iterator[str]:
+    """The app as users run it, in its own process group, on this session's databases
+    and published marts (the environment the session fixtures set up)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "streamlit.log"
+    proc = start_app(port, log=log)
+    try:
+        yield app_url(port)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser_page(served_app) -> Iterator[Page]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
+        browser.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def heading(page: Page, text: str) -> None:
+    expect(page.get_by_role("heading", name=text, exact=True)).to_be_visible()
+
+
+def open_nav(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    heading(page, title)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick in a Streamlit selectbox by typing into its search and taking the match."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    box.locator("input").click()
+    page.keyboard.type(option)
+    page.get_by_role("option").filter(has_text=option).first.click()
+    expect(box.locator("input")).to_have_value(re.compile(re.escape(option)))
+
+
+def test_operator_journey(browser_page: Page, served_app, app_world):
+    page = browser_page
+    user = app_world.users["operator"]
+    sender = accounts.create_account(app_world.admin_ctx,
+                                     account_name=f"e2e-{uuid.uuid4().hex[:6]}")
+    for status in ("logging_in", "waiting_scan", "waiting_confirm", "online"):
+        accounts.change_status(app_world.admin_ctx, sender.id, status)
+
+    # Sign in
+    page.goto(served_app)
+    heading(page, "WeWork Platform")
+    shot(page, "01_login")
+    page.get_by_label("Username", exact=True).fill(user.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    heading(page, "Overview")
+    expect(page.get_by_text("Marts published")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").first).to_be_visible()
+    shot(page, "02_overview")
+    # Pages the operator may not use are not offered.
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Tenants")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Users & roles")).to_have_count(0)
+
+    # Every report
+    for n, title in enumerate(["Message statistics", "Account health", "Batch tasks",
+                               "Callbacks", "Tenant usage", "Monitoring"], start=3):
+        open_nav(page, title)
+        if title != "Monitoring":
+            expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+        shot(page, f"{n:02d}_{title.lower().replace(' ', '_')}")
+
+    # A bad input: a template without a name
+    open_nav(page, "Templates")
+    page.get_by_role("button", name="Create template").click()
+    expect(page.get_by_text("template_name: must be a non-empty string")).to_be_visible()
+    shot(page, "10_template_error")
+
+    # Create a template
+    name = f"e2e-template-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Template name", exact=True).first.fill(name)
+    page.get_by_role("button", name="Create template").click()
+    expect(page.get_by_text(f"Template {name} created.")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    shot(page, "11_template_created")
+
+    # Create a batch send from it
+    open_nav(page, "Batch sends")
+    choose(page, "Template", name)
+    task = f"e2e-batch-{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Task name", exact=True).fill(task)
+    choose(page, "Sending account", sender.account_name)
+    page.get_by_label("Conversation ids (one per line)", exact=True).fill("conv-a\nconv-b")
+    page.get_by_label("Variable name", exact=True).fill("Li")
+    page.get_by_label("Variable company", exact=True).fill("Acme")
+    page.get_by_role("button", name="Create batch send").click()
+    expect(page.get_by_text(f"Batch send {task} created.")).to_be_visible()
+    expect(page.get_by_text(task).first).to_be_visible()
+    shot(page, "12_batch_created")
+
+    # Log out
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You have been logged out.")).to_be_visible()
+    heading(page, "WeWork Platform")
+    shot(page, "13_logged_out")
+
+
+def test_wrong_password_is_refused(browser_page: Page, served_app, app_world):
+    page = browser_page
+    page.goto(served_app)
+    heading(page, "WeWork Platform")
+    page.get_by_label("Username", exact=True).fill(app_world.users["analyst"].username)
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("invalid username or password")).to_be_visible()
+    shot(page, "14_login_refused")
