@@ -225,6 +225,8 @@ def store_raw_many(
     if rows:
         with shard_transaction(INTAKE_SHARD) as s:
             s.execute(insert(CallbackEvent.__table__), rows)
+    for r in rows:
+        metrics.callback_ingested(r["event_type"], None)
     return [CallbackEvent(**r) for r in rows]
 
 
