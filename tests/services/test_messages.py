@@ -197,3 +197,19 @@ def test_quota_counts_only_today(make_tenant):
         total = s.scalar(select(func.count()).select_from(Message)
                          .where(Message.tenant_id == world.ctx.tenant_id))
     assert total == 4
+
+
+def test_suspended_tenant_cannot_send_and_super_admin_can_read(make_tenant, super_ctx):
+    from wework.services import tenants
+
+    world = make_tenant()
+    account = make_account(world.ctx)
+    m = messages.send_message(world.ctx, account_id=account.id, conversation_id="c",
+                              message_type="text", content={"text": "x"})
+    as_super = super_ctx.for_tenant(world.ctx.tenant_id)
+    assert messages.get_message(as_super, m.id).id == m.id
+    tenants.suspend_tenant(super_ctx, world.ctx.tenant_id)
+    with pytest.raises(ValidationError) as err:
+        messages.send_message(world.ctx, account_id=account.id, conversation_id="c",
+                              message_type="text", content={"text": "y"})
+    assert err.value.field == "tenant.status"
