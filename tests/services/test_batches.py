@@ -210,3 +210,27 @@ def test_batch_quota_is_checked_for_the_whole_batch(make_tenant):
                              target_type="manual",
                              target_config={"conversation_ids": ["a", "b", "c", "d"]}, **TEXT)
     assert batches.list_batches(world.ctx, fresh=True).items == []
+
+
+def test_a_held_back_batch_does_not_starve_other_messages(tenant_ctx):
+    from wework.services import messages
+
+    account = make_account(tenant_ctx)
+    # 10 urgent batch messages outside their window (09:00–10:00 UTC) …
+    batches.create_batch(
+        tenant_ctx, task_name="night", account_id=account.id, target_type="manual",
+        target_config={"conversation_ids": [f"n{i}" for i in range(10)]}, priority=10,
+        send_strategy={"windows": [["09:00", "10:00"]]}, **TEXT,
+    )
+    # … ahead of one ordinary low-priority message.
+    plain = messages.send_message(tenant_ctx, account_id=account.id, conversation_id="p",
+                                  message_type="text", content={"text": "x"}, priority=1)
+    gw = RecordingGateway()
+    held = 0
+    for _ in range(30):  # other tests' due messages may go first: one per round
+        report = dispatch_once(gw, now=datetime(2030, 1, 1, 12, 0), limit=1)
+        held += report.held_back
+        if gw.sent_for(tenant_ctx.tenant_id) or report.claimed == 0:
+            break
+    assert gw.sent_for(tenant_ctx.tenant_id) == [plain.id]
+    assert held >= 3

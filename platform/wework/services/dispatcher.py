@@ -53,6 +53,7 @@ from wework.services.uow import shard_transaction
 
 DEFAULT_LIMIT = 100
 CANDIDATE_FACTOR = 3  # read more candidates than the limit: some are locked or held back
+CLAIM_PASSES = 3
 
 
 @dataclass
@@ -93,43 +94,57 @@ def dispatch_once(
     return report
 
 
-def _candidates(session: Session, now: datetime, n: int) -> list[str]:
+def _candidates(
+    session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str]
+) -> list[str]:
     online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
     active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
     running = select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING)
     due_at = func.coalesce(Message.scheduled_time, Message.created_at)
+    stmt = select(Message.id).where(
+        Message.status == MessageStatus.PENDING,
+        or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now),
+        Message.account_id.in_(online),
+        Message.tenant_id.in_(active),
+        or_(Message.batch_id.is_(None), Message.batch_id.in_(running)),
+    )
+    if skip_batches:
+        stmt = stmt.where(or_(Message.batch_id.is_(None), Message.batch_id.not_in(skip_batches)))
+    if skip_ids:
+        stmt = stmt.where(Message.id.not_in(skip_ids))
     return list(
-        session.scalars(
-            select(Message.id)
-            .where(
-                Message.status == MessageStatus.PENDING,
-                or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now),
-                Message.account_id.in_(online),
-                Message.tenant_id.in_(active),
-                or_(Message.batch_id.is_(None), Message.batch_id.in_(running)),
-            )
-            .order_by(Message.priority.desc(), due_at, Message.id)
-            .limit(n)
-        )
+        session.scalars(stmt.order_by(Message.priority.desc(), due_at, Message.id).limit(n))
     )
 
 
 def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
     with shard_transaction(shard) as session:
-        ids = _candidates(session, now, limit * CANDIDATE_FACTOR)
-        if not ids:
-            return [], 0
-        locked = list(
-            session.scalars(
-                select(Message)
-                .where(Message.id.in_(ids), Message.status == MessageStatus.PENDING)
-                .with_for_update(skip_locked=True)
+        allowed: list[Message] = []
+        held = 0
+        blocked: set[str] = set()  # batches out of their window or rate this round
+        # Up to CLAIM_PASSES passes: a pass whose candidates were all held back by a
+        # batch strategy looks again past those batches, so a big rate-limited or
+        # out-of-window batch cannot starve everything queued behind it.
+        for _ in range(CLAIM_PASSES):
+            n = (limit - len(allowed)) * CANDIDATE_FACTOR
+            ids = _candidates(session, now, n, blocked, {m.id for m in allowed})
+            if not ids:
+                break
+            locked = list(
+                session.scalars(
+                    select(Message)
+                    .where(Message.id.in_(ids), Message.status == MessageStatus.PENDING)
+                    .with_for_update(skip_locked=True)
+                )
             )
-        )
-        order = {mid: i for i, mid in enumerate(ids)}
-        locked.sort(key=lambda m: order[m.id])
-        allowed, held = _apply_strategies(session, locked, now)
-        allowed = allowed[:limit]
+            order = {mid: i for i, mid in enumerate(ids)}
+            locked.sort(key=lambda m: order[m.id])
+            ok, held_back, newly_blocked = _apply_strategies(session, locked, now, allowed)
+            allowed += ok[: limit - len(allowed)]
+            held += held_back
+            if len(allowed) >= limit or len(ids) < n or not newly_blocked - blocked:
+                break
+            blocked |= newly_blocked
         if not allowed:
             return [], held
         guids = dict(
@@ -164,12 +179,14 @@ def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
 
 
 def _apply_strategies(
-    session: Session, messages: list[Message], now: datetime
-) -> tuple[list[Message], int]:
-    """Hold back batch messages outside their send window or over their rate limit."""
+    session: Session, messages: list[Message], now: datetime, already: list[Message]
+) -> tuple[list[Message], int, set[str]]:
+    """Hold back batch messages outside their send window or over their rate limit.
+    Returns (allowed, number held back, ids of the batches that held some back).
+    ``already``: messages allowed by an earlier pass of this round (count toward rates)."""
     batch_ids = {m.batch_id for m in messages if m.batch_id}
     if not batch_ids:
-        return messages, 0
+        return messages, 0, set()
     strategies = dict(
         session.execute(
             select(BatchSendTask.id, BatchSendTask.send_strategy).where(
@@ -178,9 +195,8 @@ def _apply_strategies(
         ).all()
     )
     budget: dict[tuple[str, str], int] = {}
-    for (batch_id, account_id), _ in Counter(
-        (m.batch_id, m.account_id) for m in messages if m.batch_id
-    ).items():
+    this_round = Counter((m.batch_id, m.account_id) for m in already if m.batch_id)
+    for batch_id, account_id in {(m.batch_id, m.account_id) for m in messages if m.batch_id}:
         rate = (strategies.get(batch_id) or {}).get("rate_per_minute")
         if rate:
             recent = session.scalar(
@@ -193,22 +209,25 @@ def _apply_strategies(
                     Message.status != MessageStatus.PENDING,
                 )
             )
-            budget[(batch_id, account_id)] = max(rate - recent, 0)
-    allowed, held = [], 0
+            used = recent + this_round[(batch_id, account_id)]
+            budget[(batch_id, account_id)] = max(rate - used, 0)
+    allowed, held, blocked = [], 0, set()
     for m in messages:
         if m.batch_id:
             strategy = strategies.get(m.batch_id)
             if not in_send_window(strategy, now):
                 held += 1
+                blocked.add(m.batch_id)
                 continue
             key = (m.batch_id, m.account_id)
             if key in budget:
                 if budget[key] <= 0:
                     held += 1
+                    blocked.add(m.batch_id)
                     continue
                 budget[key] -= 1
         allowed.append(m)
-    return allowed, held
+    return allowed, held, blocked
 
 
 def _send_and_record(
