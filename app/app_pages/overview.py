@@ -12,28 +12,35 @@ data = reports.load("overview", path, f, reports.today())
 kpis = data["kpis"]
 
 
+RATE, SECONDS = "Success rate", "Delivery p95 (s)"
+
+
+def missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(metric: str, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if missing(value):
         return "–"
-    if metric == "Success rate":
+    if metric == RATE:
         return f"{value:.1%}"
-    if isinstance(value, float):
+    if metric == SECONDS:
         return f"{value:,.2f}"
-    return f"{int(value):,}"
+    return f"{int(value):,}"  # counts (the column is float because it mixes in the rate)
 
 
 def delta(metric: str, value, previous):
-    if previous is None or value is None or any(
-        isinstance(x, float) and math.isnan(x) for x in (value, previous)
-    ):
+    if missing(value) or missing(previous):
         return None
-    if metric == "Success rate":
+    if metric == RATE:
         return f"{(value - previous) * 100:+.1f} pp"
-    return f"{value - previous:+,.2f}" if isinstance(value, float) else f"{value - previous:+,}"
+    if metric == SECONDS:
+        return f"{value - previous:+,.2f} s"
+    return f"{int(value) - int(previous):+,}"
 
 
 # Rising latency, failures, offline or error accounts are bad news: colour them red.
-WORSE_WHEN_UP = {"Delivery p95 (s)", "Accounts offline", "Accounts in error",
+WORSE_WHEN_UP = {SECONDS, "Accounts offline", "Accounts in error",
                  "Callback failures"}
 cols = st.columns(3)
 for i, row in enumerate(kpis.itertuples(index=False)):

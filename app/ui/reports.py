@@ -73,6 +73,16 @@ def _tenant_labels(ctx: ServiceContext) -> dict[str, str]:
     return tenant_choices(ctx.actor)
 
 
+def _own_tenant_label(ctx: ServiceContext) -> str:
+    cache = st.session_state.setdefault("wework_own_tenant_label", {})
+    if ctx.tenant_id not in cache:
+        from wework.services import tenants
+
+        t = tenants.get_tenant(ctx, ctx.tenant_id)
+        cache[ctx.tenant_id] = f"{t.tenant_name} ({t.tenant_code})"
+    return cache[ctx.tenant_id]
+
+
 def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
             message_type: bool = True, tenant: bool = True,
             default_days: int = 7) -> Filters:
@@ -88,7 +98,8 @@ def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
                                    format_func=lambda t: labels.get(t, t))
         tenant_id = None if picked == ALL else picked
     elif tenant:
-        cols[0].text_input("Tenant", value=ctx.tenant_id, disabled=True, key=f"{key}_tenant")
+        cols[0].text_input("Tenant", value=_own_tenant_label(ctx), disabled=True,
+                           key=f"{key}_tenant")
     today = datetime.now(UTC).date()
     picked_dates = cols[1].date_input(
         "Date range (UTC)", value=(today - timedelta(days=default_days - 1), today),

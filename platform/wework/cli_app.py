@@ -32,6 +32,7 @@ def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]
         "--server.address", address,
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",  # no developer menu / deploy button for users
     ]
 
 

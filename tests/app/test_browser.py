@@ -102,6 +102,7 @@ def test_operator_journey(browser_page: Page, served_app, app_world):
     heading(page, "Overview")
     expect(page.get_by_text("Marts published")).to_be_visible()
     expect(page.get_by_test_id("stMetric").first).to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     shot(page, "02_overview")
     # Pages the operator may not use are not offered.
     nav = page.get_by_test_id("stSidebarNav")
