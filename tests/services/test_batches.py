@@ -212,6 +212,28 @@ def test_batch_quota_is_checked_for_the_whole_batch(make_tenant):
     assert batches.list_batches(world.ctx, fresh=True).items == []
 
 
+def test_batch_permissions_and_tenant_isolation(make_tenant):
+    from wework.services.errors import NotFoundError, PermissionDeniedError
+
+    a, b = make_tenant(), make_tenant()
+    account = make_account(a.ctx)
+    task = batches.create_batch(a.ctx, task_name="x", account_id=account.id,
+                                target_type="manual", target_config={"conversation_ids": ["c"]},
+                                **TEXT)
+    analyst = a.user_ctx("analyst")
+    assert batches.get_batch(analyst, task.id).id == task.id  # report:view reads
+    with pytest.raises(PermissionDeniedError):
+        batches.pause_batch(analyst, task.id)
+    with pytest.raises(PermissionDeniedError):
+        batches.create_batch(analyst, task_name="y", account_id=account.id,
+                             target_type="manual", target_config={"conversation_ids": ["c"]},
+                             **TEXT)
+    for action in (batches.get_batch, batches.pause_batch, batches.cancel_batch):
+        with pytest.raises(NotFoundError):
+            action(b.ctx, task.id)
+    assert batches.list_batches(b.ctx, fresh=True).items == []
+
+
 def test_a_held_back_batch_does_not_starve_other_messages(tenant_ctx):
     from wework.services import messages
 

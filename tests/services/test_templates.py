@@ -102,3 +102,7 @@ def test_other_tenant_and_missing_permission(make_tenant):
         greeting(analyst, template_name="other")
     with pytest.raises(PermissionDeniedError):
         templates.render(analyst, t.id, {"name": "x"})
+    with pytest.raises(PermissionDeniedError):
+        templates.get_template(analyst, t.id)
+    operator = a.user_ctx("operator")
+    assert templates.render(operator, t.id, {"name": "Op"})[1]["text"].startswith("Hi Op")

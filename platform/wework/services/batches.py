@@ -51,9 +51,14 @@ from wework.services import messages as msgs
 from wework.services import templates
 from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
-from wework.services.errors import InvalidTransitionError, NotFoundError, ValidationError
+from wework.services.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from wework.services.pagination import Page, paginate
-from wework.services.permissions import BATCH_MANAGE
+from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
 from wework.services.uow import read_session, transaction
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -362,6 +367,7 @@ def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
 
 
 def get_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
+    _require_read(ctx)
     with read_session(ctx.tenant_id, fresh=True) as s:
         task = s.scalar(
             select(BatchSendTask).where(
@@ -376,6 +382,7 @@ def get_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
 def list_batches(
     ctx: ServiceContext, *, limit: int = 50, cursor: str | None = None, fresh: bool = False
 ) -> Page[BatchSendTask]:
+    _require_read(ctx)
     stmt = select(BatchSendTask).where(BatchSendTask.tenant_id == ctx.tenant_id)
     with read_session(ctx.tenant_id, fresh=fresh) as s:
         return paginate(
@@ -415,3 +422,8 @@ def stored_counts(task: BatchSendTask) -> dict[str, Any]:
         "failed_count": task.failed_count,
         "progress_percent": Decimal(task.progress_percent).quantize(Decimal("0.01")),
     }
+
+
+def _require_read(ctx: ServiceContext) -> None:
+    if not (ctx.can(BATCH_MANAGE) or ctx.can(REPORT_VIEW)):
+        raise PermissionDeniedError(REPORT_VIEW)

@@ -469,7 +469,7 @@ def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: Parse
 
 def _conversation(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
     d = e.data
-    conversation_id = msgs_conversation_id(d.get("conversation_id"))
+    conversation_id = _conversation_id_field(d.get("conversation_id"))
     try:
         ctype = ConversationType(d.get("conversation_type", "private"))
     except ValueError:
@@ -512,7 +512,7 @@ def _conversation(s: Session, ctx: ServiceContext, account: WeworkAccount, e: Pa
     s.execute(stmt.on_duplicate_key_update(updated_at=now, **values))
 
 
-def msgs_conversation_id(value: Any) -> str:
+def _conversation_id_field(value: Any) -> str:
     try:
         return msgs.check_conversation_id(value, "data.conversation_id")
     except ValidationError as exc:

@@ -234,6 +234,7 @@ def deactivate_template(ctx: ServiceContext, template_id: str) -> MessageTemplat
 
 
 def get_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
+    _require_use(ctx)
     with read_session(ctx.tenant_id, fresh=True) as s:
         return _load(s, ctx, template_id)
 
@@ -246,6 +247,7 @@ def list_templates(
     cursor: str | None = None,
     fresh: bool = False,
 ) -> Page[MessageTemplate]:
+    _require_use(ctx)
     stmt = select(MessageTemplate).where(MessageTemplate.tenant_id == ctx.tenant_id)
     if active_only:
         stmt = stmt.where(MessageTemplate.is_active.is_(True))
