@@ -30,7 +30,12 @@ failed / ignored without any ``updated_at``)
     ``status IN ('received', 'processing')`` (still in flight: they may change at any time
     and there are few of them, found through ``idx_status``). Upsert by key.
 
-``snapshot`` (any other table without a change column, e.g. ``user_roles``; small)
+``created_at`` (``callback_event_keys``: insert-only, never updated, grows like
+callback_events)
+    Read ``created_at >= max_created_at - overlap``; upsert by key.
+
+``snapshot`` (any other table without a change column, e.g. ``user_roles``, whose rows
+are deleted when a role is revoked; small)
     Replace the shard's rows with a full read each run (this also drops deleted rows).
 
 A hard DELETE on the source is not seen by the incremental strategies; ``--full``
@@ -49,6 +54,8 @@ from sqlalchemy import JSON
 from wework.models import Base
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
+# Tables whose rows are only ever inserted, stamped with created_at.
+INSERT_ONLY_BY_CREATED_AT = frozenset({"callback_event_keys"})
 IN_FLIGHT_CALLBACK_STATUSES = ("received", "processing")
 
 
@@ -57,7 +64,7 @@ class TableSpec:
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...]  # source primary key (raw adds _shard)
-    strategy: str  # updated_at | append_id | callback | snapshot
+    strategy: str  # updated_at | append_id | callback | created_at | snapshot
     json_columns: tuple[str, ...] = ()  # arrive as BLOB through mysql_query()
 
 
@@ -68,6 +75,8 @@ def _strategy(name: str, columns: tuple[str, ...]) -> str:
         return "callback"
     if "updated_at" in columns:
         return "updated_at"
+    if name in INSERT_ONLY_BY_CREATED_AT and "created_at" in columns:
+        return "created_at"
     return "snapshot"
 
 
@@ -111,9 +120,10 @@ def _q(name: str) -> str:
 def _watermarks(con: duckdb.DuckDBPyConnection, spec: TableSpec, shard: int) -> dict:
     """High-water marks of the rows already in raw for this shard (empty: none yet)."""
     t = f"raw.{_q(spec.name)}"
-    if spec.strategy == "updated_at":
-        (wm,) = con.execute(f"SELECT max(updated_at) FROM {t} WHERE _shard = ?", [shard]).fetchone()
-        return {} if wm is None else {"updated_at": wm}
+    if spec.strategy in ("updated_at", "created_at"):
+        col = spec.strategy
+        (wm,) = con.execute(f"SELECT max({col}) FROM {t} WHERE _shard = ?", [shard]).fetchone()
+        return {} if wm is None else {col: wm}
     if spec.strategy == "append_id":
         wm_id, wm_ts = con.execute(
             f"SELECT max(id), max(created_at) FROM {t} WHERE _shard = ?", [shard]
@@ -133,8 +143,9 @@ def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
     sql = f"SELECT {cols} FROM `{spec.name}`"
     if not wm:
         return sql
-    if spec.strategy == "updated_at":
-        return f"{sql} WHERE `updated_at` >= {_lit(wm['updated_at'] - overlap)}"
+    if spec.strategy in ("updated_at", "created_at"):
+        col = spec.strategy
+        return f"{sql} WHERE `{col}` >= {_lit(wm[col] - overlap)}"
     if spec.strategy == "append_id":
         return (
             f"{sql} WHERE `id` > {int(wm['id'])} "

@@ -130,6 +130,7 @@ def status() -> None:
 def _change_column(strategy: str) -> str:
     return {
         "updated_at": "updated_at",
+        "created_at": "created_at",
         "append_id": "created_at",
         "callback": "received_time",
     }.get(strategy, "NULL")
