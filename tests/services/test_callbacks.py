@@ -288,3 +288,35 @@ def test_simulation_brings_accounts_online_and_produces_activity(tenant_ctx):
             )
         )
     assert len(convs) == 3  # the simulator announced conversations for the new account
+
+
+def test_the_same_event_ingested_concurrently_is_applied_once(tenant_ctx):
+    import threading
+
+    account = make_account(tenant_ctx)
+    mids = [sent_message(tenant_ctx, account) for _ in range(3)]
+    raws = [
+        make_event(
+            account.guid, NotifyType.MESSAGE_RECEIPT, {"message_id": mid, "status": "delivered"}
+        )
+        for mid in mids
+    ]
+    results: list = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for raw in raws:
+            event = callbacks.ingest(raw)
+            with lock:
+                results.append((raw, event.status))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for raw in raws:
+        statuses = sorted(s.value for r, s in results if r == raw)
+        assert statuses == ["ignored"] * 3 + ["processed"], statuses
+    got = messages_of(tenant_ctx.tenant_id, mids)
+    assert {m.status for m in got.values()} == {MS.DELIVERED}
