@@ -10,6 +10,7 @@ it. published_marts carries a freshness policy (warn after 2 h) and a freshness 
 from __future__ import annotations
 
 import dagster as dg
+from wework.ops.dagster_jobs import ops_jobs, ops_schedules  # retention + backups
 
 from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
@@ -23,8 +24,8 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=[*raw_assets, *mart_assets, published_marts],
     asset_checks=[published_marts_fresh],
-    jobs=[refresh_job],
-    schedules=[hourly_refresh],
+    jobs=[refresh_job, *ops_jobs],
+    schedules=[hourly_refresh, *ops_schedules],
     resources=resources(),
     executor=dg.in_process_executor,
 )
