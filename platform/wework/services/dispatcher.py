@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from wework import metrics
@@ -54,6 +55,7 @@ from wework.services.uow import shard_transaction
 DEFAULT_LIMIT = 100
 CANDIDATE_FACTOR = 3  # read more candidates than the limit: some are locked or held back
 CLAIM_PASSES = 3
+RECORD_ATTEMPTS = 3
 
 
 @dataclass
@@ -74,6 +76,7 @@ class DispatchReport:
 class _Claim:
     request: SendRequest
     message_type: str
+    batch_id: str | None
 
 
 def dispatch_once(
@@ -172,6 +175,7 @@ def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
                     content=m.content,
                 ),
                 m.message_type.value,
+                m.batch_id,
             )
             for m in allowed
         ]
@@ -241,12 +245,35 @@ def _send_and_record(
         except Exception as exc:  # a gateway bug or outage: a retryable failure
             result = SendResult(False, None, "gateway_error", f"{type(exc).__name__}: {exc}")
         results.append((claim, result, time.perf_counter() - started))
-    outcomes: Counter = Counter()
+    # One lock order for everyone (batch, then message id): dispatchers recording at the
+    # same time cannot deadlock on batch counter rows. A deadlock with another writer
+    # (e.g. a callback transaction) rolls the whole record back; it is retried.
+    results.sort(key=lambda r: (r[0].batch_id or "", r[0].request.message_id))
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            outcomes = _record(shard, results, now)
+            break
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in (1213, 1205) or attempt == RECORD_ATTEMPTS:  # deadlock, lock wait
+                raise
+            time.sleep(0.05 * attempt)
+    for claim, _, latency in results:
+        label = outcomes.get(claim.request.message_id)
+        if label is not None:
+            metrics.message_sent(claim.request.tenant_id, claim.message_type, label, latency)
+    return Counter(outcomes.values())
+
+
+def _record(
+    shard: int, results: list[tuple[_Claim, SendResult, float]], now: datetime | None
+) -> dict[str, str]:
+    outcomes: dict[str, str] = {}
     with shard_transaction(shard) as session:
-        for claim, result, latency in results:
+        for claim, result, _ in results:
             message = lock_message(session, claim.request.message_id)
-            if message.status != MessageStatus.SENDING:
-                outcomes["already_" + message.status.value] += 1  # a receipt overtook us
+            if message.status != MessageStatus.SENDING:  # a receipt overtook us
+                outcomes[message.id] = "already_" + message.status.value
                 continue
             status = record_send_outcome(
                 session,
@@ -260,9 +287,7 @@ def _send_and_record(
                 ),
                 now or utcnow(),
             )
-            label = "retry" if status is MessageStatus.PENDING else status.value
-            outcomes[label] += 1
-            metrics.message_sent(claim.request.tenant_id, claim.message_type, label, latency)
+            outcomes[message.id] = "retry" if status is MessageStatus.PENDING else status.value
     return outcomes
 
 
