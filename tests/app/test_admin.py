@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 from ui.nav import PAGES_DIR
-from wework.services import accounts, callbacks, templates, tenants
+from wework.services import accounts, callbacks, roles, templates, tenants
 
 PASSWORD = "app-test-password-1"
 
@@ -141,6 +141,27 @@ def test_reset_password_unlock_and_deactivate(app_as, app_world, primary):
     assert one(primary, "SELECT status FROM users WHERE id = :i", i=user.id)[0] == "inactive"
 
 
+def test_assign_roles(app_as, app_world, primary):
+    from wework.services import users
+
+    name = uid("ra")
+    user = users.create_user(app_world.admin_ctx, username=name, email=f"{name}@example.com",
+                             password=PASSWORD, role_codes=["analyst"])
+    codes = {r.id: r.role_code
+             for r in roles.list_roles(app_world.admin_ctx, limit=50, fresh=True).items}
+    operator = next(i for i, c in codes.items() if c == "operator")
+    at = open_page(app_as("admin"), "admin_users.py")
+    at.selectbox(key="user_pick").set_value(user.id).run()
+    at.multiselect(key=f"user_roles_pick_{user.id}").set_value([operator])
+    at = click(at, "Save roles")
+    assert not errors(at), errors(at)
+    with primary.connect() as c:
+        held = c.execute(text("SELECT r.role_code, ur.assigned_by FROM user_roles ur JOIN "
+                              "roles r ON r.id = ur.role_id WHERE ur.user_id = :u"),
+                         {"u": user.id}).all()
+    assert [tuple(h) for h in held] == [("operator", app_world.users["admin"].id)]
+
+
 def test_create_role_refuses_unknown_field_values(app_as, app_world, primary):
     at = open_page(app_as("admin"), "admin_users.py")
     code = uid("r")
@@ -217,6 +238,28 @@ def test_create_template_and_preview(app_as, app_world, primary):
     assert at.json and at.json[0].value and "Hello Li, welcome to Acme!" in at.json[0].value
 
 
+def test_edit_template(app_as, app_world, primary):
+    tpl = templates.create_template(app_world.admin_ctx, template_name=uid("ed"),
+                                    template_type="text", template_content={"text": "Hi"})
+    at = open_page(app_as("operator"), "admin_templates.py")
+    at.selectbox(key="tpl_pick").set_value(tpl.id).run()
+    at.text_area(key=f"tpl_edit_content_{tpl.id}").input('{"text": "Hi {{who}}"}')
+    at.text_area(key=f"tpl_edit_vars_{tpl.id}").input("who=friend")
+    at = click(at, "Save template")
+    assert not errors(at), errors(at)
+    content, variables = one(primary, "SELECT template_content, variables FROM "
+                                      "message_templates WHERE id = :i", i=tpl.id)
+    assert json.loads(content) == {"text": "Hi {{who}}"}
+    assert json.loads(variables) == [{"name": "who", "required": False, "default": "friend"}]
+    # invalid JSON is refused next to the content field, and nothing changes
+    at.selectbox(key="tpl_pick").set_value(tpl.id).run()
+    at.text_area(key=f"tpl_edit_content_{tpl.id}").input('{"text": ')
+    at = click(at, "Save template")
+    assert any(e.startswith("template_content: is not valid JSON") for e in errors(at))
+    assert json.loads(one(primary, "SELECT template_content FROM message_templates "
+                                   "WHERE id = :i", i=tpl.id)[0]) == {"text": "Hi {{who}}"}
+
+
 def test_undeclared_variable_is_refused(app_as, primary):
     at = open_page(app_as("operator"), "admin_templates.py")
     name = uid("tpl")
@@ -258,10 +301,18 @@ def test_create_batch_send_then_pause(app_as, online_account_and_template, prima
                                       "WHERE task_name = :n", n=name)
     assert (total, status) == (3, "running")
     assert one(primary, "SELECT count(*) FROM messages WHERE batch_id = :b", b=bid)[0] == 3
-    at.selectbox(key="batch_pick").set_value(bid).run()
-    at = click(at, "Pause")
-    assert one(primary, "SELECT status FROM batch_send_tasks WHERE id = :b",
-               b=bid)[0] == "paused"
+    def status():
+        return one(primary, "SELECT status FROM batch_send_tasks WHERE id = :b", b=bid)[0]
+
+    for button, expected in (("Pause", "paused"), ("Resume", "running"),
+                             ("Cancel", "cancelled")):
+        at.selectbox(key="batch_pick").set_value(bid).run()
+        at = click(at, button)
+        assert not errors(at), errors(at)
+        assert status() == expected
+    # cancelling cancelled every pending message of the task
+    assert one(primary, "SELECT count(*) FROM messages WHERE batch_id = :b AND "
+                        "status = 'pending'", b=bid)[0] == 0
 
 
 def test_batch_without_targets_is_refused(app_as, online_account_and_template, primary):

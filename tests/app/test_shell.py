@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from ui.nav import PAGES_DIR
 from wework.models import User
 
 PASSWORD = "app-test-password-1"  # the one conftest.py gives every test user
@@ -52,3 +53,36 @@ def test_idle_session_expires(app_as, monkeypatch):
     at = at.run()
     assert "wework_user_id" not in at.session_state
     assert any("expired after 1 minutes" in i.value for i in at.info)
+
+
+def test_deactivated_user_is_signed_out_on_the_next_click(app_as, app_world):
+    from wework.services import users
+
+    name = f"gone-{time.time_ns()}"
+    user = users.create_user(app_world.admin_ctx, username=name, email=f"{name}@example.com",
+                             password=PASSWORD, role_codes=["analyst"])
+    at = app_as("analyst")
+    at.session_state["wework_user_id"] = user.id
+    at = at.run()
+    assert at.title[0].value == "Overview"
+    users.deactivate_user(app_world.admin_ctx, user.id)
+    at = at.run()
+    assert "wework_user_id" not in at.session_state
+    assert any("can no longer sign in" in i.value for i in at.info)
+
+
+def test_super_admin_switches_tenant_for_every_page(app_as, app_world):
+    at = app_as("super_admin")
+    assert at.session_state["wework_acting_tenant"] == app_world.super_ctx.actor.tenant_id
+    at.sidebar.selectbox(key="wework_tenant_switch").set_value(app_world.tenant_id).run()
+    assert not at.exception
+    assert at.session_state["wework_acting_tenant"] == app_world.tenant_id
+    at.switch_page(str(PAGES_DIR / "admin_accounts.py")).run()
+    assert not at.exception
+    # the accounts listed are the chosen tenant's (the seeded tenant has some)
+    assert at.dataframe and len(at.dataframe[0].value) > 0
+
+
+def test_others_cannot_switch_tenant(app_as, app_world):
+    at = app_as("admin")
+    assert not [s for s in at.sidebar.selectbox if s.key == "wework_tenant_switch"]
