@@ -197,3 +197,14 @@ def test_bad_sizes_are_refused_naming_the_flag(seeded, change, field):
     cfg = SeedConfig(**{**CONFIG.__dict__, **change})
     with pytest.raises(SeedError, match=f"^{field}:"):
         seed(cfg, s, replace=True)
+
+
+def test_templated_messages_are_rendered(seeded):
+    s, _ = seeded
+    leftovers = query(s, "SELECT COUNT(*) FROM messages WHERE content LIKE '%{{%'")
+    templated = query(s, "SELECT COUNT(*) FROM messages WHERE template_id IS NOT NULL")
+    assert sum(r[0] for r in leftovers) == 0
+    assert sum(r[0] for r in templated) > 0
+    placeholders = query(s, "SELECT COUNT(*) FROM message_templates "
+                            "WHERE template_content LIKE '%{{%'")
+    assert sum(r[0] for r in placeholders) == CONFIG.tenants * 5

@@ -50,12 +50,12 @@ OUTAGES = (
 )
 
 TEMPLATE_KINDS = (
-    ("welcome", "text", {"text": "您好 {name}，欢迎加入{company}！"}, ["name", "company"]),
-    ("promo", "link", {"title": "{title}", "url": "https://example.com/p/{code}"},
+    ("welcome", "text", {"text": "您好 {{name}}，欢迎加入{{company}}！"}, ["name", "company"]),
+    ("promo", "link", {"title": "{{title}}", "url": "https://example.com/p/{{code}}"},
      ["title", "code"]),
-    ("notice", "text", {"text": "{name}，您的订单 {order} 已发货"}, ["name", "order"]),
-    ("reminder", "text", {"text": "提醒：{event} 将于 {time} 开始"}, ["event", "time"]),
-    ("poster", "image", {"url": "https://cdn.example.com/{code}.png"}, ["code"]),
+    ("notice", "text", {"text": "{{name}}，您的订单 {{order}} 已发货"}, ["name", "order"]),
+    ("reminder", "text", {"text": "提醒：{{event}} 将于 {{time}} 开始"}, ["event", "time"]),
+    ("poster", "image", {"url": "https://cdn.example.com/{{code}}.png"}, ["code"]),
 )
 
 

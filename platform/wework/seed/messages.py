@@ -67,6 +67,13 @@ def _content_pool(rng: np.random.Generator, size: int = 40) -> dict[str, np.ndar
     }
 
 
+def _fill(text: str, values: dict[str, str]) -> str:
+    """Replace the templates service's ``{{name}}`` placeholders."""
+    for name, value in values.items():
+        text = text.replace("{{" + name + "}}", value)
+    return text
+
+
 def _template_pool() -> list[tuple[str, np.ndarray]]:
     """(message_type, rendered contents) per template kind, in TEMPLATE_KINDS order."""
     out = []
@@ -74,10 +81,8 @@ def _template_pool() -> list[tuple[str, np.ndarray]]:
         rendered = []
         for i in range(20):
             values = {v: f"{v}{i}" for v in variables}
-            rendered.append(
-                json.dumps({k: s.format(**values) for k, s in content.items()},
-                           ensure_ascii=False)
-            )
+            rendered.append(json.dumps({k: _fill(s, values) for k, s in content.items()},
+                                       ensure_ascii=False))
         out.append((mtype, np.array(rendered, dtype=object)))
     return out
 
