@@ -12,7 +12,9 @@ data = reports.load("account_health", path, f)
 
 left, right = st.columns(2)
 with left:
-    reports.chart(data["status"], lambda df: px.pie(df, names="status", values="accounts"),
+    reports.chart(data["status"],
+                  lambda df: px.pie(df, names="status", values="accounts", color="status",
+                                    color_discrete_map=reports.STATUS_COLORS),
                   name="Status at the end of the period", key="health_status")
 with right:
     reports.chart(
@@ -23,6 +25,7 @@ with right:
 reports.chart(
     data["per_account"],
     lambda df: px.scatter(df, x="uptime_ratio", y="disconnects", color="status",
+                          color_discrete_map=reports.STATUS_COLORS,
                           hover_data=["account_id", "health_score"]),
     name="Uptime and disconnects per account", key="health_per_account", table=True,
 )

@@ -20,6 +20,8 @@ ACTIVE = ("created", "running", "paused")
 @st.fragment(run_every="3s")
 def progress() -> None:
     """Re-read every 3 s (primary, fresh): counters move as the dispatcher sends."""
+    if not session.still_active():
+        st.rerun(scope="app")  # the idle timeout signs the user out
     page = batches.list_batches(ctx, limit=PAGE_SIZE, fresh=True)
     live = [b for b in page.items if str(b.status) in ACTIVE]
     st.subheader("Live progress")

@@ -13,7 +13,8 @@ if not tasks.empty and not tasks["counters_match"].all():
                "with their messages.")
 left, right = st.columns(2)
 with left:
-    reports.chart(data["by_status"], lambda df: px.bar(df, x="status", y="tasks"),
+    reports.chart(data["by_status"], lambda df: px.bar(df, x="status", y="tasks", color="status",
+                                    color_discrete_map=reports.STATUS_COLORS),
                   name="Tasks by status", key="batchrep_status")
 with right:
     reports.chart(

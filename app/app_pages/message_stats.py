@@ -17,7 +17,8 @@ reports.chart(data["series"],
 left, right = st.columns(2)
 with left:
     reports.chart(data["by_type_status"],
-                  lambda df: px.bar(df, x="message_type", y="messages", color="status"),
+                  lambda df: px.bar(df, x="message_type", y="messages", color="status",
+                                    color_discrete_map=reports.STATUS_COLORS),
                   name="Messages by type and status", key="msgstats_type_status")
 with right:
     reports.chart(

@@ -55,6 +55,7 @@ reports.csv_button(kpis, "key figures", "overview_kpis")
 reports.chart(
     data["daily"],
     lambda df: px.bar(df.melt(id_vars="stat_date", var_name="status", value_name="messages"),
-                      x="stat_date", y="messages", color="status"),
+                      x="stat_date", y="messages", color="status",
+                      color_discrete_map=reports.STATUS_COLORS),
     name="Messages per day by status", key="overview_daily",
 )

@@ -20,6 +20,16 @@ from ui import session
 from ui.config import REPORT_CACHE_TTL_SECONDS
 from ui.report_queries import REPORTS, Filters, account_ids
 
+# One colour per status on every chart: good news green, trouble red/orange.
+STATUS_COLORS = {
+    "online": "#2e9d5b", "delivered": "#2e9d5b", "sent": "#7cc48f", "processed": "#2e9d5b",
+    "offline": "#9aa0a6", "cancelled": "#9aa0a6", "ignored": "#9aa0a6",
+    "error": "#d93025", "failed": "#d93025",
+    "recovering": "#f29900", "need_verify": "#f29900", "sending": "#f2c200",
+    "pending": "#4f8ad6", "created": "#8ab4f8", "logging_in": "#6b9be0",
+    "waiting_scan": "#5c7fc0", "waiting_confirm": "#4a6aa8",
+    "running": "#4f8ad6", "paused": "#f29900", "completed": "#2e9d5b",
+}
 STALE_AFTER = timedelta(hours=2)  # the schedule refreshes hourly
 ALL = "(all)"
 
@@ -93,7 +103,9 @@ def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
     if tenant and ctx.actor.is_super_admin:
         labels = _tenant_labels(ctx)
         options = [ALL, *labels]
-        default = options.index(ctx.tenant_id) if ctx.tenant_id in labels else 0
+        # The super-admin's own (platform) tenant has no traffic: start on all tenants.
+        own = ctx.tenant_id == ctx.actor.tenant_id
+        default = options.index(ctx.tenant_id) if ctx.tenant_id in labels and not own else 0
         picked = cols[0].selectbox("Tenant", options, index=default, key=f"{key}_tenant",
                                    format_func=lambda t: labels.get(t, t))
         tenant_id = None if picked == ALL else picked

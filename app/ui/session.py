@@ -86,6 +86,15 @@ def refresh() -> Actor | None:
     return actor
 
 
+def still_active() -> bool:
+    """For auto-refreshing fragments, which rerun without the entry script: False once
+    the idle limit has passed (the caller then reruns the whole app, which signs out).
+    Auto-refreshes themselves never count as activity."""
+    last = st.session_state.get(_LAST_SEEN)
+    return (st.session_state.get(_USER) is not None and last is not None
+            and time.time() - last <= idle_minutes() * 60)
+
+
 def current_actor() -> Actor | None:
     return st.session_state.get(_ACTOR)
 
