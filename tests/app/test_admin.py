@@ -343,3 +343,21 @@ def test_replay_failed_callbacks(app_as, primary):
     retries, status = one(primary, "SELECT retry_count, status FROM callback_events "
                                    "WHERE id = :i", i=event.id)
     assert retries == 1 and status == "failed"  # the guid is still unknown
+
+
+def test_lists_page_with_cursors(app_as, app_world):
+    from wework.services import users
+
+    for _ in range(21):  # more than one page of users in this tenant, whatever exists already
+        name = uid("pg")
+        users.create_user(app_world.admin_ctx, username=name, email=f"{name}@example.com",
+                          password=PASSWORD)
+    at = open_page(app_as("admin"), "admin_users.py")
+    first = list(at.dataframe[0].value["id"])
+    assert len(first) == 20
+    at = click(at, "Next ▶")
+    second = list(at.dataframe[0].value["id"])
+    assert second and not set(first) & set(second)
+    assert any("Page 2" in c.value for c in at.caption)
+    at = click(at, "◀ Previous")
+    assert list(at.dataframe[0].value["id"]) == first

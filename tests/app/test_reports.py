@@ -75,3 +75,23 @@ def test_super_admin_can_pick_all_tenants(app_as):
     box.set_value("(all)").run()
     assert not at.exception
     assert elements(at, "plotly_chart")
+
+
+def test_account_filter_and_hourly_series(app_as, app_world):
+    at = open_page(app_as("analyst"), "message_stats.py")
+    accounts = [o for o in at.selectbox(key="msgstats_account").options if o != "(all)"]
+    assert accounts, "the seeded tenant has accounts in the marts"
+    con = open_marts()
+    try:
+        busiest = con.execute(
+            "SELECT account_id FROM marts.message_stats_hourly WHERE tenant_id = ? "
+            "GROUP BY 1 ORDER BY sum(total_count) DESC LIMIT 1", [app_world.tenant_id]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert busiest in accounts
+    at.selectbox(key="msgstats_account").set_value(busiest).run()
+    at.radio(key="msgstats_granularity").set_value("hour").run()
+    assert not at.exception
+    assert elements(at, "plotly_chart")
+    assert any("per hour" in str(c.proto.spec) for c in elements(at, "plotly_chart"))

@@ -86,3 +86,19 @@ def test_super_admin_switches_tenant_for_every_page(app_as, app_world):
 def test_others_cannot_switch_tenant(app_as, app_world):
     at = app_as("admin")
     assert not [s for s in at.sidebar.selectbox if s.key == "wework_tenant_switch"]
+
+
+def test_five_failures_lock_the_login_even_with_the_right_password(app, app_world, primary):
+    from wework.services import users
+
+    name = f"lock-{time.time_ns()}"
+    user = users.create_user(app_world.admin_ctx, username=name, email=f"{name}@example.com",
+                             password=PASSWORD, role_codes=["analyst"])
+    at = app.run()
+    for _ in range(5):
+        at = login(at, name, "wrong-password-x")
+    at = login(at, name, PASSWORD)
+    assert [e.value for e in at.error] == ["invalid username or password"]
+    assert "wework_user_id" not in at.session_state
+    with Session(primary) as s:
+        assert s.scalar(select(User.locked_until).where(User.id == user.id)) is not None
