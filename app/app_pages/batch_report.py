@@ -7,7 +7,7 @@ from ui import reports
 ctx, path = reports.start("Batch tasks")
 f = reports.filters("batchrep", path, ctx, message_type=False)
 data = reports.load("batch_tasks", path, f)
-tasks = data["tasks"]
+tasks = reports.with_tenant_names(data["tasks"], ctx)
 if not tasks.empty and not tasks["counters_match"].all():
     st.warning(f"{int((~tasks['counters_match']).sum())} task(s) have counters that disagree "
                "with their messages.")

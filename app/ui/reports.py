@@ -93,6 +93,23 @@ def _own_tenant_label(ctx: ServiceContext) -> str:
     return cache[ctx.tenant_id]
 
 
+def tenant_labels(ctx: ServiceContext) -> dict[str, str]:
+    """tenant_id -> "name (code)" of the tenants this user may see in reports."""
+    if ctx.actor.is_super_admin:
+        return _tenant_labels(ctx)
+    return {ctx.tenant_id: _own_tenant_label(ctx)}
+
+
+def with_tenant_names(df: pd.DataFrame, ctx: ServiceContext) -> pd.DataFrame:
+    """A copy with a readable ``tenant`` column next to ``tenant_id``."""
+    if df.empty or "tenant_id" not in df:
+        return df
+    labels = tenant_labels(ctx)
+    out = df.copy()
+    out.insert(0, "tenant", out["tenant_id"].map(lambda t: labels.get(t, t)))
+    return out
+
+
 def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
             message_type: bool = True, tenant: bool = True,
             default_days: int = 7) -> Filters:

@@ -102,3 +102,22 @@ def test_five_failures_lock_the_login_even_with_the_right_password(app, app_worl
     assert "wework_user_id" not in at.session_state
     with Session(primary) as s:
         assert s.scalar(select(User.locked_until).where(User.id == user.id)) is not None
+
+
+def test_user_without_any_page_permission_sees_no_access(app_world):
+    from streamlit.testing.v1 import AppTest
+    from wework.services import roles, users
+
+    code = f"sender{time.time_ns() % 10**8}"
+    roles.create_role(app_world.admin_ctx, role_code=code, role_name="Sender only",
+                      permissions=["message:send"])
+    name = f"sender-{time.time_ns()}"
+    user = users.create_user(app_world.admin_ctx, username=name, email=f"{name}@example.com",
+                             password=PASSWORD, role_codes=[code])
+    at = AppTest.from_file(str(PAGES_DIR.parent / "main.py"), default_timeout=60)
+    at.session_state["wework_user_id"] = user.id
+    at.session_state["wework_home_tenant"] = user.tenant_id
+    at.session_state["wework_last_seen"] = time.time()
+    at = at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["No access"]
