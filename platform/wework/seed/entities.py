@@ -214,41 +214,49 @@ def _plan_account(rng, faker, tenant, users, number, final, start, now) -> Accou
     tenant_id = tenant["id"]
     created = start - timedelta(days=rng.randint(1, 30), seconds=rng.randint(0, 86_399))
     flappy = rng.random() < 0.08
-    steps: list[tuple[str, str, str]] = []  # (new_status, reason, operator_type)
+    # Episodes of status changes, each a few steps minutes apart: the first login right
+    # after creation, outages at random moments (recovered within minutes to hours), and
+    # the path to the final status. Between episodes an account stays where it is.
+    episodes: list[list[tuple[str, str, str]]] = []  # (new_status, reason, operator_type)
     if final in PRE_ONLINE_ENDINGS:
-        steps += [(s, "login started" if s == "logging_in" else "login flow", "user")
-                  for s in PRE_ONLINE_ENDINGS[final]]
         online_ever = False
+        episodes.append([(s, "login started" if s == "logging_in" else "login flow", "user")
+                         for s in PRE_ONLINE_ENDINGS[final]])
     else:
         online_ever = True
-        steps += [(s, "first login", "user") for s in LOGIN_PATH]
+        episodes.append([(s, "first login", "user") for s in LOGIN_PATH])
         outages = rng.randint(8, 25) if flappy else rng.choice((0, 0, 1, 1, 2, 3))
-        for _ in range(outages):
-            steps += list(rng.choice(OUTAGES))
-        if final == "offline":
-            steps.append(("offline", "heartbeat timeout", "auto"))
-        elif final == "error":
-            steps.append(("error", "instance crashed", "system"))
-        elif final == "recovering":
-            steps += [("error", "instance crashed", "system"), ("recovering", "auto recovery",
-                                                                 "auto")]
-    # Spread the changes over the account's life; the login steps are minutes apart.
+        episodes += [list(rng.choice(OUTAGES)) for _ in range(outages)]
+        ending = {
+            "offline": [("offline", "heartbeat timeout", "auto")],
+            "error": [("error", "instance crashed", "system")],
+            "recovering": [("error", "instance crashed", "system"),
+                           ("recovering", "auto recovery", "auto")],
+        }.get(final)
+        if ending:
+            episodes.append(ending)
     span = (now - created).total_seconds()
-    times = sorted(rng.uniform(0, span) for _ in steps)
+    starts = [0.0, *sorted(rng.uniform(3600, span - 3600) for _ in episodes[1:])]
+    if final in PRE_ONLINE_ENDINGS or final in ("offline", "error", "recovering"):
+        # The current, unfinished episode began recently.
+        starts[-1] = max(starts[-1] if len(starts) > 1 else 0.0,
+                         span - rng.uniform(600, 2 * 86_400))
     history = [
         {"account_id": None, "old_status": None, "new_status": "created",
          "reason": "account created", "operator_type": "user", "created_at": created}
     ]
-    old = "created"
-    last = created
-    for (new, reason, op), offset in zip(steps, times, strict=True):
-        at = max(created + timedelta(seconds=offset), last + timedelta(seconds=rng.randint(5, 90)))
-        at = min(at, now - timedelta(seconds=1))
-        history.append(
-            {"account_id": None, "old_status": old, "new_status": new, "reason": reason,
-             "operator_type": op, "created_at": at}
-        )
-        old, last = new, at
+    old, last = "created", created
+    for episode, offset in zip(episodes, starts, strict=True):
+        at = max(created + timedelta(seconds=offset), last)
+        for new, reason, op in episode:
+            pause = rng.randint(300, 7_200) if new == "logging_in" and old == "offline" else (
+                rng.randint(5, 600))
+            at = min(at + timedelta(seconds=pause), now - timedelta(seconds=1))
+            history.append(
+                {"account_id": None, "old_status": old, "new_status": new, "reason": reason,
+                 "operator_type": op, "created_at": at}
+            )
+            old, last = new, at
     account_id = det_uuid(rng)
     for h in history:
         h["account_id"] = account_id
