@@ -1,7 +1,8 @@
 """Callback events: failed events with their error, replay one or many.
 
-Callback events belong to no tenant until parsed, so listing and replaying them is
-platform-wide (callback:replay), as the callbacks service defines."""
+A tenant user sees and replays the events of its own accounts (callbacks.list_events /
+replay_events scope them by guid); replaying the oldest N of a status is platform-wide,
+so only a super-admin gets that button."""
 
 import pandas as pd
 import streamlit as st
@@ -17,33 +18,27 @@ st.title("Callback events")
 
 status = st.selectbox("Status", ["failed", "received", "processing", "ignored", "processed"],
                       key="cb_status", on_change=reset, args=("callbacks",))
-lister = getattr(callbacks, "list_events", None)
-replay_ids = getattr(callbacks, "replay_events", None)
-if lister is None:
-    st.info("This version of the callbacks service cannot list events; "
-            "replaying the oldest ones still works below.")
-    chosen: list[str] = []
+page = paged("callbacks", lambda c: callbacks.list_events(ctx, status=status,
+                                                          limit=PAGE_SIZE, cursor=c))
+listing = pd.DataFrame([
+    {"replay": False, "received": e.received_time, "event_type": e.event_type,
+     "guid": e.guid, "error": e.error_message, "retries": e.retry_count, "id": e.id}
+    for e in page.items
+])
+chosen: list[str] = []
+if listing.empty:
+    st.info(f"No {status} callback events.")
 else:
-    page = paged("callbacks", lambda c: lister(ctx, status=status, limit=PAGE_SIZE,
-                                               cursor=c))
-    listing = pd.DataFrame([
-        {"replay": False, "received": e.received_time, "event_type": e.event_type,
-         "guid": e.guid, "error": e.error_message, "retries": e.retry_count, "id": e.id}
-        for e in page.items
-    ])
-    chosen = []
-    if listing.empty:
-        st.info(f"No {status} callback events.")
-    else:
-        edited = st.data_editor(listing, hide_index=True, key=f"cb_table_{status}",
-                                disabled=[c for c in listing.columns if c != "replay"])
-        chosen = list(edited.loc[edited["replay"], "id"])
-    replayable = replay_ids is not None and status in ("failed", "received", "processing")
-    if replayable and st.button(f"Replay {len(chosen)} selected", key="cb_replay_selected",
-                                disabled=not chosen):
-        attempt(lambda: replay_ids(ctx, chosen), success=f"Replayed {len(chosen)} event(s).")
+    edited = st.data_editor(listing, hide_index=True, key=f"cb_table_{status}",
+                            disabled=[c for c in listing.columns if c != "replay"])
+    chosen = list(edited.loc[edited["replay"], "id"])
+replayable = status in ("failed", "received", "processing")
+if replayable and st.button(f"Replay {len(chosen)} selected", key="cb_replay_selected",
+                            disabled=not chosen):
+    attempt(lambda: callbacks.replay_events(ctx, chosen),
+            success=f"Replayed {len(chosen)} event(s).")
 
-if status in ("failed", "received", "processing"):
+if replayable and ctx.actor.is_super_admin:
     n = st.number_input("Replay the oldest N events in this status", min_value=1,
                         max_value=1000, value=10, key="cb_replay_n")
     if st.button("Replay oldest", key="cb_replay_oldest"):

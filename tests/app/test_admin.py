@@ -331,12 +331,32 @@ def test_batch_without_targets_is_refused(app_as, online_account_and_template, p
 # ---------------------------------------------------------------- callbacks
 
 
-def test_replay_failed_callbacks(app_as, primary):
+def test_operator_lists_its_own_failed_callbacks_only(app_as, app_world):
+    from wework.services import accounts
+
+    guid = uid("guid")
+    accounts.create_account(app_world.admin_ctx, account_name=uid("acct"), guid=guid)
+    receipt = {"message_id": uid("no-such-message"), "status": "delivered"}
+    mine = callbacks.ingest(json.dumps({"event_id": uid("e"), "guid": guid,
+                                        "notify_type": 20001, "event_type": "message.receipt",
+                                        "data": receipt}))
+    foreign = callbacks.ingest(json.dumps({"event_id": uid("e"), "guid": uid("other"),
+                                           "notify_type": 11002,
+                                           "event_type": "account.heartbeat", "data": {}}))
+    assert str(mine.status) == str(foreign.status) == "failed"
+    at = open_page(app_as("operator"), "admin_callbacks.py")
+    assert not errors(at), errors(at)
+    listed = set(at.dataframe[0].value["id"]) if at.dataframe else set()
+    assert mine.id in listed and foreign.id not in listed
+    assert not [b for b in at.button if b.label == "Replay oldest"]  # platform-wide: hidden
+
+
+def test_super_admin_replays_the_oldest_failed_callbacks(app_as, primary):
     bad = json.dumps({"event_id": uid("e"), "guid": uid("no-such-instance"),
                       "notify_type": 11002, "event_type": "account.heartbeat", "data": {}})
     event = callbacks.ingest(bad, source_ip="127.0.0.1")
     assert str(event.status) == "failed"
-    at = open_page(app_as("operator"), "admin_callbacks.py")
+    at = open_page(app_as("super_admin"), "admin_callbacks.py")
     at.number_input(key="cb_replay_n").set_value(1000)
     at = click(at, "Replay oldest")
     assert not errors(at), errors(at)

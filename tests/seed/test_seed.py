@@ -195,7 +195,7 @@ def test_seeding_a_database_that_holds_data_needs_replace(seeded):
 def test_bad_sizes_are_refused_naming_the_flag(seeded, change, field):
     s, _ = seeded
     cfg = SeedConfig(**{**CONFIG.__dict__, **change})
-    with pytest.raises(SeedError, match=f"^{field}:"):
+    with pytest.raises(SeedError, match=rf"^{field}:"):
         seed(cfg, s, replace=True)
 
 

@@ -62,6 +62,7 @@ from wework.services import accounts
 from wework.services import messages as msgs
 from wework.services.context import ServiceContext, system_context
 from wework.services.errors import NotFoundError, ServiceError, ValidationError
+from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import shard_transaction, transaction
 
@@ -572,3 +573,64 @@ def get_event(event_id: str) -> CallbackEvent:
     if event is None:
         raise NotFoundError("callback event", event_id)
     return event
+
+
+def _tenant_guids(ctx: ServiceContext) -> list[str] | None:
+    """The guids of the acting tenant's accounts; None for a super-admin (sees all).
+
+    Raw events belong to no tenant until parsed: a tenant user sees the events of its own
+    accounts' instances; events with an unknown guid are the platform's to look at."""
+    if ctx.actor.is_super_admin:
+        return None
+    with transaction(ctx.tenant_id) as s:
+        return list(s.scalars(
+            select(WeworkAccount.guid).where(WeworkAccount.tenant_id == ctx.tenant_id,
+                                             WeworkAccount.guid.is_not(None))
+        ))
+
+
+def list_events(
+    ctx: ServiceContext, *, status: str | None = "failed", limit: int = 50,
+    cursor: str | None = None,
+) -> Page[CallbackEvent]:
+    """Callback events newest first (keyset-paged by received_time, id), with their error;
+    needs ``callback:replay``. Tenant users see only their own accounts' events."""
+    ctx.require(CALLBACK_REPLAY)
+    stmt = select(CallbackEvent)
+    if status is not None:
+        try:
+            stmt = stmt.where(CallbackEvent.status == CallbackStatus(status))
+        except ValueError:
+            raise ValidationError("status", f"unknown callback status {status!r}") from None
+    guids = _tenant_guids(ctx)
+    if guids is not None:
+        stmt = stmt.where(CallbackEvent.guid.in_(guids or [""]))
+    with shard_transaction(INTAKE_SHARD) as s:
+        return paginate(s, stmt, CallbackEvent.received_time, CallbackEvent.id,
+                        limit=limit, cursor=cursor)
+
+
+def replay_events(ctx: ServiceContext, event_ids: list[str]) -> list[CallbackEvent]:
+    """Process the named events again (each must be replayable: failed, or received /
+    processing after an interruption). Another tenant's event is not found."""
+    ctx.require(CALLBACK_REPLAY)
+    if not event_ids:
+        raise ValidationError("event_ids", "choose at least one event")
+    guids = _tenant_guids(ctx)
+    with shard_transaction(INTAKE_SHARD) as s:
+        events = {e.id: e for e in s.scalars(
+            select(CallbackEvent).where(CallbackEvent.id.in_(event_ids))
+            .with_for_update(skip_locked=True)
+        )}
+        for event_id in event_ids:
+            event = events.get(event_id)
+            if event is None or (guids is not None and event.guid not in guids):
+                raise NotFoundError("callback event", event_id)
+            if event.status not in REPLAYABLE:
+                raise ValidationError(
+                    "event_ids", f"event {event_id} is {event.status.value}: only failed, "
+                    "received or processing events replay")
+        for event in events.values():
+            event.retry_count += 1
+            event.status = CallbackStatus.PROCESSING
+    return process_many([events[i] for i in event_ids])
