@@ -73,3 +73,13 @@ def test_list_and_replay_need_the_permission_and_valid_input(make_tenant):
         callbacks.list_events(world.ctx, status="lost")
     with pytest.raises(ValidationError, match=r"^event_ids:"):
         callbacks.replay_events(world.ctx, [])
+
+
+def test_a_tenants_bulk_replay_leaves_other_tenants_events_alone(make_tenant):
+    mine, theirs = make_tenant(), make_tenant()
+    account = make_account(mine.ctx, guid=f"guid-{uuid.uuid4().hex}")
+    other = make_account(theirs.ctx, guid=f"guid-{uuid.uuid4().hex}")
+    own, foreign = failed_receipt(account.guid), failed_receipt(other.guid)
+    replayed = {e.id for e in callbacks.replay(mine.ctx, status="failed", limit=500)}
+    assert own in replayed and foreign not in replayed
+    assert callbacks.get_event(foreign).retry_count == 0

@@ -539,10 +539,13 @@ def replay(
 ) -> list[CallbackEvent]:
     """Process again up to ``limit`` events in ``status`` (failed, or received ones whose
     processing was interrupted), oldest first, incrementing their ``retry_count``.
-    With a context, it needs ``callback:replay`` (callbacks belong to no tenant until
-    parsed, so a replay is platform-wide); without one it runs as the system."""
+    With a context, it needs ``callback:replay`` and replays only the events of the
+    tenant's own accounts (a super-admin's replay is platform-wide); without one it runs
+    as the system, platform-wide."""
+    guids = None
     if ctx is not None:
         ctx.require(CALLBACK_REPLAY)
+        guids = _tenant_guids(ctx)
     try:
         wanted = CallbackStatus(status)
     except ValueError:
@@ -555,7 +558,8 @@ def replay(
         events = list(
             s.scalars(
                 select(CallbackEvent)
-                .where(CallbackEvent.status == wanted)
+                .where(CallbackEvent.status == wanted,
+                       True if guids is None else CallbackEvent.guid.in_(guids or [""]))
                 .order_by(CallbackEvent.received_time, CallbackEvent.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
