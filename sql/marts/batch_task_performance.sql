@@ -4,14 +4,18 @@
 -- duration_seconds = end_time - start_time (NULL until both are set);
 -- messages_per_minute = sent_count / duration in minutes (NULL when duration is 0/NULL);
 -- failure_rate = failed_count / (success_count + failed_count), NULL when both are 0;
--- counters_match: the task's sent/success/failed counters equal what its messages say
--- (sent_count = success + failed messages).
+-- counters_match: the task's counters equal what its messages say, in the batch
+-- service's terms (wework.services.batches): total_count = messages not cancelled,
+-- sent_count = sent + delivered, success_count = delivered, failed_count = failed.
+-- rate_per_minute: the send strategy's per-account rate (NULL when none is set).
 WITH msg AS (
     SELECT
         batch_id,
         count(*) AS message_count,
         count(*) FILTER (WHERE status IN ('sent', 'delivered')) AS message_success_count,
-        count(*) FILTER (WHERE status = 'failed') AS message_failed_count
+        count(*) FILTER (WHERE status = 'failed') AS message_failed_count,
+        count(*) FILTER (WHERE status <> 'cancelled') AS service_total,
+        count(*) FILTER (WHERE status = 'delivered') AS service_success
     FROM raw.messages
     WHERE batch_id IS NOT NULL
     GROUP BY batch_id
@@ -37,10 +41,12 @@ SELECT
     coalesce(msg.message_count, 0) AS message_count,
     coalesce(msg.message_success_count, 0) AS message_success_count,
     coalesce(msg.message_failed_count, 0) AS message_failed_count,
-    (t.success_count = coalesce(msg.message_success_count, 0)
-        AND t.failed_count = coalesce(msg.message_failed_count, 0)
+    (t.total_count = coalesce(msg.service_total, 0)
         AND t.sent_count = coalesce(msg.message_success_count, 0)
-                           + coalesce(msg.message_failed_count, 0)) AS counters_match
+        AND t.success_count = coalesce(msg.service_success, 0)
+        AND t.failed_count = coalesce(msg.message_failed_count, 0)) AS counters_match,
+    try_cast(json_extract_string(t.send_strategy, '$.rate_per_minute') AS INTEGER)
+        AS rate_per_minute
 FROM raw.batch_send_tasks AS t
 LEFT JOIN msg ON msg.batch_id = t.id
 ORDER BY t.tenant_id, t.created_at, t.id

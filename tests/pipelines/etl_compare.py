@@ -42,10 +42,13 @@ def _expected(mart: str, sources: list[Engine], as_of: datetime) -> list[dict]:
                 r["accounts"] / r["max_accounts"] if r["max_accounts"] else None
             )
         elif mart == "batch_task_performance":
+            service_total = r.pop("service_total")
+            service_success = r.pop("service_success")
             r["counters_match"] = (
-                r["success_count"] == r["message_success_count"]
+                r["total_count"] == service_total
+                and r["sent_count"] == r["message_success_count"]
+                and r["success_count"] == service_success
                 and r["failed_count"] == r["message_failed_count"]
-                and r["sent_count"] == r["message_success_count"] + r["message_failed_count"]
             )
     return rows
 

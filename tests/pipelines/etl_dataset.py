@@ -110,6 +110,7 @@ def build_dataset(now: datetime, seed: int = 7, n_messages: int = 400) -> Datase
                 message_content={"text": "批量"},
                 target_type="manual",
                 target_config={"ids": []},
+                send_strategy={"rate_per_minute": 60 * (i + 1)} if i < 2 else None,
                 status="completed",
                 total_count=0,
                 sent_count=0,
@@ -133,14 +134,11 @@ def build_dataset(now: datetime, seed: int = 7, n_messages: int = 400) -> Datase
             cb = send + timedelta(seconds=rng.randint(1, 600))
         task = next((t for t in ds.tasks if t["account_id"] == acct["id"]), None)
         batch_id = task["id"] if task and rng.random() < 0.4 else None
-        if task and batch_id:
-            task["total_count"] += 1
-            if status in ("sent", "delivered"):
-                task["success_count"] += 1
-                task["sent_count"] += 1
-            elif status == "failed":
-                task["failed_count"] += 1
-                task["sent_count"] += 1
+        if task and batch_id:  # the batch service's counters (wework.services.batches)
+            task["total_count"] += status != "cancelled"
+            task["sent_count"] += status in ("sent", "delivered")
+            task["success_count"] += status == "delivered"
+            task["failed_count"] += status == "failed"
         ds.messages.append(
             dict(
                 id=_id(),

@@ -97,7 +97,13 @@ def batch_task_performance() -> str:
                (SELECT COUNT(*) FROM messages m WHERE m.batch_id = t.id
                   AND m.status IN ('sent', 'delivered')) AS message_success_count,
                (SELECT COUNT(*) FROM messages m WHERE m.batch_id = t.id
-                  AND m.status = 'failed') AS message_failed_count
+                  AND m.status = 'failed') AS message_failed_count,
+               (SELECT COUNT(*) FROM messages m WHERE m.batch_id = t.id
+                  AND m.status <> 'cancelled') AS service_total,
+               (SELECT COUNT(*) FROM messages m WHERE m.batch_id = t.id
+                  AND m.status = 'delivered') AS service_success,
+               CAST(JSON_VALUE(t.send_strategy, '$.rate_per_minute') AS SIGNED)
+                  AS rate_per_minute
         FROM batch_send_tasks t
     """
 
