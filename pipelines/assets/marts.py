@@ -1,6 +1,9 @@
 """``marts/<mart>`` (SQL in sql/marts/) and ``published_marts`` (the readers' copy)."""
 
+import time
+
 import dagster as dg
+from wework import metrics
 from wework.warehouse import MART_NAMES, open_marts, publish_marts
 
 from pipelines.assets.raw import WAREHOUSE_POOL
@@ -32,9 +35,11 @@ def _mart_asset(name: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         as_of = warehouse.now()
+        started = time.perf_counter()
         with warehouse.connect() as con:
             rows = build_mart(con, name, as_of)
             checks = mart_check_results(con, name)
+        metrics.pipeline_run(f"marts/{name}", rows, time.perf_counter() - started)
         return dg.MaterializeResult(
             metadata={"rows": rows, "as_of": str(as_of)}, check_results=checks
         )

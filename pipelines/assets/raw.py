@@ -1,6 +1,7 @@
 """One asset per source table: ``raw/<table>``, extracted per shard from the replica."""
 
 import dagster as dg
+from wework import metrics
 
 from pipelines.checks import (
     KEY_UNIQUE,
@@ -63,6 +64,10 @@ def _raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
 
         rows_read = sum(r.rows_read for r in results)
         seconds = sum(r.seconds for r in results)
+        metrics.pipeline_run(f"raw/{spec.name}", rows_read, seconds)
+        for d in decisions:
+            if d.lag_seconds is not None:
+                metrics.replica_lag(d.lag_seconds)
         checks = [
             dg.AssetCheckResult(
                 check_name=SOURCE_ROWS,

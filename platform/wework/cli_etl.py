@@ -27,6 +27,7 @@ def run(
 
     from pipelines.assets.raw import FULL_REFRESH_TAG
     from pipelines.definitions import defs
+    from wework import metrics
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     job = defs.resolve_implicit_global_asset_job_def()
@@ -34,6 +35,8 @@ def run(
         instance=instance,
         tags={FULL_REFRESH_TAG: "true"} if full else None,
         raise_on_error=False,
+        # Dagster's own step-by-step DEBUG lines drown the summary printed below.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     for event in result.get_asset_materialization_events():
         mat = event.materialization
@@ -66,6 +69,7 @@ def run(
                 )
         typer.secho("run failed: the published marts were left as they were", err=True)
         raise typer.Exit(1)
+    metrics.flush()
     typer.secho("ok: marts built and published", fg=typer.colors.GREEN)
 
 
