@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
+
+from wework.db.engines import PrimaryUnavailable
 from wework.services.errors import (
     NotFoundError,
     PermissionDeniedError,
@@ -72,6 +74,9 @@ def attempt(action: Callable[[], T], errors: FieldErrors | None = None,
         result = action()
     except ServiceError as exc:
         (errors or FieldErrors()).show(exc)
+        return None
+    except PrimaryUnavailable as exc:  # nothing was written; say so instead of a traceback
+        st.error(str(exc), icon=":material/cloud_off:")
         return None
     if rerun:
         st.session_state[_DONE] = success or "Saved."

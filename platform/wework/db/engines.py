@@ -6,14 +6,60 @@ server in another zone must not shift a single value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from threading import Lock
 
 from sqlalchemy import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from wework.config import Settings, get_settings
 
 UTC_INIT = "SET time_zone='+00:00'"
+# A host that is down must not hold a caller for PyMySQL's default 10 s.
+CONNECT_TIMEOUT_SECONDS = 5
+# Service transactions (short OLTP statements) also bound every socket read/write, so a
+# primary that accepts connections but never answers fails instead of hanging forever.
+OLTP_IO_TIMEOUT_SECONDS = 30
+
+# MySQL client error codes meaning the server is not reachable (any more).
+CANNOT_CONNECT = 2003  # CR_CONN_HOST_ERROR
+SERVER_GONE = 2006  # CR_SERVER_GONE_ERROR
+LOST_CONNECTION = 2013  # CR_SERVER_LOST
+UNAVAILABLE_CODES = {CANNOT_CONNECT, SERVER_GONE, LOST_CONNECTION}
+
+
+class PrimaryUnavailable(RuntimeError):
+    """The primary cannot be reached; the write did not happen (it was rolled back)."""
+
+    def __init__(self, address: str, code: int, detail: str):
+        self.address = address
+        self.code = code
+        super().__init__(
+            f"primary unavailable at {address} (MySQL error {code}: {detail}); "
+            "the write was not applied, retry when the primary is back"
+        )
+
+
+def error_code(error: BaseException) -> int | None:
+    orig = getattr(error, "orig", error)
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+@contextmanager
+def unavailable_as_error(engine: Engine) -> Iterator[None]:
+    """Turn "cannot connect" / "lost the connection" into :class:`PrimaryUnavailable`."""
+    try:
+        yield
+    except DBAPIError as e:
+        code = error_code(e)
+        if code in UNAVAILABLE_CODES:
+            url = engine.url
+            detail = str(getattr(e, "orig", e)).splitlines()[0]
+            raise PrimaryUnavailable(f"{url.host}:{url.port}", code, detail) from e
+        raise
 
 
 class Role(StrEnum):
@@ -55,7 +101,11 @@ def database_url(role: Role | str, database: str | None, settings: Settings | No
 
 def new_engine(url: URL, **kwargs) -> Engine:
     """An engine whose every connection is pinned to UTC."""
-    connect_args = {"init_command": UTC_INIT, **kwargs.pop("connect_args", {})}
+    connect_args = {
+        "init_command": UTC_INIT,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        **kwargs.pop("connect_args", {}),
+    }
     return create_engine(
         url,
         pool_pre_ping=True,
@@ -65,22 +115,30 @@ def new_engine(url: URL, **kwargs) -> Engine:
     )
 
 
-_engines: dict[tuple[str, str | None, str], Engine] = {}
+_engines: dict[tuple[str, str | None, str, int | None], Engine] = {}
 _lock = Lock()
 
 
 def get_engine(
-    role: Role | str = Role.PRIMARY, shard: int | None = 0, settings: Settings | None = None
+    role: Role | str = Role.PRIMARY,
+    shard: int | None = 0,
+    settings: Settings | None = None,
+    io_timeout: int | None = None,
 ) -> Engine:
-    """Cached engine for a shard database (or the bare server when ``shard`` is None)."""
+    """Cached engine for a shard database (or the bare server when ``shard`` is None).
+
+    ``io_timeout`` bounds every socket read and write (OLTP paths); leave it None for
+    long statements (bulk loads, index builds, reports)."""
     s = settings or get_settings()
     database = None if shard is None else s.shard_database(shard)
     url = database_url(role, database, s)
-    key = (str(Role(role)), database, url.render_as_string(hide_password=False))
+    key = (str(Role(role)), database, url.render_as_string(hide_password=False), io_timeout)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _engines[key] = new_engine(url)
+            timeouts = {} if io_timeout is None else {
+                "read_timeout": io_timeout, "write_timeout": io_timeout}
+            engine = _engines[key] = new_engine(url, connect_args=timeouts)
         return engine
 
 

@@ -17,34 +17,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, database_url, new_engine
-
-# MySQL client error codes meaning the server is not reachable (any more).
-CANNOT_CONNECT = 2003  # CR_CONN_HOST_ERROR
-SERVER_GONE = 2006  # CR_SERVER_GONE_ERROR
-LOST_CONNECTION = 2013  # CR_SERVER_LOST
-UNAVAILABLE_CODES = {CANNOT_CONNECT, SERVER_GONE, LOST_CONNECTION}
-
-
-class PrimaryUnavailable(RuntimeError):
-    """The primary cannot be reached; the write did not happen (it was rolled back)."""
-
-    def __init__(self, address: str, code: int, detail: str):
-        self.address = address
-        self.code = code
-        super().__init__(
-            f"primary unavailable at {address} (MySQL error {code}: {detail}); "
-            "the write was not applied, retry when the primary is back"
-        )
-
-
-def error_code(error: BaseException) -> int | None:
-    orig = getattr(error, "orig", error)
-    args = getattr(orig, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
+from wework.db.engines import (  # noqa: F401 - re-exported for callers of this module
+    CANNOT_CONNECT,
+    LOST_CONNECTION,
+    SERVER_GONE,
+    UNAVAILABLE_CODES,
+    PrimaryUnavailable,
+    Role,
+    database_url,
+    error_code,
+    new_engine,
+    unavailable_as_error,
+)
 
 
 def primary_write_engine(
@@ -75,14 +61,5 @@ def primary_write_engine(
 @contextmanager
 def primary_writes(engine: Engine) -> Iterator[Connection]:
     """``engine.begin()`` that raises :class:`PrimaryUnavailable` when the server is gone."""
-    try:
-        with engine.begin() as conn:
-            yield conn
-    except DBAPIError as e:
-        code = error_code(e)
-        if code in UNAVAILABLE_CODES:
-            url = engine.url
-            raise PrimaryUnavailable(
-                f"{url.host}:{url.port}", code, str(getattr(e, "orig", e)).splitlines()[0]
-            ) from e
-        raise
+    with unavailable_as_error(engine), engine.begin() as conn:
+        yield conn

@@ -13,15 +13,17 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-from wework.db.engines import Role, get_engine
+from wework.db.engines import OLTP_IO_TIMEOUT_SECONDS, Role, get_engine, unavailable_as_error
 from wework.db.sharding import shard_for_tenant
 
 
 @contextmanager
 def transaction(tenant_id: str) -> Iterator[Session]:
-    """One transaction on the primary: commit on success, roll back on any error."""
-    engine = get_engine(Role.PRIMARY, shard_for_tenant(tenant_id))
-    with Session(engine, expire_on_commit=False) as s, s.begin():
+    """One transaction on the primary: commit on success, roll back on any error.
+    A primary that is down or stops answering raises PrimaryUnavailable (fast)."""
+    engine = get_engine(Role.PRIMARY, shard_for_tenant(tenant_id),
+                        io_timeout=OLTP_IO_TIMEOUT_SECONDS)
+    with unavailable_as_error(engine), Session(engine, expire_on_commit=False) as s, s.begin():
         yield s
 
 
@@ -37,5 +39,6 @@ def read_session(tenant_id: str, fresh: bool = False) -> Iterator[Session]:
 @contextmanager
 def shard_transaction(shard: int) -> Iterator[Session]:
     """A primary transaction on one shard, for work not tied to one tenant (sweeps)."""
-    with Session(get_engine(Role.PRIMARY, shard), expire_on_commit=False) as s, s.begin():
+    engine = get_engine(Role.PRIMARY, shard, io_timeout=OLTP_IO_TIMEOUT_SECONDS)
+    with unavailable_as_error(engine), Session(engine, expire_on_commit=False) as s, s.begin():
         yield s
