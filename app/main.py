@@ -15,6 +15,7 @@ if str(APP_DIR) not in sys.path:  # pages import the shared helpers as ``ui.*``
     sys.path.insert(0, str(APP_DIR))
 
 import streamlit as st  # noqa: E402
+
 from ui import nav, session, sidebar  # noqa: E402
 
 st.set_page_config(page_title="WeWork Platform", page_icon=":material/hub:", layout="wide")

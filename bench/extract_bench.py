@@ -40,11 +40,10 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def _extract(warehouse: str, full: bool) -> dict:
     os.environ["WEWORK_WAREHOUSE_PATH"] = warehouse
-    from wework.config import get_settings
-    from wework.db.engines import Role, database_url
-
     from pipelines.extract import attach_source, extract_table, table_specs
     from pipelines.resources import WarehouseResource
+    from wework.config import get_settings
+    from wework.db.engines import Role, database_url
 
     s = get_settings()
     spec = table_specs()["messages"]
@@ -88,6 +87,7 @@ def _mariadb() -> dict:
 
 def _pandas() -> dict:
     import pandas as pd
+
     from wework.config import get_settings
     from wework.db.engines import Role, get_engine
 

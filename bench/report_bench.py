@@ -143,6 +143,7 @@ REPLICA_SQL: dict[str, list[str]] = {
 def replica_report(report: str, tenant_id: str | None, lo: date, hi: date,
                    today: date) -> float:
     from sqlalchemy import text
+
     from wework.db.engines import Role, get_engine
     from wework.db.sharding import all_shards
 
@@ -196,13 +197,13 @@ def timed(label: str, fn: Callable[[], object]) -> object:
 
 def build(args: argparse.Namespace) -> None:
     import dagster as dg
+
+    from pipelines.assets import mart_assets, published_marts, raw_assets
+    from pipelines.resources import MySQLReplicaResource, WarehouseResource
     from wework.config import reload_settings
     from wework.db import migrate
     from wework.db.replication import wait_for_replica
     from wework.seed import SeedConfig, seed
-
-    from pipelines.assets import mart_assets, published_marts, raw_assets
-    from pipelines.resources import MySQLReplicaResource, WarehouseResource
 
     settings = reload_settings()
     timed("migrate", lambda: migrate.upgrade(settings=settings))

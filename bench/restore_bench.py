@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import text
+
 from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, new_engine, server_url

@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
+
 from wework.config import Settings, get_settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, get_engine

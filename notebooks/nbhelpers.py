@@ -14,6 +14,7 @@ from datetime import datetime
 import plotly.io as pio
 import polars as pl
 from IPython.display import Markdown, display
+
 from wework.warehouse import NoPublishedMarts, open_marts
 
 # Figures carry their data as a Plotly mime bundle (rendered by JupyterLab) plus an

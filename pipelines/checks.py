@@ -11,10 +11,10 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
-from wework.db.routing import ReadDecision
 
 from pipelines.extract import TableSpec
 from pipelines.marts import MART_KEYS
+from wework.db.routing import ReadDecision
 
 SOURCE_ROWS = "rows_match_source"
 STATUS_DAY_COUNTS = "message_counts_by_status_and_day_match_source"

@@ -49,8 +49,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
-import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from sqlalchemy import JSON
+
+import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from wework.models import Base
 
 DEFAULT_OVERLAP = timedelta(minutes=10)

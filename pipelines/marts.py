@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+
 from wework.config import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql" / "marts"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
+
 from wework.config import Settings, get_settings
 from wework.db.engines import Role, database_url
 from wework.db.routing import HEARTBEAT_TABLE, ReadDecision, choose_read_source

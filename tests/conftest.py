@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+
 from wework.config import Settings, reload_settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, get_engine

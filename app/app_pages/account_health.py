@@ -3,6 +3,7 @@ accounts, time to recover, heartbeat freshness."""
 
 import plotly.express as px
 import streamlit as st
+
 from ui import reports
 from ui.report_queries import FLAPPING_MIN_DISCONNECTS
 

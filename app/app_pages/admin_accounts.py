@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
+
 from ui import session
 from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt

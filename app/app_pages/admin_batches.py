@@ -2,6 +2,7 @@
 
 import pandas as pd
 import streamlit as st
+
 from ui import session
 from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt, parse_json

@@ -6,6 +6,7 @@ so only a super-admin gets that button."""
 
 import pandas as pd
 import streamlit as st
+
 from ui import session
 from ui.config import PAGE_SIZE
 from ui.forms import attempt

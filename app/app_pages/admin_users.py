@@ -3,6 +3,7 @@ assign roles; roles with their permission lists."""
 
 import pandas as pd
 import streamlit as st
+
 from ui import session
 from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt

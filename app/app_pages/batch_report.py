@@ -2,6 +2,7 @@
 
 import plotly.express as px
 import streamlit as st
+
 from ui import reports
 
 ctx, path = reports.start("Batch tasks")

@@ -3,6 +3,7 @@ time (callback events are platform-wide: they carry no tenant)."""
 
 import plotly.express as px
 import streamlit as st
+
 from ui import reports
 
 ctx, path = reports.start("Callbacks")

@@ -1,6 +1,7 @@
 """Sign-in form against the platform's users (argon2id; 5 failures lock for 15 minutes)."""
 
 import streamlit as st
+
 from ui import session
 from wework.services.errors import AuthenticationError
 

@@ -3,6 +3,7 @@ accounts by volume and by failure rate."""
 
 import plotly.express as px
 import streamlit as st
+
 from ui import reports
 
 ctx, path = reports.start("Message statistics")

@@ -2,6 +2,7 @@
 
 import plotly.express as px
 import streamlit as st
+
 from ui import session
 from ui.reports import chart
 from wework.metrics.query import MetricsQueryError, recent

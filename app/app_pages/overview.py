@@ -4,6 +4,7 @@ import math
 
 import plotly.express as px
 import streamlit as st
+
 from ui import reports
 
 ctx, path = reports.start("Overview")

@@ -4,6 +4,7 @@ max_accounts."""
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+
 from ui import reports
 
 ctx, path = reports.start("Tenant usage")

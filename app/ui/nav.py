@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ui.session import can
 from wework.services.context import Actor
 from wework.services.permissions import (
     ACCOUNT_MANAGE,
@@ -16,8 +17,6 @@ from wework.services.permissions import (
     TEMPLATE_MANAGE,
     USER_MANAGE,
 )
-
-from ui.session import can
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "app_pages"
 

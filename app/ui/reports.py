@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from wework.models import MessageType
-from wework.services.context import ServiceContext
-from wework.services.permissions import REPORT_VIEW
-from wework.warehouse import NoPublishedMarts, open_marts, published_file
 
 from ui import session
 from ui.config import REPORT_CACHE_TTL_SECONDS
 from ui.report_queries import REPORTS, Filters, account_ids
+from wework.models import MessageType
+from wework.services.context import ServiceContext
+from wework.services.permissions import REPORT_VIEW
+from wework.warehouse import NoPublishedMarts, open_marts, published_file
 
 # One colour per status on every chart: good news green, trouble red/orange.
 STATUS_COLORS = {

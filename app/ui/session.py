@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 
 import streamlit as st
+
+from ui.config import idle_minutes
 from wework.services import auth
 from wework.services.context import Actor, ServiceContext
 from wework.services.errors import AuthenticationError, NotFoundError
 from wework.services.permissions import PLATFORM_ADMIN
-
-from ui.config import idle_minutes
 
 _USER = "wework_user_id"
 _HOME_TENANT = "wework_home_tenant"

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import streamlit as st
+
+from ui import session
 from wework.services import tenants
 from wework.services.context import Actor
 from wework.services.errors import ServiceError
-
-from ui import session
 
 _TENANT_CHOICES = "wework_tenant_choices"
 

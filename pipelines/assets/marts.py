@@ -3,13 +3,13 @@
 import time
 
 import dagster as dg
-from wework import metrics
-from wework.warehouse import MART_NAMES, open_marts, publish_marts
 
 from pipelines.assets.raw import WAREHOUSE_POOL
 from pipelines.checks import PUBLISH_MAX_AGE, mart_check_results, mart_check_specs
 from pipelines.marts import MART_INPUTS, build_mart
 from pipelines.resources import WarehouseResource
+from wework import metrics
+from wework.warehouse import MART_NAMES, open_marts, publish_marts
 
 # Refresh when new raw data lands (or a dependency is otherwise updated), once nothing
 # upstream is still running; the automation sensor evaluates it.

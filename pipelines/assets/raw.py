@@ -1,7 +1,6 @@
 """One asset per source table: ``raw/<table>``, extracted per shard from the replica."""
 
 import dagster as dg
-from wework import metrics
 
 from pipelines.checks import (
     KEY_UNIQUE,
@@ -16,6 +15,7 @@ from pipelines.checks import (
 )
 from pipelines.extract import TableSpec, attach_source, extract_table, table_specs
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
+from wework import metrics
 
 # Run tag: `wework etl run --full` sets it to re-read every table completely.
 FULL_REFRESH_TAG = "wework/full_refresh"

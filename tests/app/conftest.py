@@ -18,6 +18,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from pipelines.assets import mart_assets, published_marts, raw_assets
+from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework.config import Settings
 from wework.db.replication import wait_for_replica
 from wework.models import User
@@ -25,9 +28,6 @@ from wework.seed import SeedConfig, SeedSummary, seed
 from wework.services import auth, tenants, users
 from wework.services.context import ServiceContext
 from wework.warehouse import published_file
-
-from pipelines.assets import mart_assets, published_marts, raw_assets
-from pipelines.resources import MySQLReplicaResource, WarehouseResource
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 MAIN = str(APP_DIR / "main.py")

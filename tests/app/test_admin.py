@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+
 from ui.nav import PAGES_DIR
 from wework.services import accounts, callbacks, roles, templates, tenants
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+
 from wework.cli_app import app_url, start_app
 from wework.config import REPO_ROOT
 from wework.services import accounts

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+
 from ui.nav import PAGES_DIR
 from wework import metrics
 from wework.config import reload_settings

@@ -4,6 +4,7 @@ neither listed nor reachable."""
 from __future__ import annotations
 
 import pytest
+
 from ui.nav import PAGES, PAGES_DIR, allowed_pages  # app/ is on sys.path (conftest.py)
 from wework.services import auth
 

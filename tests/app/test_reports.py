@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from ui.nav import PAGES_DIR
 from ui.report_queries import Filters, overview
 from wework.warehouse import open_marts

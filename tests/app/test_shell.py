@@ -6,6 +6,7 @@ import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from ui.nav import PAGES_DIR
 from wework.models import User
 
@@ -106,6 +107,7 @@ def test_five_failures_lock_the_login_even_with_the_right_password(app, app_worl
 
 def test_user_without_any_page_permission_sees_no_access(app_world):
     from streamlit.testing.v1 import AppTest
+
     from wework.services import roles, users
 
     code = f"sender{time.time_ns() % 10**8}"

@@ -18,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
+
 from wework.config import Settings, reload_settings
 from wework.db.engines import Role, get_engine, server_url
 from wework.db.localstack import LocalStack, LocalStackError, read_env_file

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+
 from wework.config import REPO_ROOT, Settings
 from wework.db import migrate
 from wework.db.ddl import SCHEMA_SQL, render_schema

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from metrics_vm import free_port
+
 from wework.metrics.localserver import VictoriaMetricsServer
 
 

@@ -10,6 +10,7 @@ import pytest
 from metrics_vm import export, free_port, wait_for_points
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
+
 from wework import metrics
 from wework.cli import app
 from wework.config import Settings

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from metrics_vm import all_values, export, wait_for_points
+
 from wework import metrics
 from wework.config import Settings
 from wework.metrics.localserver import VictoriaMetricsServer

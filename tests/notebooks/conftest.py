@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
 from wework.config import Settings, reload_settings
 from wework.db.replication import wait_for_replica
 
@@ -23,10 +24,9 @@ SEED = {"tenants": 4, "accounts": 24, "days": 10, "messages": 6_000, "seed": 7}
 @pytest.fixture(scope="session")
 def published_marts(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The publish folder of a warehouse built from seeded data (WEWORK_PUBLISH_DIR)."""
-    from wework.seed import SeedConfig, seed
-
     from pipelines.assets import mart_assets, published_marts, raw_assets
     from pipelines.resources import MySQLReplicaResource, WarehouseResource
+    from wework.seed import SeedConfig, seed
 
     seed(SeedConfig(**SEED), settings, replace=True)
     wait_for_replica(timeout=60, settings=settings)
@@ -44,6 +44,7 @@ def published_marts(settings: Settings, tmp_path_factory: pytest.TempPathFactory
 def empty_published_marts(published_marts: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A publish folder whose marts have the real schema but no rows."""
     import duckdb
+
     from wework.warehouse import MART_NAMES, publish_marts
 
     folder = tmp_path_factory.mktemp("empty-published")

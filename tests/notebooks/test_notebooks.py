@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+
 from wework.config import REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+
 from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, new_engine, server_url

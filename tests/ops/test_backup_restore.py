@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
+
 from wework.cli import app
 from wework.config import Settings
 from wework.db.engines import Role, new_engine, server_url

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from sqlalchemy import text
+
 from wework.db.engines import Role, get_engine
 from wework.ops.dagster_jobs import (
     OperationsResource,

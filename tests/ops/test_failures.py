@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+
 from wework.db.engines import Role, get_engine
 from wework.db.localstack import LocalStack
 from wework.db.replication import wait_for_replica

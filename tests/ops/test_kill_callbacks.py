@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, text
+
 from wework.db.engines import Role, get_engine
 from wework.db.sharding import shard_for_tenant
 from wework.models import Tenant, WeworkAccount

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from wework.db.engines import Role, get_engine
 from wework.db.replication import wait_for_replica
 from wework.warehouse import MART_NAMES

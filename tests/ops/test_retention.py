@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from typer.testing import CliRunner
+
 from wework.cli import app
 from wework.db import migrate
 from wework.db.engines import Role, get_engine

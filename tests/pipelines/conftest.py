@@ -10,12 +10,12 @@ import dagster as dg
 import pytest
 from etl_dataset import Dataset, build_dataset, utcnow, write_dataset
 from sqlalchemy import Engine
-from wework.config import Settings, reload_settings
-from wework.db.replication import wait_for_replica
 
 from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
 from pipelines.assets.raw import FULL_REFRESH_TAG
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
+from wework.config import Settings, reload_settings
+from wework.db.replication import wait_for_replica
 
 ALL_ASSETS = [*raw_assets, *mart_assets, published_marts]
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from etl_oracle import oracle_rows
 from sqlalchemy import Engine
-from wework.warehouse import MART_NAMES, open_marts
 
 from pipelines.marts import MART_KEYS
+from wework.warehouse import MART_NAMES, open_marts
 
 
 def _norm(v):

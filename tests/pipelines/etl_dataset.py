@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert
+
 from wework.models import (
     AccountStatusHistory,
     BatchSendTask,

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from etl_dataset import utcnow
 from sqlalchemy import Engine, text
-from wework.db.engines import Role, database_url
-from wework.db.replication import wait_for_replica
 
 from pipelines.extract import attach_source, extract_table, table_specs
+from wework.db.engines import Role, database_url
+from wework.db.replication import wait_for_replica
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from etl_compare import assert_marts_match, published_rows
 from etl_dataset import utcnow
 from sqlalchemy import Engine, bindparam, text
+
 from wework.db.replication import wait_for_replica
 from wework.warehouse import MART_NAMES
 

@@ -11,6 +11,10 @@ import textwrap
 import pytest
 from etl_dataset import utcnow
 from sqlalchemy import Engine, text
+
+from pipelines import marts as marts_module
+from pipelines.checks import REPLICA_LAG
+from pipelines.resources import MySQLReplicaResource
 from wework.db.engines import Role
 from wework.db.replication import wait_for_replica
 from wework.db.routing import ReplicaLagError, choose_read_source
@@ -21,10 +25,6 @@ from wework.warehouse import (
     open_marts,
     published_file,
 )
-
-from pipelines import marts as marts_module
-from pipelines.checks import REPLICA_LAG
-from pipelines.resources import MySQLReplicaResource
 
 
 def _snapshot(wh) -> dict[str, list]:

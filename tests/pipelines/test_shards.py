@@ -7,6 +7,7 @@ import pytest
 from etl_compare import assert_marts_match
 from etl_dataset import build_dataset, utcnow, write_dataset
 from sqlalchemy import text
+
 from wework.config import reload_settings
 from wework.db import migrate
 from wework.db.engines import Role, get_engine

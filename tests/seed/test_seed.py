@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
 from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, get_engine

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+
 from wework.config import Settings
 from wework.models import Tenant, User
 from wework.services import auth, tenants, users

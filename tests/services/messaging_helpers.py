@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import select
+
 from wework.gateway.base import SendRequest, SendResult
 from wework.models import (
     AccountStatus,

@@ -9,6 +9,7 @@ from threading import Barrier
 
 import pytest
 from sqlalchemy import select, text
+
 from wework.models import AccountStatus, AccountStatusHistory, WeworkAccount, utcnow
 from wework.services import accounts, tenants
 from wework.services.accounts import TRANSITIONS, LoginRetryLimitError

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+
 from wework.models import UserStatus, utcnow
 from wework.security import passwords
 from wework.services import auth, users

@@ -13,6 +13,7 @@ from messaging_helpers import (
     make_conversations,
     messages_of,
 )
+
 from wework.gateway.base import NotifyType, make_event
 from wework.models import BatchStatus, utcnow
 from wework.services import batches, callbacks, templates

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from messaging_helpers import make_account
+
 from wework.gateway.base import NotifyType, make_event
 from wework.models import CallbackStatus
 from wework.services import callbacks

@@ -8,6 +8,7 @@ import uuid
 from messaging_helpers import RecordingGateway, make_account, messages_of, text_rows
 from sqlalchemy import select
 from typer.testing import CliRunner
+
 from wework.cli_messaging import callbacks_app
 from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from messaging_helpers import RecordingGateway, make_account, messages_of, text_rows
+
 from wework.gateway.simulator import WeComGatewaySimulator
 from wework.models import MessageStatus, utcnow
 from wework.services import messages

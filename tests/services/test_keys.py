@@ -9,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 from typer.testing import CliRunner
+
 from wework.config import reload_settings
 from wework.services import accounts, keys, tenants, users
 from wework.services.cli_admin import keys_app

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from messaging_helpers import make_account, messages_of, text_rows
 from sqlalchemy import func, select
+
 from wework.models import Message, MessageStatus
 from wework.services import messages
 from wework.services.content import validate_content

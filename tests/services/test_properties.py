@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from messaging_helpers import RecordingGateway, batch_invariant, make_account, text_rows
 from sqlalchemy import select
+
 from wework.gateway.base import NotifyType, make_event
 from wework.models import AccountStatus, AccountStatusHistory, BatchSendTask, Message, utcnow
 from wework.services import accounts, batches, callbacks, messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+
 from wework.models import UserRole
 from wework.services import auth, roles, users
 from wework.services.errors import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wework.services import templates
 from wework.services.errors import (
     ConflictError,

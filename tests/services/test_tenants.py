@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+
 from wework.models import Role, TenantStatus
 from wework.services import auth, tenants
 from wework.services.errors import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+
 from wework.models import UserStatus
 from wework.security import passwords
 from wework.services import auth, users

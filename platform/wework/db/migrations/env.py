@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+
 from wework.db.engines import UTC_INIT
 from wework.models import Base
 from wework.security.crypto import EncryptedString
