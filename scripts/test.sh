@@ -9,4 +9,6 @@ cd "$(dirname "$0")/.."
 echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> pytest"
-exec .venv/bin/pytest "$@"
+# Two workers: the suite is mostly waiting on MariaDB, and each worker has its own
+# databases (see tests/conftest.py).
+exec .venv/bin/pytest -n 2 "$@"

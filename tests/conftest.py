@@ -76,3 +76,18 @@ def empty_db(settings: Settings) -> Iterator[Settings]:
                 conn.execute(text(f"TRUNCATE TABLE `{table}`"))
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
     yield settings
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_leak() -> Iterator[None]:
+    """Commands run in-process (CliRunner with ``env=``) reload the global settings from
+    their temporary environment, which is restored afterwards but the cached settings are
+    not: reload after every test so no test inherits another's servers."""
+    yield
+    reload_settings()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the few long tests (marked ``slow``) first: with ``-n 2`` one worker runs
+    them while the other works through everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -92,13 +93,19 @@ def test_two_dispatchers_in_threads_never_send_the_same_message(tenant_ctx):
         ids += messages.enqueue_many(tenant_ctx, text_rows(a.id, 60))
     sim = WeComGatewaySimulator(latency_ms=(0.5, 2.0), seed=1)
     rounds: Counter = Counter()
+    start = threading.Barrier(2)
 
     def worker(name: str) -> None:
-        while True:
+        # An empty round can mean the other dispatcher holds every due row right now
+        # (SKIP LOCKED), so only several empty rounds in a row mean the work is done.
+        start.wait()
+        empty = 0
+        while empty < 5:
             report = dispatch_once(sim, limit=10)
             rounds[name] += report.claimed
+            empty = empty + 1 if report.claimed == 0 else 0
             if report.claimed == 0:
-                return
+                time.sleep(0.05)
 
     threads = [threading.Thread(target=worker, args=(f"d{i}",)) for i in range(2)]
     for t in threads:
