@@ -18,22 +18,10 @@ from sqlalchemy import Engine, text
 from wework.config import Settings, reload_settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, get_engine
+from wework.models import Base
 
-TABLES = (
-    "user_roles",
-    "users",
-    "roles",
-    "tenants",
-    "wework_accounts",
-    "account_status_history",
-    "conversations",
-    "messages",
-    "message_templates",
-    "batch_send_tasks",
-    "message_statistics",
-    "callback_events",
-    "callback_event_keys",
-)
+# Every table of the schema, from the models (so a new table is never forgotten).
+TABLES = tuple(t.name for t in Base.metadata.sorted_tables)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ from wework.db.sharding import shard_for_tenant
 from wework.gateway.base import EventType, NotifyType
 from wework.models import (
     AccountStatusHistory,
+    Base,
     BatchSendTask,
     CallbackEvent,
     Conversation,
@@ -69,11 +70,8 @@ from wework.seed.messages import (
 )
 from wework.services.batches import counts_from_messages
 
-TABLES_IN_DELETE_ORDER = (
-    "user_roles", "users", "roles", "tenants", "wework_accounts", "account_status_history",
-    "conversations", "messages", "message_templates", "batch_send_tasks",
-    "message_statistics", "callback_events", "callback_event_keys",
-)
+# Every table of the schema (wipe and counts run with foreign key checks off).
+SEED_TABLES = tuple(t.name for t in Base.metadata.sorted_tables)
 CONVERSATIONS_PER_ACCOUNT = 30
 GROUPS_PER_ACCOUNT = 8
 BATCH_STATUSES = {"completed": 55, "running": 12, "paused": 10, "cancelled": 10,
@@ -110,10 +108,10 @@ class SeedError(RuntimeError):
 
 
 def table_counts(settings: Settings) -> dict[str, int]:
-    counts = dict.fromkeys(TABLES_IN_DELETE_ORDER, 0)
+    counts = dict.fromkeys(SEED_TABLES, 0)
     for shard in range(settings.shard_count):
         with get_engine(Role.PRIMARY, shard, settings).connect() as conn:
-            for t in TABLES_IN_DELETE_ORDER:
+            for t in SEED_TABLES:
                 counts[t] += conn.execute(text(f"SELECT COUNT(*) FROM `{t}`")).scalar_one()
     return counts
 
@@ -122,7 +120,7 @@ def wipe(settings: Settings) -> None:
     for shard in range(settings.shard_count):
         with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
-            for t in TABLES_IN_DELETE_ORDER:
+            for t in SEED_TABLES:
                 conn.execute(text(f"TRUNCATE TABLE `{t}`"))
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
 
