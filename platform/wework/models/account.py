@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Computed,
     Index,
     Integer,
@@ -20,8 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from wework.models.base import (
     Base,
+    count_column,
     created_at_column,
     enum_type,
+    flag_column,
     id_column,
     nullable_timestamp,
     table_args,
@@ -117,9 +118,7 @@ class WeworkAccount(Base):
     user_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="企微用户信息")
     last_login_time: Mapped[datetime | None] = nullable_timestamp("最后登录时间")
     last_heartbeat_time: Mapped[datetime | None] = nullable_timestamp("最后心跳时间")
-    login_retry_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="登录重试次数"
-    )
+    login_retry_count: Mapped[int] = count_column("登录重试次数")
     error_message: Mapped[str | None] = mapped_column(Text, comment="错误信息")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
@@ -193,12 +192,8 @@ class Conversation(Base):
     unread_count: Mapped[int | None] = mapped_column(
         Integer, server_default="0", default=0, comment="未读消息数"
     )
-    is_active: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="1", default=True, comment="是否活跃"
-    )
-    is_pinned: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="0", default=False, comment="是否置顶"
-    )
+    is_active: Mapped[bool] = flag_column(True, "是否活跃")
+    is_pinned: Mapped[bool] = flag_column(False, "是否置顶")
     tags: Mapped[list[str] | None] = mapped_column(JSON, comment="标签")
     extra_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="扩展信息")
     created_at: Mapped[datetime] = created_at_column()

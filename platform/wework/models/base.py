@@ -10,8 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import Boolean, Integer, MetaData, String, text
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy import MetaData, String, text
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,3 +76,16 @@ def updated_at_column() -> Mapped[datetime]:
 
 def nullable_timestamp(comment: str, **kwargs) -> Mapped[datetime | None]:
     return mapped_column(TIMESTAMP, nullable=True, comment=comment, **kwargs)
+
+
+def count_column(comment: str | None = None) -> Mapped[int]:
+    """``int NOT NULL DEFAULT '0'``: the spec's counters."""
+    return mapped_column(Integer, nullable=False, server_default="0", default=0, comment=comment)
+
+
+def flag_column(default: bool, comment: str) -> Mapped[bool]:
+    """``tinyint(1) NOT NULL DEFAULT '0'|'1'``: the spec's is_* flags."""
+    return mapped_column(
+        Boolean, nullable=False, server_default="1" if default else "0", default=default,
+        comment=comment,
+    )

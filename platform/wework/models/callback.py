@@ -10,7 +10,14 @@ from sqlalchemy import JSON, Index, Integer, String, Text, text
 from sqlalchemy.dialects.mysql import LONGTEXT, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wework.models.base import Base, enum_type, id_column, nullable_timestamp, table_args
+from wework.models.base import (
+    Base,
+    count_column,
+    enum_type,
+    id_column,
+    nullable_timestamp,
+    table_args,
+)
 from wework.models.partitioning import CALLBACK_EVENTS
 
 
@@ -58,9 +65,7 @@ class CallbackEvent(Base):
         comment="处理状态",
     )
     error_message: Mapped[str | None] = mapped_column(Text, comment="错误信息")
-    retry_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="重试次数"
-    )
+    retry_count: Mapped[int] = count_column("重试次数")
     process_time: Mapped[datetime | None] = nullable_timestamp("处理时间")
     received_time: Mapped[datetime] = mapped_column(
         TIMESTAMP,

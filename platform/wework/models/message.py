@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Date,
     Index,
     Integer,
@@ -23,8 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from wework.models.base import (
     Base,
+    count_column,
     created_at_column,
     enum_type,
+    flag_column,
     id_column,
     nullable_timestamp,
     table_args,
@@ -122,9 +123,7 @@ class Message(Base):
     callback_time: Mapped[datetime | None] = nullable_timestamp("回调时间")
     error_code: Mapped[str | None] = mapped_column(String(50), comment="错误码")
     error_message: Mapped[str | None] = mapped_column(Text, comment="错误信息")
-    retry_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="重试次数"
-    )
+    retry_count: Mapped[int] = count_column("重试次数")
     batch_id: Mapped[str | None] = mapped_column(String(36), comment="批量任务ID")
     priority: Mapped[int] = mapped_column(
         Integer, nullable=False, server_default="5", default=5, comment="优先级(1-10)"
@@ -166,16 +165,10 @@ class MessageTemplate(Base):
     )
     variables: Mapped[list[Any] | None] = mapped_column(JSON, comment="变量定义")
     preview_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="预览数据")
-    usage_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="使用次数"
-    )
+    usage_count: Mapped[int] = count_column("使用次数")
     last_used_time: Mapped[datetime | None] = nullable_timestamp("最后使用时间")
-    is_public: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="0", default=False, comment="是否公开"
-    )
-    is_active: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="1", default=True, comment="是否激活"
-    )
+    is_public: Mapped[bool] = flag_column(False, "是否公开")
+    is_active: Mapped[bool] = flag_column(True, "是否激活")
     tags: Mapped[list[str] | None] = mapped_column(JSON, comment="标签")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
@@ -215,18 +208,10 @@ class BatchSendTask(Base):
         default=BatchStatus.CREATED,
         comment="状态",
     )
-    total_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="总数量"
-    )
-    sent_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="已发送数量"
-    )
-    success_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="成功数量"
-    )
-    failed_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="失败数量"
-    )
+    total_count: Mapped[int] = count_column("总数量")
+    sent_count: Mapped[int] = count_column("已发送数量")
+    success_count: Mapped[int] = count_column("成功数量")
+    failed_count: Mapped[int] = count_column("失败数量")
     progress_percent: Mapped[Decimal] = mapped_column(
         Numeric(5, 2),
         nullable=False,
@@ -270,15 +255,9 @@ class MessageStatistic(Base):
     account_id: Mapped[str] = mapped_column(String(36), nullable=False)
     stat_date: Mapped[date] = mapped_column(Date, nullable=False)
     stat_hour: Mapped[int | None] = mapped_column(TINYINT)
-    total_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0
-    )
-    success_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0
-    )
-    failed_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0
-    )
+    total_count: Mapped[int] = count_column()
+    success_count: Mapped[int] = count_column()
+    failed_count: Mapped[int] = count_column()
     avg_response_time: Mapped[Decimal | None] = mapped_column(Numeric(10, 3))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

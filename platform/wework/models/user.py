@@ -6,14 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wework.models.base import (
     Base,
+    count_column,
     created_at_column,
     enum_type,
+    flag_column,
     id_column,
     nullable_timestamp,
     table_args,
@@ -126,9 +128,7 @@ class User(Base):
     )
     last_login_time: Mapped[datetime | None] = nullable_timestamp("最后登录时间")
     last_login_ip: Mapped[str | None] = mapped_column(String(45), comment="最后登录IP")
-    failed_login_count: Mapped[int] = mapped_column(
-        Integer, nullable=False, server_default="0", default=0, comment="失败登录次数"
-    )
+    failed_login_count: Mapped[int] = count_column("失败登录次数")
     locked_until: Mapped[datetime | None] = nullable_timestamp("锁定截止时间")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
@@ -154,12 +154,8 @@ class Role(Base):
     role_name: Mapped[str] = mapped_column(String(100), nullable=False, comment="角色名称")
     description: Mapped[str | None] = mapped_column(String(500), comment="角色描述")
     permissions: Mapped[list[str]] = mapped_column(JSON, nullable=False, comment="权限列表")
-    is_system: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="0", default=False, comment="是否系统角色"
-    )
-    is_active: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, server_default="1", default=True, comment="是否激活"
-    )
+    is_system: Mapped[bool] = flag_column(False, "是否系统角色")
+    is_active: Mapped[bool] = flag_column(True, "是否激活")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
