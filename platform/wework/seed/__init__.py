@@ -60,7 +60,7 @@ from wework.models.callback_dedup import CallbackEventKey
 from wework.security.crypto import lookup_hash
 from wework.security.passwords import hash_password, salt_hex
 from wework.seed import bulk
-from wework.seed.entities import TenantPlan, det_uuid, plan_tenants
+from wework.seed.entities import TenantPlan, det_uuid, gateway_uuid, plan_tenants
 from wework.seed.messages import (
     MESSAGE_COLUMNS,
     AccountArrays,
@@ -291,7 +291,7 @@ def _plan_batches(plans, positions, rng: random.Random, now: datetime, total: in
             start = latest - timedelta(seconds=rng.randint(0, 80 * 86_400))
         created = (start or now - timedelta(seconds=rng.randint(60, 3_600))) - timedelta(
             seconds=rng.randint(5, 120))
-        batch_id = det_uuid(rng)
+        batch_id = det_uuid(rng, created)
         target_type = rng.choice(("manual", "import", "group", "filter"))
         target_config = {
             "manual": {"conversation_ids": ["(see messages)"], "count": size},
@@ -453,7 +453,7 @@ def _status_callbacks(plans: list[TenantPlan], settings: Settings, seed: int) ->
         for p in shard_plans:
             for a in p.accounts:
                 for h in a.history[1:]:
-                    event_id, event_row = det_uuid(rng), det_uuid(rng)
+                    event_id, event_row = gateway_uuid(rng), det_uuid(rng, h["created_at"])
                     data = {"status": h["new_status"], "reason": h["reason"]}
                     keys.append({"guid": a.row["guid"], "event_id": event_id,
                                  "callback_event_id": event_row, "created_at": h["created_at"]})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from faker import Faker
 
@@ -81,7 +81,18 @@ class TenantPlan:
     demo_users: dict[str, str] = field(default_factory=dict)  # role_code -> username
 
 
-def det_uuid(rng: random.Random) -> str:
+def det_uuid(rng: random.Random, at: datetime) -> str:
+    """A deterministic UUIDv7 stamped with ``at`` (naive UTC), as ``new_id`` makes them
+    live: 48 bits of milliseconds, version 7, RFC 4122 variant, random bits from ``rng``."""
+    ms = int(at.replace(tzinfo=UTC).timestamp() * 1000)
+    value = (ms << 80) | (rng.getrandbits(128) & ((1 << 80) - 1))
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10xx
+    return str(uuid.UUID(int=value))
+
+
+def gateway_uuid(rng: random.Random) -> str:
+    """A random (v4) UUID, for ids the WeCom gateway makes (event ids)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -106,8 +117,8 @@ def plan_tenants(
     plans: list[TenantPlan] = []
     account_no = 0
     for t in range(n_tenants):
-        tenant_id = det_uuid(rng)
         created = start - timedelta(days=rng.randint(35, 60), seconds=rng.randint(0, 86_399))
+        tenant_id = det_uuid(rng, created)
         n_acc = per_tenant[t]
         tenant = {
             "id": tenant_id,
@@ -126,7 +137,7 @@ def plan_tenants(
         }
         roles, role_ids = [], {}
         for code, (name, desc, perms) in SYSTEM_ROLES.items():
-            rid = det_uuid(rng)
+            rid = det_uuid(rng, created)
             role_ids[code] = rid
             roles.append(
                 {
@@ -147,7 +158,7 @@ def plan_tenants(
                   ("analyst", "active"), ("operator", "inactive")]
         admin_id = None
         for i, (role_code, status) in enumerate(layout):
-            uid = det_uuid(rng)
+            uid = det_uuid(rng, created)
             admin_id = admin_id or uid
             username = f"{tenant['tenant_code']}_{role_code}{i}"
             last_login = now - timedelta(hours=rng.randint(1, 24 * days))
@@ -257,7 +268,7 @@ def _plan_account(rng, faker, tenant, users, number, final, start, now) -> Accou
                  "operator_type": op, "created_at": at}
             )
             old, last = new, at
-    account_id = det_uuid(rng)
+    account_id = det_uuid(rng, history[0]["created_at"])
     for h in history:
         h["account_id"] = account_id
         h["operator_id"] = users[0]["id"] if h["operator_type"] == "user" else None
@@ -305,7 +316,7 @@ def _conversations(rng, faker, acct: AccountPlan, n: int, groups: int) -> list[d
         created = acct.row["created_at"] + timedelta(hours=rng.randint(1, 48))
         rows.append(
             {
-                "id": det_uuid(rng),
+                "id": det_uuid(rng, created),
                 "account_id": acct.row["id"],
                 "conversation_id": conversation_code(acct.number, idx, groups),
                 "conversation_name": (f"{faker.word()}客户群" if is_group else faker.name()),
@@ -327,7 +338,7 @@ def _templates(rng, tenant, creator_id, created) -> list[dict]:
     for i, (kind, mtype, content, variables) in enumerate(TEMPLATE_KINDS):
         rows.append(
             {
-                "id": det_uuid(rng),
+                "id": det_uuid(rng, created),
                 "tenant_id": tenant["id"],
                 "creator_id": creator_id,
                 "template_name": f"{kind}-{i + 1}",

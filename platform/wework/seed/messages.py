@@ -102,11 +102,25 @@ class AccountArrays:
 
 
 def uuid_strings(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random (v4) UUID text, for ids made outside the platform (the gateway's event ids)."""
     raw = rng.bytes(16 * n).hex()
     out = np.empty(n, dtype=object)
     for i in range(n):
         h = raw[32 * i : 32 * i + 32]
         out[i] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+    return out
+
+
+def uuid7_strings(rng: np.random.Generator, created_s: np.ndarray) -> np.ndarray:
+    """UUIDv7 text ids stamped with each row's creation second (plus random milliseconds),
+    like ``new_id`` makes them live: ids sort by creation time."""
+    n = len(created_s)
+    raw = rng.bytes(16 * n).hex()  # the draws of uuid_strings: the data set stays the same
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        h = raw[32 * i : 32 * i + 32]
+        t = f"{int(created_s[i]) * 1000 + int(h[:3], 16) % 1000:012x}"
+        out[i] = f"{t[:8]}-{t[8:12]}-7{h[13:16]}-a{h[17:20]}-{h[20:32]}"
     return out
 
 
@@ -232,7 +246,7 @@ class MessageGenerator:
         failed = status == "failed"
         error_code = np.where(failed, ERROR_CODES[err].astype(object), None)
         error_message = np.where(failed, ERROR_TEXTS[err].astype(object), None)
-        ids = uuid_strings(rng, n)
+        ids = uuid7_strings(rng, created)
         acct_no = a.numbers[acct]
         conv_idx = rng.integers(0, self.conversations, size=n)
 
@@ -314,8 +328,11 @@ def callbacks_for(messages: pl.DataFrame, seed: int, share: float) -> tuple[pl.D
         pl.col("wework_msg_id"),
         pl.col("error_code"),
     ).struct.json_encode()
+    received_s = done.select(
+        pl.coalesce("callback_time", "send_time").dt.epoch("s")
+    ).to_series().to_numpy()
     events = done.select(
-        pl.Series("id", uuid_strings(rng, n).tolist(), dtype=pl.String),
+        pl.Series("id", uuid7_strings(rng, received_s).tolist(), dtype=pl.String),
         pl.Series("event_id", uuid_strings(rng, n).tolist(), dtype=pl.String),
         pl.concat_str(pl.lit("guid-"), pl.col("account_id")).alias("guid"),
         pl.coalesce("callback_time", "send_time").alias("received_time"),
@@ -336,7 +353,11 @@ def callbacks_for(messages: pl.DataFrame, seed: int, share: float) -> tuple[pl.D
         pl.Series(rng.random(int((events["status"] == "processed").sum())) < 0.01)
     )
     duplicates = dup_of.with_columns(
-        pl.Series("id", uuid_strings(rng, dup_of.height).tolist(), dtype=pl.String),
+        pl.Series(
+            "id",
+            uuid7_strings(rng, dup_of["received_time"].dt.epoch("s").to_numpy() + 5).tolist(),
+            dtype=pl.String,
+        ),
         pl.lit("ignored").alias("status"),
         (pl.col("received_time") + pl.duration(seconds=5)).alias("received_time"),
         (pl.col("process_time") + pl.duration(seconds=5)).alias("process_time"),
