@@ -12,7 +12,7 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 
-from pipelines.extract import TableSpec
+from pipelines.extract import TableSpec, mysql_query_sql
 from pipelines.marts import MART_KEYS
 from wework.db.routing import ReadDecision
 
@@ -45,13 +45,13 @@ def raw_check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
 
 def source_row_count(con: duckdb.DuckDBPyConnection, src: str, table: str) -> int:
     (n,) = con.execute(
-        "SELECT * FROM mysql_query(?, ?)", [src, f"SELECT COUNT(*) FROM `{table}`"]
+        f"SELECT * FROM {mysql_query_sql(src, f'SELECT COUNT(*) FROM `{table}`')}"
     ).fetchone()
     return int(n)
 
 
 def raw_row_count(con: duckdb.DuckDBPyConnection, table: str, shard: int) -> int:
-    (n,) = con.execute(f'SELECT count(*) FROM raw."{table}" WHERE _shard = ?', [shard]).fetchone()
+    (n,) = con.execute(f'SELECT count(*) FROM raw."{table}" WHERE _shard = {int(shard)}').fetchone()
     return int(n)
 
 
@@ -61,18 +61,18 @@ def status_day_differences(con: duckdb.DuckDBPyConnection, src: str, shard: int)
         "SELECT DATE(created_at) AS d, CAST(status AS CHAR) AS status, COUNT(*) AS n "
         "FROM messages GROUP BY DATE(created_at), status"
     )
+    # Literals, not parameters: see mysql_query_sql.
     return con.execute(
-        """
-        WITH s AS (SELECT d, status, n FROM mysql_query(?, ?)),
+        f"""
+        WITH s AS (SELECT d, status, n FROM {mysql_query_sql(src, query)}),
              r AS (SELECT CAST(created_at AS DATE) AS d, status, count(*) AS n
-                   FROM raw.messages WHERE _shard = ? GROUP BY ALL)
+                   FROM raw.messages WHERE _shard = {int(shard)} GROUP BY ALL)
         SELECT coalesce(s.d, r.d), coalesce(s.status, r.status), coalesce(s.n, 0),
                coalesce(r.n, 0)
         FROM s FULL OUTER JOIN r ON s.d = r.d AND s.status = r.status
         WHERE coalesce(s.n, 0) <> coalesce(r.n, 0)
         ORDER BY 1, 2
-        """,
-        [src, query, shard],
+        """
     ).fetchall()
 
 
