@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,7 +27,14 @@ def _health_score(r: dict) -> float:
     done = r["messages_sent"] + r["messages_failed"]
     delivery = r["messages_sent"] / done if done else 1
     stability = 1 - min(r["disconnect_count"] + r["error_count"], 5) / 5
-    return round(60 * float(uptime) + 30 * delivery + 10 * stability, 1)
+    return _round_half_away(60 * float(uptime) + 30 * delivery + 10 * stability, 1)
+
+
+def _round_half_away(x: float, digits: int) -> float:
+    """SQL's ROUND (DuckDB: std::round of x * 10^digits), not Python's half-to-even:
+    96.25 is 96.3 in the mart, and round(96.25, 1) == 96.2."""
+    scaled = x * 10**digits
+    return math.copysign(math.floor(abs(scaled) + 0.5), scaled) / 10**digits
 
 
 def _expected(mart: str, sources: list[Engine], as_of: datetime) -> list[dict]:
