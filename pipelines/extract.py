@@ -1,9 +1,11 @@
 """Incremental extraction of one shard's tables from MySQL into DuckDB's ``raw`` schema.
 
 Engine, chosen by measurement (ENVIRONMENT-NOTES, ``bench/extract_bench.py``): DuckDB's
-mysql extension with ``compress=false`` and ``mysql_query()``. It streams at about the
-``mariadb --quick`` client's rate with bounded memory, and the rows go straight into the
-warehouse without passing through Python objects. The session is pinned to UTC and every
+mysql extension with ``compress=false`` and ``mysql_query()``. Full loads read the stream
+as Arrow batches on a second connection while all DuckDB threads write raw from it
+(``_replace_rows``); incremental batches are staged and upserted (``_upsert_rows``). Rows
+never pass through Python objects and memory stays bounded. The session is pinned to UTC
+and every
 watermark is compared as a naive UTC timestamp written into the MySQL query itself, so the
 filter runs on the server, through the index.
 

@@ -68,7 +68,8 @@ def shot(page: Page, name: str) -> Path:
 
 
 def heading(page: Page, text: str) -> None:
-    expect(page.get_by_role("heading", name=text, exact=True)).to_be_visible()
+    """The page's title (st.title, h1): a section of the page may share its name."""
+    expect(page.get_by_role("heading", name=text, exact=True, level=1)).to_be_visible()
 
 
 def open_nav(page: Page, title: str) -> None:
