@@ -55,6 +55,7 @@ from sqlalchemy import JSON
 
 import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from wework.models import Base
+from wework.warehouse import transaction
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
 # Tables whose rows are only ever inserted, stamped with created_at.
@@ -257,14 +258,10 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, t: str, shard: int, select: st
     try:
         stream = reader_con.execute(select).to_arrow_reader(STREAM_BATCH_ROWS)
         con.register("_stream", stream)
-        con.execute("BEGIN")
         try:
-            con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
-            (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
+                (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
         finally:
             con.unregister("_stream")
     finally:
@@ -291,14 +288,9 @@ def _upsert_rows(
     try:
         (rows,) = con.execute("SELECT count(*) FROM _batch").fetchone()
         match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in ("_shard", *spec.key))
-        con.execute("BEGIN")
-        try:
+        with transaction(con):
             con.execute(f"DELETE FROM {t} r USING _batch b WHERE {match}")
             con.execute(f"INSERT INTO {t} SELECT * FROM _batch")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.execute("DROP TABLE IF EXISTS _batch")
     return int(rows)

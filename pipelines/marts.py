@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from wework.config import REPO_ROOT
+from wework.warehouse import transaction
 
 SQL_DIR = REPO_ROOT / "sql" / "marts"
 
@@ -49,13 +50,8 @@ def build_mart(con: duckdb.DuckDBPyConnection, name: str, as_of: datetime) -> in
     new = f"marts.{name}__new"
     con.execute(f"DROP TABLE IF EXISTS {new}")
     con.execute(f"CREATE TABLE {new} AS {mart_sql(name)}")
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         con.execute(f"DROP TABLE IF EXISTS marts.{name}")
         con.execute(f"ALTER TABLE {new} RENAME TO {name}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     (rows,) = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()
     return int(rows)
