@@ -55,7 +55,7 @@ from sqlalchemy import JSON
 
 import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from wework.models import Base
-from wework.warehouse import transaction
+from wework.warehouse import setting, transaction
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
 # Tables whose rows are only ever inserted, stamped with created_at.
@@ -189,20 +189,20 @@ def _select_list(spec: TableSpec, shard: int) -> str:
     return ", ".join(exprs)
 
 
-def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: str) -> None:
-    """Create ``raw.<table>`` with the types mysql_query() yields (once: asking MySQL for
-    an empty result costs a round of catalog queries, half a second on a busy box)."""
+def _raw_table_exists(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
+    """Whether ``raw.<table>`` exists, without touching the attached MySQL catalogs.
+
+    ``duckdb_tables()`` and information_schema list every attached catalog, and a failed
+    lookup searches them all for a "did you mean" hint: either loads the MySQL catalog,
+    0.4 s (measured). With ``catalog_error_max_schemas = 0`` the failed lookup takes 1 ms.
+    """
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    try:  # (not duckdb_tables(): that lists the attached MySQL catalogs too, slowly)
-        con.execute(f"SELECT 1 FROM raw.{_q(spec.name)} LIMIT 0")
-        return
-    except duckdb.CatalogException:
-        pass
-    sql = source_query(spec, {}, DEFAULT_OVERLAP) + " LIMIT 0"
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS raw.{_q(spec.name)} AS "
-        f"SELECT {_select_list(spec, 0)} FROM {mysql_query_sql(src, sql)}"
-    )
+    with setting(con, "catalog_error_max_schemas", 0):
+        try:
+            con.execute(f"SELECT 1 FROM raw.{_q(spec.name)} LIMIT 0")
+            return True
+        except duckdb.CatalogException:
+            return False
 
 
 def extract_table(
@@ -217,16 +217,15 @@ def extract_table(
     """Bring ``raw.<table>`` up to date for one shard from the attached MySQL ``src``."""
     started = time.perf_counter()
     shard = int(shard)
-    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
-    ensure_raw_table(con, spec, src)
+    exists = _raw_table_exists(con, spec)
     t = f"raw.{_q(spec.name)}"
-    wm = {} if full else _watermarks(con, spec, shard)
+    wm = _watermarks(con, spec, shard) if exists and not full else {}
     query = source_query(spec, wm, overlap)
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
     if not wm or spec.strategy == "snapshot":
-        rows_read = _replace_rows(con, t, shard, select)
+        rows_read = _replace_rows(con, t, shard, select, create=not exists)
     else:
-        rows_read = _upsert_rows(con, t, spec, select, threads)
+        rows_read = _upsert_rows(con, t, spec, select)
     (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = {shard}").fetchone()
     return ExtractResult(
         table=spec.name,
@@ -244,8 +243,14 @@ def extract_table(
 STREAM_BATCH_ROWS = 122_880  # one DuckDB row group
 
 
-def _replace_rows(con: duckdb.DuckDBPyConnection, t: str, shard: int, select: str) -> int:
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection, t: str, shard: int, select: str, *, create: bool
+) -> int:
     """First load, --full or a snapshot table: replace the shard's rows in one transaction.
+
+    With ``create`` the raw table does not exist yet and is created from the stream itself,
+    with the types ``mysql_query()`` yields: asking MySQL for an empty result first would
+    cost a round of catalog queries (0.4 s measured on a 2M-row table, 7% of its load).
 
     The MySQL stream is read on a second connection as Arrow batches, and raw is written
     from that stream by all DuckDB threads: while one thread compresses a row group into
@@ -259,9 +264,14 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, t: str, shard: int, select: st
         stream = reader_con.execute(select).to_arrow_reader(STREAM_BATCH_ROWS)
         con.register("_stream", stream)
         try:
-            with transaction(con):
-                con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
-                (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
+            # In order: fewer, fuller row groups, 15% less memory and no slower (measured).
+            with setting(con, "preserve_insertion_order", True), transaction(con):
+                if create:
+                    con.execute(f"CREATE TABLE {t} AS SELECT * FROM _stream")
+                    (rows,) = con.execute(f"SELECT count(*) FROM {t}").fetchone()
+                else:
+                    con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
+                    (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
         finally:
             con.unregister("_stream")
     finally:
@@ -269,9 +279,7 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, t: str, shard: int, select: st
     return int(rows)
 
 
-def _upsert_rows(
-    con: duckdb.DuckDBPyConnection, t: str, spec: TableSpec, select: str, threads: int
-) -> int:
+def _upsert_rows(con: duckdb.DuckDBPyConnection, t: str, spec: TableSpec, select: str) -> int:
     """Incremental: delete the keys of the changed rows, insert them, one transaction.
 
     The rows are staged in a temp table with ONE DuckDB thread (the mysql_query() scan is
@@ -280,11 +288,8 @@ def _upsert_rows(
     transaction is scanned by one thread only. The stage is private to this connection
     and spills to disk past the memory_limit.
     """
-    con.execute("SET threads = 1")
-    try:
+    with setting(con, "threads", 1):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
-    finally:
-        con.execute(f"SET threads = {int(threads)}")
     try:
         (rows,) = con.execute("SELECT count(*) FROM _batch").fetchone()
         match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in ("_shard", *spec.key))

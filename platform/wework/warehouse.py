@@ -93,6 +93,25 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
+@contextmanager
+def setting(
+    con: duckdb.DuckDBPyConnection, name: str, value: int | bool
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``SET name = value`` on ``con`` for the block, then the previous value again."""
+
+    def literal(v: int | bool) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(int(v))
+
+    # Inlined, not a prepared parameter: with a MySQL database attached, the first
+    # parameter makes DuckDB load that catalog (0.3 s).
+    (previous,) = con.execute(f"SELECT current_setting('{name}')").fetchone()
+    con.execute(f"SET {name} = {literal(value)}")
+    try:
+        yield con
+    finally:
+        con.execute(f"SET {name} = {literal(previous)}")
+
+
 def publish_marts(
     con: duckdb.DuckDBPyConnection,
     settings: Settings | None = None,

@@ -10,9 +10,18 @@ import pytest
 from etl_dataset import utcnow
 from sqlalchemy import Engine, text
 
-from pipelines.extract import attach_source, extract_table, table_specs
+from pipelines.extract import (
+    DEFAULT_OVERLAP,
+    _select_list,
+    attach_source,
+    extract_table,
+    mysql_query_sql,
+    source_query,
+    table_specs,
+)
 from wework.db.engines import Role, database_url
 from wework.db.replication import wait_for_replica
+from wework.warehouse import setting
 
 
 @pytest.fixture
@@ -91,3 +100,39 @@ def test_json_text_arrives_intact(empty_db, primary, con):
     extract_table(con, "src", table_specs()["tenants"], 0)
     name, cfg = con.execute("SELECT tenant_name, config FROM raw.tenants").fetchone()
     assert name == "租户" and cfg == '{"名字": "企业微信"}'
+
+
+def test_first_load_creates_raw_with_the_source_scan_types_and_reruns_upsert(
+    empty_db, primary, con
+):
+    # The first load creates each raw table from its Arrow stream; the types must be those
+    # of a direct mysql_query() scan, or marts and later upserts would see other types.
+    for name, spec in table_specs().items():
+        extract_table(con, "src", spec, 0)
+        direct = con.execute(
+            f"DESCRIBE SELECT {_select_list(spec, 0)} FROM "
+            f"{mysql_query_sql('src', source_query(spec, {}, DEFAULT_OVERLAP))}"
+        ).fetchall()
+        created = con.execute(f'DESCRIBE raw."{name}"').fetchall()
+        assert [(c[0], c[1]) for c in created] == [(c[0], c[1]) for c in direct], name
+
+    # A second shard appends to the existing table instead of creating it again.
+    spec = table_specs()["tenants"]
+    _sync(
+        empty_db,
+        primary,
+        "INSERT INTO tenants (id, tenant_code, tenant_name, max_accounts, max_daily_messages,"
+        " status) VALUES ('t1', 'c1', 'one', 1, 1, 'active')",
+    )
+    assert extract_table(con, "src", spec, 1).rows_in_raw == 1
+    assert extract_table(con, "src", spec, 0).rows_in_raw == 1
+    assert con.execute("SELECT count(*) FROM raw.tenants").fetchone()[0] == 2
+
+
+def test_setting_is_restored_after_the_block_even_on_error(tmp_path):
+    c = duckdb.connect(str(tmp_path / "s.duckdb"))
+    c.execute("SET threads = 2")
+    with pytest.raises(duckdb.CatalogException), setting(c, "threads", 1):
+        assert c.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+        c.execute("SELECT * FROM no_such_table")
+    assert c.execute("SELECT current_setting('threads')").fetchone()[0] == 2
