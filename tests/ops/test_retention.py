@@ -51,6 +51,16 @@ def insert_callback(conn, received: datetime, label: str) -> None:
     )
 
 
+def insert_event_key(conn, created: datetime, label: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO callback_event_keys (guid, event_id, callback_event_id, created_at) "
+            "VALUES ('g', :label, :id, :ts)"
+        ),
+        {"id": str(uuid.uuid4()), "label": label, "ts": created},
+    )
+
+
 def labels(conn, table: str, column: str) -> list[str]:
     return sorted(conn.execute(text(f"SELECT {column} FROM {table}")).scalars())
 
@@ -90,6 +100,10 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         insert_callback(conn, datetime(2025, 1, 10), "old-partition")
         insert_callback(conn, CUTOFF - DAY, "old")
         insert_callback(conn, CUTOFF + DAY, "keep")
+        for i in range(12):
+            insert_event_key(conn, CUTOFF - DAY + timedelta(hours=i), f"old-{i:02d}")
+        insert_event_key(conn, CUTOFF, "keep-at-cutoff")
+        insert_event_key(conn, CUTOFF + DAY, "keep")
         message_parts = partitions(conn, "messages")
         callback_parts = partitions(conn, "callback_events")
     assert "p2025" in message_parts and "p202605" in callback_parts
@@ -110,6 +124,8 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
     assert dropped_months[0] == "p202501" and dropped_months[-1] == "p202605"
     assert sum(rows for _, rows in callbacks.dropped_partitions) == 1
     assert callbacks.rows_deleted == 1
+    keys = by_table["callback_event_keys"]
+    assert keys.dropped_partitions == [] and (keys.rows_deleted, keys.batches) == (12, 2)
 
     with engine.connect() as conn:
         assert labels(conn, "messages", "conversation_id") == [
@@ -119,6 +135,7 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         ]
         assert labels(conn, "account_status_history", "reason") == ["keep"]
         assert labels(conn, "callback_events", "event_type") == ["keep"]
+        assert labels(conn, "callback_event_keys", "event_id") == ["keep", "keep-at-cutoff"]
         assert "p2025" not in partitions(conn, "messages")
         assert partitions(conn, "messages")[-1] == "p_future"
     assert any("p2025" in line and "rows deleted: 26" in line for line in log)

@@ -1,6 +1,7 @@
 """Data retention (`wework db maintain`): the spec's cleanup of old rows, done safely.
 
-For each time-partitioned table (messages, account_status_history, callback_events) and
+For each time-partitioned table (messages, account_status_history, callback_events), and
+callback_event_keys (the events' de-duplication keys, same window as the events), and
 each shard, with ``cutoff = now - N calendar months`` (messages: 36, spec §分表策略):
 
 1. every partition whose whole range lies before the cutoff (its exclusive upper bound
@@ -27,6 +28,7 @@ from sqlalchemy import Engine, text
 
 from wework.config import Settings, get_settings
 from wework.db.engines import Role, get_engine
+from wework.models.callback_dedup import CallbackEventKey
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
 from wework.ops.settings import OpsSettings, get_ops_settings
 
@@ -49,6 +51,11 @@ def policies(ops: OpsSettings | None = None) -> list[RetentionPolicy]:
         ),
         RetentionPolicy(
             CALLBACK_EVENTS.table, CALLBACK_EVENTS.column, o.retention_callback_events_months
+        ),
+        # The de-duplication keys live as long as the events they guard (not partitioned:
+        # batched deletes only). A key older than the window guards an event already purged.
+        RetentionPolicy(
+            CallbackEventKey.__tablename__, "created_at", o.retention_callback_events_months
         ),
     ]
 
