@@ -142,6 +142,11 @@ MART_TOTALS = {
         "SELECT sum(messages_created) FROM marts.tenant_usage_daily",
         "SELECT count(*) FROM raw.messages WHERE tenant_id IN (SELECT id FROM raw.tenants)",
     ),
+    "account_directory": (
+        "SELECT count(*), count(tenant_code) FROM marts.account_directory",
+        "SELECT count(*), count(*) FILTER (WHERE tenant_id IN (SELECT id FROM raw.tenants)) "
+        "FROM raw.wework_accounts",
+    ),
 }
 
 

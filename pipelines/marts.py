@@ -25,6 +25,7 @@ MART_INPUTS: dict[str, tuple[str, ...]] = {
     "batch_task_performance": ("batch_send_tasks", "messages"),
     "callback_processing_daily": ("callback_events",),
     "tenant_usage_daily": ("tenants", "wework_accounts", "messages"),
+    "account_directory": ("wework_accounts", "tenants"),
 }
 
 # Each mart's grain: its key must be unique (an asset check verifies it).
@@ -35,6 +36,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "batch_task_performance": ("batch_id",),
     "callback_processing_daily": ("stat_date", "event_type"),
     "tenant_usage_daily": ("tenant_id", "stat_date"),
+    "account_directory": ("account_id",),
 }
 
 

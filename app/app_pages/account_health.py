@@ -27,7 +27,7 @@ reports.chart(
     data["per_account"],
     lambda df: px.scatter(df, x="uptime_ratio", y="disconnects", color="status",
                           color_discrete_map=reports.STATUS_COLORS,
-                          hover_data=["account_id", "health_score"]),
+                          hover_data=["account", "health_score"]),
     name="Uptime and disconnects per account", key="health_per_account", table=True,
 )
 st.caption(f"Flapping: {FLAPPING_MIN_DISCONNECTS} or more disconnects in the period.")

@@ -32,10 +32,10 @@ with right:
 left, right = st.columns(2)
 with left:
     reports.chart(data["top_volume"],
-                  lambda df: px.bar(df, x="messages", y="account_id", orientation="h"),
+                  lambda df: px.bar(df, x="messages", y="account", orientation="h"),
                   name="Top accounts by volume", key="msgstats_top_volume", table=True)
 with right:
     reports.chart(data["top_failure_rate"],
-                  lambda df: px.bar(df, x="failure_rate", y="account_id", orientation="h",
+                  lambda df: px.bar(df, x="failure_rate", y="account", orientation="h",
                                     hover_data=["failed", "messages"]),
                   name="Top accounts by failure rate", key="msgstats_top_failure", table=True)

@@ -18,6 +18,10 @@ import pandas as pd
 
 FLAPPING_MIN_DISCONNECTS = 3  # disconnects in the period that make an account "flapping"
 TOP_N = 10
+# How an account is shown: its name and the end of its id (names need not be unique; the
+# id's start is its creation time, shared by accounts made together). ``d`` is
+# marts.account_directory; an account missing from it is shown by id.
+ACCOUNT_LABEL = "coalesce(d.account_name || ' · ' || right(account_id, 6), account_id)"
 
 
 @dataclass(frozen=True)
@@ -185,11 +189,13 @@ def message_stats(con: duckdb.DuckDBPyConnection, f: Filters,
         FROM {_message_source(f)} WHERE {where} GROUP BY stat_date
         HAVING sum(success_count) > 0 ORDER BY stat_date""", params)
     accounts = f"""
-        SELECT account_id, tenant_id, sum(total_count) AS messages,
-               sum(success_count) AS success, sum(failed_count) AS failed,
-               sum(failed_count) / nullif(sum(success_count) + sum(failed_count), 0)
-                   AS failure_rate
-        FROM marts.message_stats_hourly WHERE {where} GROUP BY ALL"""
+        SELECT {ACCOUNT_LABEL} AS account, s.* FROM (
+            SELECT account_id, tenant_id, sum(total_count) AS messages,
+                   sum(success_count) AS success, sum(failed_count) AS failed,
+                   sum(failed_count) / nullif(sum(success_count) + sum(failed_count), 0)
+                       AS failure_rate
+            FROM marts.message_stats_hourly WHERE {where} GROUP BY ALL) AS s
+        LEFT JOIN marts.account_directory AS d USING (account_id)"""
     top_volume = _df(con, f"{accounts} ORDER BY messages DESC, account_id LIMIT {TOP_N}",
                      params)
     top_failure = _df(con, f"""
@@ -207,16 +213,18 @@ def account_health(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, pd.D
             FROM marts.account_health_daily WHERE {where} GROUP BY account_id)
         GROUP BY 1 ORDER BY accounts DESC""", params)
     per_account = _df(con, f"""
-        SELECT account_id, tenant_id,
-               avg(uptime_ratio) AS uptime_ratio,
-               sum(disconnect_count) AS disconnects, sum(error_count) AS errors,
-               sum(recover_count) AS recoveries,
-               sum(mean_time_to_recover_seconds * recover_count)
-                   / nullif(sum(recover_count), 0) AS mean_time_to_recover_seconds,
-               avg(health_score) AS health_score,
-               arg_max(status_at_day_end, stat_date) AS status
-        FROM marts.account_health_daily WHERE {where}
-        GROUP BY ALL ORDER BY health_score, account_id""", params)
+        SELECT {ACCOUNT_LABEL} AS account, s.* FROM (
+            SELECT account_id, tenant_id,
+                   avg(uptime_ratio) AS uptime_ratio,
+                   sum(disconnect_count) AS disconnects, sum(error_count) AS errors,
+                   sum(recover_count) AS recoveries,
+                   sum(mean_time_to_recover_seconds * recover_count)
+                       / nullif(sum(recover_count), 0) AS mean_time_to_recover_seconds,
+                   avg(health_score) AS health_score,
+                   arg_max(status_at_day_end, stat_date) AS status
+            FROM marts.account_health_daily WHERE {where} GROUP BY ALL) AS s
+        LEFT JOIN marts.account_directory AS d USING (account_id)
+        ORDER BY health_score, account_id""", params)
     flapping = per_account[per_account["disconnects"] >= FLAPPING_MIN_DISCONNECTS]
     flapping = flapping.sort_values("disconnects", ascending=False)
     daily = _df(con, f"""
@@ -265,14 +273,14 @@ def tenant_usage(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, pd.Dat
     return {"daily": daily}
 
 
-def account_ids(con: duckdb.DuckDBPyConnection, tenant_id: str | None) -> list[str]:
-    """Accounts that appear in the marts (for the account filter)."""
-    sql = "SELECT DISTINCT account_id FROM marts.account_health_daily"
+def account_labels(con: duckdb.DuckDBPyConnection, tenant_id: str | None) -> dict[str, str]:
+    """Account id -> its label, for the account filter, ordered by label."""
+    sql = f"SELECT account_id, {ACCOUNT_LABEL} AS label FROM marts.account_directory AS d"
     params: list = []
     if tenant_id:
         sql += " WHERE tenant_id = ?"
         params.append(tenant_id)
-    return [r[0] for r in con.execute(sql + " ORDER BY 1", params).fetchall()]
+    return dict(con.execute(sql + " ORDER BY label, account_id", params).fetchall())
 
 
 REPORTS: dict[str, Callable[..., dict[str, pd.DataFrame]]] = {

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ui import session
 from ui.config import REPORT_CACHE_TTL_SECONDS
-from ui.report_queries import REPORTS, Filters, account_ids
+from ui.report_queries import REPORTS, Filters, account_labels
 from wework.models import MessageType
 from wework.services.context import ServiceContext
 from wework.services.permissions import REPORT_VIEW
@@ -69,10 +69,10 @@ def show_freshness(path: Path) -> None:
 
 
 @st.cache_data(ttl=REPORT_CACHE_TTL_SECONDS, show_spinner=False)
-def _account_options(path: str, tenant_id: str | None) -> list[str]:
+def _account_options(path: str, tenant_id: str | None) -> dict[str, str]:
     con = open_marts()
     try:
-        return account_ids(con, tenant_id)
+        return account_labels(con, tenant_id)
     finally:
         con.close()
 
@@ -140,8 +140,10 @@ def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
             else picked_dates
     account_id = None
     if account:
-        options = [ALL, *_account_options(str(path), tenant_id)]
-        chosen = cols[2].selectbox("Account", options, key=f"{key}_account")
+        # Its own name: the tenant box's format_func above closes over ``labels``.
+        account_labels = _account_options(str(path), tenant_id)
+        chosen = cols[2].selectbox("Account", [ALL, *account_labels], key=f"{key}_account",
+                                   format_func=lambda a: account_labels.get(a, a))
         account_id = None if chosen == ALL else chosen
     mtype = None
     if message_type:

@@ -31,6 +31,7 @@ MART_NAMES = (
     "batch_task_performance",
     "callback_processing_daily",
     "tenant_usage_daily",
+    "account_directory",
 )
 CURRENT_LINK = "current"
 KEEP_PUBLISHED = 3  # older files are removed; a reader still holding one keeps its inode

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 
 from ui.nav import PAGES_DIR
-from ui.report_queries import Filters, overview
+from ui.report_queries import Filters, account_health, message_stats, overview
+from wework.services import accounts
 from wework.warehouse import open_marts
 
 REPORT_FILES = ["overview.py", "message_stats.py", "account_health.py", "batch_report.py",
@@ -52,13 +53,17 @@ def test_non_super_admin_is_pinned_to_own_tenant(app_as, app_world):
     assert at.session_state["wework_acting_tenant"] == app_world.tenant_id
 
 
+def tenant_days(con, tenant_id: str) -> tuple[date, date]:
+    """The first and last day of the tenant's messages in the marts."""
+    return con.execute("SELECT min(stat_date), max(stat_date) FROM "
+                       "marts.message_stats_daily WHERE tenant_id = ?", [tenant_id]).fetchone()
+
+
 def test_overview_figures_match_the_marts(app_world):
     """The Overview's period total equals a direct sum over the daily mart."""
     con = open_marts()
     try:
-        lo, hi = con.execute("SELECT min(stat_date), max(stat_date) FROM "
-                             "marts.message_stats_daily WHERE tenant_id = ?",
-                             [app_world.tenant_id]).fetchone()
+        lo, hi = tenant_days(con, app_world.tenant_id)
         expected = con.execute("SELECT sum(total_count) FROM marts.message_stats_daily "
                                "WHERE tenant_id = ?", [app_world.tenant_id]).fetchone()[0]
         kpis = overview(con, Filters(app_world.tenant_id, lo, hi), today=hi)["kpis"]
@@ -68,6 +73,31 @@ def test_overview_figures_match_the_marts(app_world):
     got = kpis.set_index("metric").loc["Messages in period", "value"]
     assert got == expected
     assert kpis.set_index("metric").loc["Messages in period", "previous"] == 0
+
+
+def account_names(world) -> dict[str, str]:
+    """The tenant's account names, read from MySQL through the accounts service."""
+    names, cursor = {}, None
+    while True:
+        page = accounts.list_accounts(world.admin_ctx, limit=500, cursor=cursor)
+        names.update({a.id: a.account_name for a in page.items})
+        if not page.next_cursor:
+            return names
+        cursor = page.next_cursor
+
+
+def test_top_and_per_account_reports_name_the_accounts(app_world):
+    con = open_marts()
+    try:
+        f = Filters(app_world.tenant_id, *tenant_days(con, app_world.tenant_id))
+        tables = [message_stats(con, f)["top_volume"], account_health(con, f)["per_account"]]
+    finally:
+        con.close()
+    names = account_names(app_world)
+    for df in tables:
+        assert not df.empty
+        labels = dict(zip(df["account_id"], df["account"], strict=True))
+        assert labels == {a: f"{names[a]} · {a[-6:]}" for a in labels}
 
 
 def test_super_admin_can_pick_all_tenants(app_as):
@@ -80,8 +110,8 @@ def test_super_admin_can_pick_all_tenants(app_as):
 
 def test_account_filter_and_hourly_series(app_as, app_world):
     at = open_page(app_as("analyst"), "message_stats.py")
-    accounts = [o for o in at.selectbox(key="msgstats_account").options if o != "(all)"]
-    assert accounts, "the seeded tenant has accounts in the marts"
+    shown = [o for o in at.selectbox(key="msgstats_account").options if o != "(all)"]
+    assert shown, "the seeded tenant has accounts in the marts"
     con = open_marts()
     try:
         busiest = con.execute(
@@ -90,8 +120,10 @@ def test_account_filter_and_hourly_series(app_as, app_world):
         ).fetchone()[0]
     finally:
         con.close()
-    assert busiest in accounts
+    names = account_names(app_world)
+    assert sorted(shown) == sorted(f"{names[a]} · {a[-6:]}" for a in names)  # by name
     at.selectbox(key="msgstats_account").set_value(busiest).run()
+    assert at.selectbox(key="msgstats_account").value == busiest
     at.radio(key="msgstats_granularity").set_value("hour").run()
     assert not at.exception
     assert elements(at, "plotly_chart")

@@ -226,6 +226,14 @@ def account_health_daily() -> str:
     """
 
 
+def account_directory() -> str:
+    return """
+        SELECT a.id AS account_id, a.tenant_id, t.tenant_code, t.tenant_name,
+               a.account_name, a.status, a.created_at
+        FROM wework_accounts a LEFT JOIN tenants t ON t.id = a.tenant_id
+    """
+
+
 def oracle_rows(engine: Engine, mart: str, as_of: datetime) -> list[dict]:
     sql = globals()[mart]()
     with engine.connect() as conn:

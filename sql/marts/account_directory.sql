@@ -1,0 +1,17 @@
+-- marts.account_directory: one row per WeCom account, so that reports and notebooks can
+-- show an account's name and tenant instead of its id (the other marts carry ids only).
+--   account_id, tenant_id, tenant_code, tenant_name, account_name
+--   status       the account's status as of the extraction (not a daily figure; see
+--                account_health_daily.status_at_day_end for history)
+--   created_at   when the account was created (UTC)
+-- No contact data (phone, email): reports never need it and it is encrypted at the source.
+SELECT
+    a.id AS account_id,
+    a.tenant_id,
+    t.tenant_code,
+    t.tenant_name,
+    a.account_name,
+    a.status,
+    a.created_at
+FROM raw.wework_accounts AS a
+LEFT JOIN raw.tenants AS t ON t.id = a.tenant_id
