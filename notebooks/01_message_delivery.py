@@ -26,7 +26,7 @@
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, short, show
+from nbhelpers import Marts, bullets, has, num, pct, say, show
 
 marts = Marts()
 say(marts.describe())
@@ -77,9 +77,7 @@ if HAS_DATA:
 
 # %%
 if HAS_DATA:
-    by_tenant = rate(daily, "tenant_id").with_columns(
-        pl.col("tenant_id").map_elements(short, return_dtype=pl.String).alias("tenant")
-    )
+    by_tenant = marts.labelled(rate(daily, "tenant_id"))
     by_type = rate(daily, "message_type")
     show(
         px.bar(
@@ -110,9 +108,7 @@ if HAS_DATA:
 
 # %%
 if HAS_DATA:
-    latency = daily.filter(pl.col("p95_delivery_seconds").is_not_null()).with_columns(
-        pl.col("tenant_id").map_elements(short, return_dtype=pl.String).alias("tenant")
-    )
+    latency = marts.labelled(daily.filter(pl.col("p95_delivery_seconds").is_not_null()))
     if latency.is_empty():
         say("No message has both a send and a callback time: no latency to show.")
     else:
@@ -170,9 +166,10 @@ if HAS_DATA:
 CLUSTER_MIN_FAILURES = 3
 CLUSTER_FACTOR = 2.0
 if HAS_DATA:
-    cells = rate(hourly, "account_id", "stat_hour").with_columns(
-        (1 - pl.col("success_rate")).alias("failure_rate"),
-        pl.col("account_id").map_elements(short, return_dtype=pl.String).alias("account"),
+    cells = marts.labelled(
+        rate(hourly, "account_id", "stat_hour").with_columns(
+            (1 - pl.col("success_rate")).alias("failure_rate")
+        )
     )
     total_success = int(hourly["success_count"].sum())
     total_failed = int(hourly["failed_count"].sum())

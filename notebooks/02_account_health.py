@@ -27,7 +27,7 @@
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, short, show
+from nbhelpers import Marts, bullets, has, num, pct, say, show
 
 # A flapping day: at least this many disconnects in one UTC day. A flapping account: at
 # least FLAP_DAYS such days in the period.
@@ -41,9 +41,7 @@ HAS_DATA = has(health, "uptime_ratio", "disconnect_count", "messages_failed")
 if not HAS_DATA:
     say("**No data:** `account_health_daily` is empty, so there is nothing to analyse yet.")
 else:
-    health = health.with_columns(
-        pl.col("account_id").map_elements(short, return_dtype=pl.String).alias("account"),
-        pl.col("tenant_id").map_elements(short, return_dtype=pl.String).alias("tenant"),
+    health = marts.labelled(health).with_columns(
         (pl.col("disconnect_count") >= FLAP_DISCONNECTS_PER_DAY).alias("flapping_day"),
     )
 

@@ -29,7 +29,7 @@ from datetime import timedelta
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, short, show
+from nbhelpers import Marts, bullets, has, num, pct, say, show
 
 NEAR_LIMIT = 0.8  # a tenant at 80% of a limit is "near" it
 RECENT_DAYS = 7  # the window for "recently" and for growth
@@ -41,9 +41,7 @@ HAS_DATA = has(usage, "daily_quota_ratio", "accounts_quota_ratio", "messages_cre
 if not HAS_DATA:
     say("**No data:** `tenant_usage_daily` is empty, so there is nothing to analyse yet.")
 else:
-    usage = usage.with_columns(
-        pl.col("tenant_id").map_elements(short, return_dtype=pl.String).alias("tenant")
-    )
+    usage = marts.labelled(usage)
     last_day = usage["stat_date"].max()
     # The run's own day is incomplete: leave it out of growth figures.
     as_of_day = marts.as_of.date() if marts.as_of else last_day

@@ -67,10 +67,9 @@ def strategy_label(frame: pl.DataFrame) -> pl.Expr:
 
 if HAS_DATA:
     as_of = marts.as_of
-    tasks = tasks.with_columns(
+    tasks = marts.labelled(tasks).with_columns(
         strategy_label(tasks).alias("strategy"),
         pl.col("batch_id").map_elements(short, return_dtype=pl.String).alias("task"),
-        pl.col("tenant_id").map_elements(short, return_dtype=pl.String).alias("tenant"),
         pl.when(pl.col("total_count") > 0)
         .then((pl.col("success_count") + pl.col("failed_count")) / pl.col("total_count"))
         .alias("progress"),

@@ -54,12 +54,48 @@ class Marts:
         """The mart as a DataFrame (empty, without columns, when it was not published)."""
         return self._frames.get(name, pl.DataFrame())
 
+    def labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with readable ``account`` ("name · end of id") and ``tenant`` (tenant
+        code) columns for whichever of ``account_id`` / ``tenant_id`` it has, from
+        ``account_directory``; an id the directory does not know is shown by its end."""
+        directory = self["account_directory"]
+        known = has(directory, "account_id", "account_name", "tenant_id", "tenant_code")
+        out = frame
+        if "account_id" in frame.columns:
+            names = (
+                directory.select(
+                    "account_id",
+                    (pl.col("account_name") + " · " + pl.col("account_id").str.slice(-6)).alias(
+                        "account"
+                    ),
+                )
+                if known
+                else pl.DataFrame(schema={"account_id": pl.String, "account": pl.String})
+            )
+            out = _with_label(out, names, "account_id", "account")
+        if "tenant_id" in frame.columns:
+            codes = (
+                directory.select("tenant_id", pl.col("tenant_code").alias("tenant")).unique(
+                    "tenant_id"
+                )
+                if known
+                else pl.DataFrame(schema={"tenant_id": pl.String, "tenant": pl.String})
+            )
+            out = _with_label(out, codes, "tenant_id", "tenant")
+        return out
+
     def describe(self) -> str:
         if self.error:
             return f"**No data:** {self.error}"
         stamp = f"published {self.published_at:%Y-%m-%d %H:%M} UTC" if self.published_at else ""
         sizes = ", ".join(f"`{n}` {len(f):,} rows" for n, f in sorted(self._frames.items()))
         return f"Marts {stamp}: {sizes}."
+
+
+def _with_label(frame: pl.DataFrame, labels: pl.DataFrame, key: str, name: str) -> pl.DataFrame:
+    return frame.join(labels, on=key, how="left", maintain_order="left").with_columns(
+        pl.coalesce(name, pl.col(key).map_elements(short, return_dtype=pl.String)).alias(name)
+    )
 
 
 def say(text: str) -> None:
@@ -85,8 +121,9 @@ def num(value: float | None, digits: int = 1) -> str:
 
 
 def short(identifier: str | None) -> str:
-    """The first 8 characters of an id (readable in tables and charts)."""
-    return "-" if identifier is None else str(identifier)[:8]
+    """The last 8 characters of an id (readable in tables and charts). Not the first: a
+    UUIDv7 starts with its creation time, shared by everything made in the same minute."""
+    return "-" if identifier is None else str(identifier)[-8:]
 
 
 def bullets(lines: Iterable[str]) -> str:

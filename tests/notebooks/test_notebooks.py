@@ -79,3 +79,28 @@ def test_notebook_says_no_data_without_published_marts(
     monkeypatch.setenv("WEWORK_PUBLISH_DIR", str(tmp_path / "nothing-published"))
     text = markdown_outputs(nb_execute.execute(SOURCES[0]))
     assert "No data" in text and "wework etl run" in text
+
+
+def test_labels_show_account_names_and_tenant_codes(
+    published_marts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(NOTEBOOKS))
+    monkeypatch.setenv("WEWORK_PUBLISH_DIR", str(published_marts))
+    import polars as pl
+    from nbhelpers import Marts
+
+    marts = Marts()
+    known = marts["account_directory"].row(0, named=True)
+    frame = pl.DataFrame(
+        {
+            "account_id": ["not-in-the-directory-0000abcd", known["account_id"]],
+            "tenant_id": ["not-a-tenant-87654321", known["tenant_id"]],
+        }
+    )
+    out = marts.labelled(frame)
+    assert out["account_id"].to_list() == frame["account_id"].to_list()  # order kept
+    assert out["account"].to_list() == [
+        "0000abcd",
+        f"{known['account_name']} · {known['account_id'][-6:]}",
+    ]
+    assert out["tenant"].to_list() == ["87654321", known["tenant_code"]]
