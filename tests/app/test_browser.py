@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from ports import free_port
 
 from wework.cli_app import app_url, start_app
 from wework.config import REPO_ROOT
@@ -29,11 +29,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PASSWORD = "app-test-password-1"
 TIMEOUT_MS = 30_000
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@ free port), scoped to the user's tenant; without a metrics store it says so."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from ports import free_port
 
 from ui.nav import PAGES_DIR
 from wework import metrics
@@ -18,11 +18,6 @@ from wework.metrics.query import recent
 
 PAGE = str(PAGES_DIR / "monitoring.py")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from cryptography.fernet import Fernet
+from ports import free_ports
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
@@ -23,19 +24,6 @@ from wework.config import Settings, reload_settings
 from wework.db.engines import Role, get_engine, server_url
 from wework.db.localstack import LocalStack, LocalStackError, read_env_file
 from wework.db.replication import replication_status, wait_for_replica
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="module")

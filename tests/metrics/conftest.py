@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from metrics_vm import free_port
+from ports import free_port
 
 from wework.metrics.localserver import VictoriaMetricsServer
 

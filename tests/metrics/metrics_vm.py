@@ -4,16 +4,9 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.parse
 import urllib.request
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def export(url: str, selector: str, minutes: float = 60) -> list[dict]:

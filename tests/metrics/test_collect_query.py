@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from metrics_vm import export, free_port, wait_for_points
+from metrics_vm import export, wait_for_points
+from ports import free_port
 from sqlalchemy import Engine, insert
 from typer.testing import CliRunner
 

@@ -94,7 +94,7 @@ def test_store_down_buffers_bounded_drops_counted_then_recovers(
     tmp_path, vm: VictoriaMetricsServer
 ) -> None:
     # A server of its own: this test stops and restarts it.
-    from metrics_vm import free_port
+    from ports import free_port
 
     server = VictoriaMetricsServer(tmp_path, free_port())
     server.up()
@@ -138,7 +138,7 @@ def test_store_down_buffers_bounded_drops_counted_then_recovers(
 def test_hung_store_never_blocks_the_caller(tmp_path) -> None:
     """A store that accepts connections but never answers (the process is SIGSTOPped):
     record() keeps returning while the writer thread waits out its timeout."""
-    from metrics_vm import free_port
+    from ports import free_port
 
     server = VictoriaMetricsServer(tmp_path, free_port())
     server.up()

@@ -8,12 +8,12 @@ each test module gets its own shard databases (``fresh_settings``).
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_ports
 from sqlalchemy import text
 
 from wework.config import Settings
@@ -21,19 +21,6 @@ from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
 from wework.ops.settings import OpsSettings
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="session")
