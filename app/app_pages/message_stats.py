@@ -32,10 +32,12 @@ with right:
 left, right = st.columns(2)
 with left:
     reports.chart(data["top_volume"],
-                  lambda df: px.bar(df, x="messages", y="account", orientation="h"),
+                  lambda df: px.bar(df, x="messages", y="account", orientation="h")
+                  .update_yaxes(autorange="reversed"),  # the first row on top
                   name="Top accounts by volume", key="msgstats_top_volume", table=True)
 with right:
     reports.chart(data["top_failure_rate"],
                   lambda df: px.bar(df, x="failure_rate", y="account", orientation="h",
-                                    hover_data=["failed", "messages"]),
+                                    hover_data=["failed", "messages"])
+                  .update_yaxes(autorange="reversed"),
                   name="Top accounts by failure rate", key="msgstats_top_failure", table=True)
