@@ -55,33 +55,20 @@ class Marts:
         return self._frames.get(name, pl.DataFrame())
 
     def labelled(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with readable ``account`` ("name · end of id") and ``tenant`` (tenant
-        code) columns for whichever of ``account_id`` / ``tenant_id`` it has, from
-        ``account_directory``; an id the directory does not know is shown by its end."""
+        """``frame`` with readable ``account`` and ``tenant`` (tenant code) columns for
+        whichever of ``account_id`` / ``tenant_id`` it has, from ``account_directory``
+        (its ``account_label``); an id the directory does not know is shown by its end."""
         directory = self["account_directory"]
-        known = has(directory, "account_id", "account_name", "tenant_id", "tenant_code")
+        columns = ("account_id", "account_label", "tenant_id", "tenant_code")
+        if not has(directory, *columns):
+            directory = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
         out = frame
-        if "account_id" in frame.columns:
-            names = (
-                directory.select(
-                    "account_id",
-                    (pl.col("account_name") + " · " + pl.col("account_id").str.slice(-6)).alias(
-                        "account"
-                    ),
-                )
-                if known
-                else pl.DataFrame(schema={"account_id": pl.String, "account": pl.String})
-            )
+        if "account_id" in out.columns:
+            names = directory.select("account_id", pl.col("account_label").alias("account"))
             out = _with_label(out, names, "account_id", "account")
-        if "tenant_id" in frame.columns:
-            codes = (
-                directory.select("tenant_id", pl.col("tenant_code").alias("tenant")).unique(
-                    "tenant_id"
-                )
-                if known
-                else pl.DataFrame(schema={"tenant_id": pl.String, "tenant": pl.String})
-            )
-            out = _with_label(out, codes, "tenant_id", "tenant")
+        if "tenant_id" in out.columns:
+            codes = directory.select("tenant_id", pl.col("tenant_code").alias("tenant"))
+            out = _with_label(out, codes.unique("tenant_id"), "tenant_id", "tenant")
         return out
 
     def describe(self) -> str:

@@ -5,9 +5,8 @@ mysql extension with ``compress=false`` and ``mysql_query()``. Full loads read t
 as Arrow batches on a second connection while all DuckDB threads write raw from it
 (``_replace_rows``); incremental batches are staged and upserted (``_upsert_rows``). Rows
 never pass through Python objects and memory stays bounded. The session is pinned to UTC
-and every
-watermark is compared as a naive UTC timestamp written into the MySQL query itself, so the
-filter runs on the server, through the index.
+and every watermark is compared as a naive UTC timestamp written into the MySQL query
+itself, so the filter runs on the server, through the index.
 
 Each raw table has the source's columns plus ``_shard`` (auto-increment ids repeat across
 shard databases) and is keyed by ``(_shard, <source primary key>)``. Strategies:

@@ -18,10 +18,9 @@ import pandas as pd
 
 FLAPPING_MIN_DISCONNECTS = 3  # disconnects in the period that make an account "flapping"
 TOP_N = 10
-# How an account is shown: its name and the end of its id (names need not be unique; the
-# id's start is its creation time, shared by accounts made together). ``d`` is
-# marts.account_directory; an account missing from it is shown by id.
-ACCOUNT_LABEL = "coalesce(d.account_name || ' · ' || right(account_id, 6), account_id)"
+# How an account is shown (``d`` is marts.account_directory, which defines the label); an
+# account missing from it is shown by id.
+ACCOUNT_LABEL = "coalesce(d.account_label, account_id)"
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,8 @@ def account_health_daily() -> str:
 def account_directory() -> str:
     return """
         SELECT a.id AS account_id, a.tenant_id, t.tenant_code, t.tenant_name,
-               a.account_name, a.status, a.created_at
+               a.account_name, CONCAT(a.account_name, ' · ', RIGHT(a.id, 6)) AS account_label,
+               a.status, a.created_at
         FROM wework_accounts a LEFT JOIN tenants t ON t.id = a.tenant_id
     """
 
