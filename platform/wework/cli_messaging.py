@@ -138,12 +138,12 @@ def run_simulation(
     from wework.models import Conversation, Tenant, TenantStatus, WeworkAccount
     from wework.services import callbacks, messages
     from wework.services.context import system_context
-    from wework.services.dispatcher import dispatch_once, requeue_stale_sending
+    from wework.services.dispatcher import dispatch_once, recover_expired_claims
     from wework.services.errors import ServiceError
     from wework.services.uow import shard_transaction
 
     stats: Counter = Counter()
-    stats["requeued"] = requeue_stale_sending()  # left "sending" by an earlier run that died
+    stats["requeued"] = recover_expired_claims()  # left "sending" by an earlier run that died
     targets: dict[str, tuple[str, list[str]]] = {}  # account id -> (tenant, conversations)
     guid_of: dict[str, str] = {}
     for shard in all_shards():

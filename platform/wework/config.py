@@ -59,6 +59,47 @@ class Settings(BaseSettings):
     influx_org: str = "wework"
     influx_bucket: str = "wework"
 
+    # The WeCom gateway the worker sends through. Unset: an in-process SIMULATOR whose
+    # callbacks the worker ingests itself (like `wework simulate`).
+    gateway_url: str | None = None
+
+    # `wework worker`: dispatching. A claim on a message ('sending') expires claim_seconds
+    # after it was taken; another worker then recovers it (the message id is the gateway's
+    # idempotency key, so the recovered send is never delivered twice). It must exceed
+    # the longest send (gateway timeout x attempts).
+    worker_batch_size: int = Field(default=500, ge=1, le=10_000)
+    worker_send_concurrency: int = Field(default=32, ge=1, le=1024)
+    worker_dispatch_loops: int = Field(default=2, ge=1, le=64)
+    worker_idle_seconds: float = Field(default=0.5, gt=0)
+    worker_claim_seconds: float = Field(default=120.0, gt=0)
+    worker_stop_seconds: float = Field(default=8.0, gt=0)  # SIGTERM: in-flight sends finish
+    # How often each once-at-a-time job runs, cluster-wide (seconds).
+    worker_heartbeat_sweep_every: float = Field(default=30.0, gt=0)
+    worker_partitions_every: float = Field(default=86_400.0, gt=0)
+    worker_gauges_every: float = Field(default=60.0, gt=0)
+    worker_batches_every: float = Field(default=30.0, gt=0)
+    worker_recovery_every: float = Field(default=15.0, gt=0)  # sending claims, callbacks
+    worker_outbox_purge_every: float = Field(default=86_400.0, gt=0)
+    worker_webhooks_every: float = Field(default=1.0, gt=0)
+    # An online account silent this long is marked offline by the sweep.
+    heartbeat_timeout_seconds: float = Field(default=90.0, gt=0)
+    # A callback event still received/processing this long after it arrived was stranded
+    # by an intake process that died; the worker processes it.
+    callback_stranded_seconds: float = Field(default=300.0, gt=0)
+
+    # Tenant webhooks (the outbox). Retries follow this schedule (seconds after each
+    # failed attempt, the last repeating) until webhook_give_up_hours after the event.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_seconds: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18_000, 36_000]
+    )
+    webhook_give_up_hours: float = Field(default=24.0, gt=0)
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)  # old secret still signs
+    webhook_retention_days: int = Field(default=30, ge=1)
+    # Tenants choose their webhook URL: by default it may not point into private,
+    # loopback or link-local networks (the worker would call our own servers for them).
+    webhook_allow_private_networks: bool = False
+
     @property
     def uses_local_stack(self) -> bool:
         return not (self.primary_url or self.replica_url)

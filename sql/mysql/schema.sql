@@ -209,6 +209,16 @@ CREATE INDEX idx_tenant_account ON messages (tenant_id, account_id);
 CREATE INDEX idx_tenant_time_status ON messages (tenant_id, created_at, status);
 CREATE INDEX idx_updated_at ON messages (updated_at);
 
+CREATE TABLE tenant_webhook_secrets (
+	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',
+	secret VARCHAR(255) NOT NULL COMMENT '签名密钥(加密存储)',
+	previous_secret VARCHAR(255) COMMENT '上一密钥(加密存储)',
+	previous_valid_until TIMESTAMP NULL COMMENT '上一密钥有效期',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	updated_at TIMESTAMP NOT NULL COMMENT '更新时间' DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+	PRIMARY KEY (tenant_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='租户Webhook签名密钥' COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE tenants (
 	id VARCHAR(36) NOT NULL COMMENT '租户ID',
 	tenant_code VARCHAR(50) NOT NULL COMMENT '租户编码',
@@ -228,6 +238,27 @@ CREATE TABLE tenants (
 CREATE INDEX idx_created_at ON tenants (created_at);
 CREATE INDEX idx_status ON tenants (status);
 CREATE UNIQUE INDEX uk_tenant_code ON tenants (tenant_code);
+
+CREATE TABLE webhook_outbox (
+	id VARCHAR(36) NOT NULL COMMENT '事件ID',
+	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',
+	event_type VARCHAR(50) NOT NULL COMMENT '事件类型',
+	payload JSON NOT NULL COMMENT '事件内容',
+	status ENUM('pending','delivering','delivered','failed') NOT NULL COMMENT '投递状态' DEFAULT 'pending',
+	attempts INTEGER NOT NULL COMMENT '投递次数' DEFAULT '0',
+	next_attempt_at TIMESTAMP NOT NULL COMMENT '下次投递时间',
+	expires_at TIMESTAMP NOT NULL COMMENT '放弃时间',
+	last_attempt_at TIMESTAMP NULL COMMENT '最后投递时间',
+	last_status_code INTEGER COMMENT '最后HTTP状态码',
+	last_error VARCHAR(1000) COMMENT '最后错误',
+	delivered_at TIMESTAMP NULL COMMENT '送达时间',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	updated_at TIMESTAMP NOT NULL COMMENT '更新时间' DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='租户Webhook发件箱' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_created_at ON webhook_outbox (created_at);
+CREATE INDEX idx_status_next_attempt ON webhook_outbox (status, next_attempt_at);
+CREATE INDEX idx_tenant_created ON webhook_outbox (tenant_id, created_at);
 
 CREATE TABLE wework_accounts (
 	id VARCHAR(36) NOT NULL COMMENT '账号ID',
@@ -265,6 +296,18 @@ CREATE INDEX idx_user_id ON wework_accounts (user_id);
 CREATE UNIQUE INDEX uk_guid ON wework_accounts (guid);
 CREATE UNIQUE INDEX uk_guid_active ON wework_accounts (guid_active);
 CREATE UNIQUE INDEX uk_tenant_account_name ON wework_accounts (tenant_id, account_name);
+
+CREATE TABLE worker_jobs (
+	name VARCHAR(64) NOT NULL COMMENT '任务名',
+	last_started_at TIMESTAMP NULL COMMENT '最后开始时间',
+	last_finished_at TIMESTAMP NULL COMMENT '最后结束时间',
+	last_duration_ms INTEGER COMMENT '最后耗时(毫秒)',
+	last_result VARCHAR(500) COMMENT '最后结果',
+	last_error TEXT COMMENT '最后错误',
+	run_by VARCHAR(100) COMMENT '执行者(主机:进程)',
+	runs INTEGER NOT NULL COMMENT '运行次数' DEFAULT '0',
+	PRIMARY KEY (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='Worker定时任务状态' COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE roles (
 	id VARCHAR(36) NOT NULL COMMENT '角色ID',

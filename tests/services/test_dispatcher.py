@@ -13,7 +13,7 @@ from messaging_helpers import RecordingGateway, make_account, messages_of, text_
 from wework.gateway.simulator import WeComGatewaySimulator
 from wework.models import MessageStatus, utcnow
 from wework.services import messages
-from wework.services.dispatcher import dispatch_once, requeue_stale_sending
+from wework.services.dispatcher import dispatch_once, recover_expired_claims
 
 
 def drain(gateway, now=None, rounds=20):
@@ -131,8 +131,8 @@ def test_stale_sending_messages_are_requeued(tenant_ctx):
     with pytest.raises(KeyboardInterrupt):
         dispatch_once(Crashing())
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status is MessageStatus.SENDING
-    assert requeue_stale_sending(timedelta(minutes=5)) == 0  # not stale yet
-    assert requeue_stale_sending(timedelta(minutes=5), now=utcnow() + timedelta(minutes=6)) >= 1
+    assert recover_expired_claims(timedelta(minutes=5)) == 0  # not stale yet
+    assert recover_expired_claims(timedelta(minutes=5), now=utcnow() + timedelta(minutes=6)) >= 1
     m = messages_of(tenant_ctx.tenant_id, [mid])[mid]
     assert (m.status, m.retry_count, m.error_code) == (
         MessageStatus.PENDING, 1, "dispatch_interrupted"

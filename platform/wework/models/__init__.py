@@ -23,6 +23,13 @@ from wework.models.message import (
     TargetType,
 )
 from wework.models.user import Role, Tenant, TenantStatus, User, UserRole, UserStatus
+from wework.models.webhook import (
+    OutboxStatus,
+    TenantWebhookSecret,
+    WebhookEvent,
+    WebhookOutbox,
+)
+from wework.models.worker import WorkerJob
 
 __all__ = [
     "AccountStatus",
@@ -41,14 +48,19 @@ __all__ = [
     "MessageTemplate",
     "MessageType",
     "OperatorType",
+    "OutboxStatus",
     "Role",
     "TargetType",
     "Tenant",
     "TenantStatus",
+    "TenantWebhookSecret",
     "User",
     "UserRole",
     "UserStatus",
+    "WebhookEvent",
+    "WebhookOutbox",
     "WeworkAccount",
+    "WorkerJob",
     "new_id",
     "utcnow",
 ]

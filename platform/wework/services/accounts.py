@@ -27,6 +27,9 @@ reached the cap: ``tenants.config["max_login_retries"]`` if set, else
 ``MAX_LOGIN_RETRIES`` (5). :func:`reset_login_retries` lets an operator try again.
 (Settings has no field for it; the cap is per tenant on purpose.)
 
+Going ``offline`` or into ``error`` writes the tenant's ``account.offline`` /
+``account.error`` webhook event in the same transaction (:mod:`wework.services.webhooks`).
+
 Heartbeats: :func:`record_heartbeat` stamps ``last_heartbeat_time``;
 :func:`sweep_stale_heartbeats` marks ``online`` accounts whose last sign of life
 (heartbeat, else login time) is older than the timeout ``offline`` with reason
@@ -55,6 +58,7 @@ from wework.models import (
     OperatorType,
     Tenant,
     User,
+    WebhookEvent,
     WeworkAccount,
     utcnow,
 )
@@ -71,6 +75,7 @@ from wework.services.errors import (
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
 from wework.services.uow import read_session, shard_transaction, transaction
+from wework.services.webhooks import iso, record_event
 
 S = AccountStatus
 TRANSITIONS: dict[AccountStatus, frozenset[AccountStatus]] = {
@@ -91,6 +96,8 @@ MAX_LOGIN_RETRIES = 5
 HEARTBEAT_TIMEOUT_SECONDS = 90
 SWEEP_BATCH = 500
 HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout"
+# Status changes the tenant hears about through its webhook (same transaction).
+WEBHOOK_EVENTS = {S.OFFLINE: WebhookEvent.ACCOUNT_OFFLINE, S.ERROR: WebhookEvent.ACCOUNT_ERROR}
 
 
 class LoginRetryLimitError(InvalidTransitionError):
@@ -344,6 +351,12 @@ def _change_in_session(
         account.error_message = error_message
     _history(s, ctx, account, old.value, new_status.value, reason=reason,
              error_message=error_message, extra_data=extra_data, operator_type=operator_type)
+    if new_status in WEBHOOK_EVENTS:
+        record_event(s, account.tenant_id, WEBHOOK_EVENTS[new_status], {
+            "account_id": account.id, "account_name": account.account_name,
+            "guid": account.guid, "old_status": old.value, "new_status": new_status.value,
+            "reason": reason, "error_message": error_message, "at": iso(now),
+        }, now)
     s.flush()
     return account
 

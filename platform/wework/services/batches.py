@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from wework.db.sharding import all_shards
 from wework.models import (
     BatchSendTask,
     BatchStatus,
@@ -59,7 +60,7 @@ from wework.services.errors import (
 )
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
-from wework.services.uow import read_session, transaction
+from wework.services.uow import read_session, shard_transaction, transaction
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_RATE_PER_MINUTE = 10_000
@@ -330,7 +331,7 @@ def resume_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
         _move(task, {BatchStatus.PAUSED}, BatchStatus.RUNNING)
         s.flush()
         # Everything may have finished while paused (e.g. failures of in-flight sends).
-        msgs.apply_batch_delta(s, batch_id, (0, 0, 0, 0), task.updated_at)
+        msgs.complete_if_finished(s, batch_id, task.updated_at)
     return get_batch(ctx, batch_id)
 
 
@@ -361,6 +362,25 @@ def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
             now,
         )
     return get_batch(ctx, batch_id)
+
+
+def complete_finished_batches(now: datetime | None = None) -> list[str]:
+    """Complete every running batch with nothing left to send, on every shard (the
+    worker's safety net: message changes complete their batch themselves). Returns the
+    ids completed."""
+    now = now or utcnow()
+    b = BatchSendTask
+    completed = []
+    for shard in all_shards():
+        with shard_transaction(shard) as s:
+            finished = s.scalars(
+                select(b.id)
+                .where(b.status == BatchStatus.RUNNING,
+                       b.sent_count + b.failed_count >= b.total_count)
+                .with_for_update(skip_locked=True)
+            ).all()
+            completed += [i for i in finished if msgs.complete_if_finished(s, i, now)]
+    return completed
 
 
 # ---------------------------------------------------------------- reads

@@ -11,30 +11,42 @@ One round (:func:`dispatch_once`), per shard:
    Locking by primary key (not by the ordered scan) keeps the lock set to the claimed
    rows, so dispatchers run side by side. Batch send strategies are applied here:
    send windows and ``rate_per_minute`` per account (counted from ``send_time`` of the
-   last 60 s plus this round). Claimed rows become ``sending`` (``send_time`` = now) and
-   the transaction commits before any gateway call.
-2. **Send** each claimed message through the gateway, outside any transaction.
-3. **Record** the outcomes in one transaction: sent / retry with backoff / failed, batch
-   counters in step (wework.services.messages.record_send_outcome). A receipt that
-   overtook the dispatcher already moved the message on; it is left as it is.
+   last 60 s plus this round). Claimed rows become ``sending`` (``send_time`` = now: the
+   claim, which expires ``WEWORK_WORKER_CLAIM_SECONDS`` later) and the transaction
+   commits before any gateway call.
+2. **Send** the claimed messages through the gateway, outside any transaction,
+   concurrently on the caller's thread pool when one is given. The message id is the
+   gateway's idempotency key.
+3. **Record** the outcomes in one transaction, set-based: one locking read of the
+   claimed rows, one ``UPDATE … JOIN JSON_TABLE(…)`` carrying every row's new status and
+   fields (sent / retry with backoff / failed, :func:`~wework.services.messages.
+   send_transition`), one counter update per batch, the ``message.failed`` webhook
+   events in one INSERT. A receipt that overtook the dispatcher already moved its
+   message on; it is left as it is.
 
-A dispatcher that dies between 1 and 3 leaves messages ``sending``;
-:func:`requeue_stale_sending` puts those back to pending as a failed attempt (the
-gateway may or may not have sent them; WeCom receipts will tell).
+A dispatcher that dies between 1 and 3 leaves messages ``sending``. Once their claim
+expired, :func:`recover_expired_claims` (the worker runs it) puts them back to pending,
+due at once, counting the attempt: the gateway may have sent them, and the idempotency
+key makes it answer the resend from its memory instead of delivering twice.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from wework import metrics
+from wework.config import get_settings
 from wework.db.sharding import all_shards
 from wework.gateway.base import Gateway, SendRequest, SendResult
 from wework.models import (
@@ -49,20 +61,30 @@ from wework.models import (
     utcnow,
 )
 from wework.services.batches import in_send_window
-from wework.services.messages import SendOutcome, lock_message, record_send_outcome
+from wework.services.messages import (
+    SendOutcome,
+    apply_batch_delta,
+    counter_delta,
+    failed_event,
+    send_transition,
+)
 from wework.services.uow import shard_transaction
+from wework.services.webhooks import record_events
 
 DEFAULT_LIMIT = 100
 CANDIDATE_FACTOR = 3  # read more candidates than the limit: some are locked or held back
 CLAIM_PASSES = 3
 RECORD_ATTEMPTS = 3
+RECOVER_CHUNK = 1000
+INTERRUPTED = SendOutcome(False, None, "dispatch_interrupted",
+                          "the worker sending it stopped before recording the outcome")
 
 
 @dataclass
 class DispatchReport:
     claimed: int = 0
     held_back: int = 0  # due, but outside a send window or over a rate limit
-    outcomes: Counter = field(default_factory=Counter)  # sent / pending (retry) / failed
+    outcomes: Counter = field(default_factory=Counter)  # sent / retry / failed / already_*
 
     def __add__(self, other: DispatchReport) -> DispatchReport:
         return DispatchReport(
@@ -84,8 +106,10 @@ def dispatch_once(
     now: datetime | None = None,
     limit: int = DEFAULT_LIMIT,
     shard: int | None = None,
+    pool: Executor | None = None,
 ) -> DispatchReport:
-    """Claim up to ``limit`` due messages per shard, send them, record the outcomes."""
+    """Claim up to ``limit`` due messages per shard, send them (on ``pool`` when given),
+    record the outcomes."""
     report = DispatchReport()
     for s in [shard] if shard is not None else all_shards():
         at = now or utcnow()
@@ -93,7 +117,7 @@ def dispatch_once(
         report.claimed += len(claims)
         report.held_back += held
         if claims:
-            report.outcomes += _send_and_record(s, gateway, claims, now)
+            report.outcomes += _send_and_record(s, gateway, claims, now, pool)
     return report
 
 
@@ -234,24 +258,34 @@ def _apply_strategies(
     return allowed, held, blocked
 
 
+def _send(gateway: Gateway, claim: _Claim) -> tuple[_Claim, SendResult, float]:
+    started = time.perf_counter()
+    try:
+        result = gateway.send(claim.request)
+    except Exception as exc:  # a gateway bug or outage: a retryable failure
+        result = SendResult(False, None, "gateway_error", f"{type(exc).__name__}: {exc}")
+    return claim, result, time.perf_counter() - started
+
+
 def _send_and_record(
-    shard: int, gateway: Gateway, claims: list[_Claim], now: datetime | None
+    shard: int, gateway: Gateway, claims: list[_Claim], now: datetime | None,
+    pool: Executor | None,
 ) -> Counter:
-    results: list[tuple[_Claim, SendResult, float]] = []
-    for claim in claims:
-        started = time.perf_counter()
-        try:
-            result = gateway.send(claim.request)
-        except Exception as exc:  # a gateway bug or outage: a retryable failure
-            result = SendResult(False, None, "gateway_error", f"{type(exc).__name__}: {exc}")
-        results.append((claim, result, time.perf_counter() - started))
-    # One lock order for everyone (batch, then message id): dispatchers recording at the
-    # same time cannot deadlock on batch counter rows. A deadlock with another writer
-    # (e.g. a callback transaction) rolls the whole record back; it is retried.
-    results.sort(key=lambda r: (r[0].batch_id or "", r[0].request.message_id))
+    if pool is None or len(claims) == 1:
+        results = [_send(gateway, c) for c in claims]
+    else:
+        results = list(pool.map(lambda c: _send(gateway, c), claims))
+    outcomes = {
+        c.request.message_id: SendOutcome(r.ok, r.wework_msg_id, r.error_code,
+                                          r.error_message, r.retryable)
+        for c, r, _ in results
+    }
+    # A deadlock with another writer (e.g. a callback transaction holding a batch row)
+    # rolls the whole record back; it is retried.
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
-            outcomes = _record(shard, results, now)
+            with shard_transaction(shard) as session:
+                labels = apply_send_outcomes(session, outcomes, now or utcnow())
             break
         except OperationalError as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
@@ -259,65 +293,117 @@ def _send_and_record(
                 raise
             time.sleep(0.05 * attempt)
     for claim, _, latency in results:
-        label = outcomes.get(claim.request.message_id)
+        label = labels.get(claim.request.message_id)
         if label is not None:
             metrics.message_sent(claim.request.tenant_id, claim.message_type, label, latency)
-    return Counter(outcomes.values())
+    return Counter(labels.values())
 
 
-def _record(
-    shard: int, results: list[tuple[_Claim, SendResult, float]], now: datetime | None
+# One statement records every claimed row: JSON_TABLE turns the list of changes into a
+# table joined to messages by id. Keys a change leaves out keep the stored value
+# (COALESCE); error_code/error_message are always set (NULL after a successful send).
+_RECORD_SQL = text("""
+UPDATE messages m JOIN JSON_TABLE(:changes, '$[*]' COLUMNS (
+    id VARCHAR(36) PATH '$.id',
+    status VARCHAR(20) PATH '$.status',
+    wework_msg_id VARCHAR(100) PATH '$.wework_msg_id',
+    error_code VARCHAR(50) PATH '$.error_code',
+    error_message TEXT PATH '$.error_message',
+    retry_count INT PATH '$.retry_count',
+    scheduled_time DATETIME PATH '$.scheduled_time'
+)) AS r ON m.id = r.id
+SET m.status = r.status,
+    m.wework_msg_id = COALESCE(r.wework_msg_id, m.wework_msg_id),
+    m.error_code = r.error_code,
+    m.error_message = r.error_message,
+    m.retry_count = COALESCE(r.retry_count, m.retry_count),
+    m.scheduled_time = COALESCE(r.scheduled_time, m.scheduled_time),
+    m.updated_at = :now
+""")
+
+
+def _json_value(value):
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else value
+
+
+def apply_send_outcomes(
+    session: Session,
+    outcomes: Mapping[str, SendOutcome],
+    now: datetime,
+    *,
+    retry_at_once: bool = False,
 ) -> dict[str, str]:
-    outcomes: dict[str, str] = {}
-    with shard_transaction(shard) as session:
-        for claim, result, _ in results:
-            message = lock_message(session, claim.request.message_id)
-            if message.status != MessageStatus.SENDING:  # a receipt overtook us
-                outcomes[message.id] = "already_" + message.status.value
-                continue
-            status = record_send_outcome(
-                session,
-                message,
-                SendOutcome(
-                    result.ok,
-                    result.wework_msg_id,
-                    result.error_code,
-                    result.error_message,
-                    result.retryable,
-                ),
-                now or utcnow(),
-            )
-            outcomes[message.id] = "retry" if status is MessageStatus.PENDING else status.value
-    return outcomes
+    """Record the gateway's answers for ``sending`` messages, set-based, in the caller's
+    transaction: message rows, batch counters (in batch id order: one lock order for
+    every dispatcher) and ``message.failed`` events. ``retry_at_once``: a retry is due
+    now rather than after the backoff (a recovered claim, not a gateway failure).
+    Returns message id -> sent | retry | failed | already_<status>."""
+    if not outcomes:
+        return {}
+    m = Message
+    rows = session.execute(
+        select(m.id, m.status, m.retry_count, m.batch_id, m.tenant_id, m.account_id,
+               m.conversation_id)
+        .where(m.id.in_(list(outcomes)))
+        .order_by(m.id)
+        .with_for_update()
+    ).all()
+    labels: dict[str, str] = {}
+    changes: list[dict] = []
+    deltas: dict[str, tuple[int, ...]] = {}
+    failed = []
+    for row in rows:
+        if row.status is not MessageStatus.SENDING:  # a receipt overtook us
+            labels[row.id] = "already_" + row.status.value
+            continue
+        new, fields = send_transition(row.retry_count, outcomes[row.id], now)
+        if retry_at_once and new is MessageStatus.PENDING:
+            fields["scheduled_time"] = now
+        changes.append({"id": row.id, "status": new.value,
+                        **{k: _json_value(v) for k, v in fields.items()}})
+        if row.batch_id:
+            d = counter_delta(MessageStatus.SENDING, new)
+            old = deltas.get(row.batch_id, (0, 0, 0, 0))
+            deltas[row.batch_id] = tuple(a + b for a, b in zip(old, d, strict=True))
+        if new is MessageStatus.FAILED:
+            merged = {**row._mapping, "retry_count": row.retry_count, **fields}
+            failed.append(failed_event(SimpleNamespace(**merged), now))
+        labels[row.id] = "retry" if new is MessageStatus.PENDING else new.value
+    if changes:
+        session.execute(_RECORD_SQL, {"changes": json.dumps(changes, ensure_ascii=False),
+                                      "now": now})
+    for batch_id in sorted(deltas):
+        apply_batch_delta(session, batch_id, deltas[batch_id], now)
+    record_events(session, failed, now)
+    return labels
 
 
-def requeue_stale_sending(
-    older_than: timedelta = timedelta(minutes=5), now: datetime | None = None
+def recover_expired_claims(
+    older_than: timedelta | None = None, now: datetime | None = None
 ) -> int:
-    """Messages left ``sending`` by a dispatcher that died: count the attempt as a
-    failure (retry with backoff, or failed after the last retry)."""
+    """Messages left ``sending`` by a dispatcher that died, whose claim is older than
+    ``older_than`` (``WEWORK_WORKER_CLAIM_SECONDS``): count the attempt (failed for good
+    after the last retry) and make them due at once. Every shard, ``RECOVER_CHUNK`` rows
+    per transaction; rows locked by a live dispatcher are skipped."""
     now = now or utcnow()
-    moved = 0
-    by_status: dict[str, int] = defaultdict(int)
+    if older_than is None:
+        older_than = timedelta(seconds=get_settings().worker_claim_seconds)
+    cutoff = now - older_than
+    recovered = 0
     for shard in all_shards():
-        with shard_transaction(shard) as session:
-            stale = list(
-                session.scalars(
-                    select(Message)
-                    .where(
-                        Message.status == MessageStatus.SENDING,
-                        Message.send_time < now - older_than,
-                    )
+        while True:
+            with shard_transaction(shard) as session:
+                ids = session.scalars(
+                    select(Message.id)
+                    .where(Message.status == MessageStatus.SENDING, Message.send_time < cutoff)
+                    .order_by(Message.id)
+                    .limit(RECOVER_CHUNK)
                     .with_for_update(skip_locked=True)
+                ).all()
+                labels = apply_send_outcomes(
+                    session, dict.fromkeys(ids, INTERRUPTED), now, retry_at_once=True
                 )
-            )
-            for message in stale:
-                status = record_send_outcome(
-                    session,
-                    message,
-                    SendOutcome(False, None, "dispatch_interrupted", "dispatcher did not finish"),
-                    now,
-                )
-                by_status[status.value] += 1
-                moved += 1
-    return moved
+            recovered += sum(1 for v in labels.values() if not v.startswith("already_"))
+            if len(ids) < RECOVER_CHUNK:
+                break
+    return recovered

@@ -18,7 +18,10 @@ then older due times first.
 Batch counters are kept in step with every status change *in the same transaction*
 (:func:`apply_batch_delta`): each status contributes fixed weights to
 ``(total, sent, success, failed)`` (``COUNTER_WEIGHTS``), so a change from ``old`` to
-``new`` adds ``weights[new] - weights[old]`` with one atomic ``UPDATE``.
+``new`` adds ``weights[new] - weights[old]`` with one atomic ``UPDATE``; a change that
+finishes the batch completes it (:func:`complete_if_finished`). A message failing for
+good and a batch completing write their tenant webhook event in the same transaction
+(:mod:`wework.services.webhooks`).
 :func:`wework.services.batches.counts_from_messages` recomputes the same figures from the
 messages; the tests check that both always agree.
 """
@@ -40,6 +43,7 @@ from wework.models import (
     MessageStatus,
     Tenant,
     TenantStatus,
+    WebhookEvent,
     WeworkAccount,
     new_id,
     utcnow,
@@ -56,6 +60,7 @@ from wework.services.errors import (
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.uow import read_session, transaction
+from wework.services.webhooks import Event, iso, record_event, record_events
 
 PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 1, 10, 5
 MAX_RETRIES = 3
@@ -286,9 +291,10 @@ def counter_delta(old: MessageStatus | None, new: MessageStatus, n: int = 1):
 def apply_batch_delta(
     session: Session, batch_id: str | None, delta: tuple[int, int, int, int], now: datetime
 ) -> None:
-    """Add ``delta`` to the batch's counters, recompute its progress and complete it when
-    nothing is left to send. MySQL/MariaDB evaluate single-table UPDATE assignments left
-    to right, each seeing the values assigned before it, hence ``ordered_values``."""
+    """Add ``delta`` to the batch's counters, recompute its progress and, when the change
+    may have finished it, complete it. MySQL/MariaDB evaluate single-table UPDATE
+    assignments left to right, each seeing the values assigned before it, hence
+    ``ordered_values``."""
     if batch_id is None or not any(delta):
         return
     b = BatchSendTask
@@ -306,31 +312,50 @@ def apply_batch_delta(
                 b.progress_percent,
                 case((b.total_count > 0, func.round(100 * done / b.total_count, 2)), else_=0),
             ),
-            (
-                b.status,
-                case(
-                    (
-                        (b.status == BatchStatus.RUNNING)
-                        & (b.total_count > 0)
-                        & (done >= b.total_count),
-                        BatchStatus.COMPLETED,
-                    ),
-                    else_=b.status,
-                ),
-            ),
-            (
-                b.end_time,
-                case(
-                    (
-                        (b.status == BatchStatus.COMPLETED) & b.end_time.is_(None),
-                        now,
-                    ),
-                    else_=b.end_time,
-                ),
-            ),
         )
         .execution_options(synchronize_session=False)
     )
+    # Only more sent/failed or fewer messages can finish a batch (a delivery receipt
+    # moves sent -> delivered and cannot): skip the check on the receipt path.
+    if d_sent + d_failed > 0 or d_total < 0:
+        complete_if_finished(session, batch_id, now)
+
+
+def complete_if_finished(session: Session, batch_id: str, now: datetime) -> bool:
+    """Complete a running batch with nothing left to send (sent + failed = total) and
+    write its ``batch.completed`` webhook event; True if this call completed it."""
+    b = BatchSendTask
+    completed = session.execute(
+        update(b)
+        .where(b.id == batch_id, b.status == BatchStatus.RUNNING,
+               b.sent_count + b.failed_count >= b.total_count)
+        .values(status=BatchStatus.COMPLETED, end_time=func.coalesce(b.end_time, now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not completed:
+        return False
+    row = session.execute(
+        select(b.tenant_id, b.task_name, b.total_count, b.sent_count, b.success_count,
+               b.failed_count, b.start_time, b.end_time).where(b.id == batch_id)
+    ).one()
+    record_event(session, row.tenant_id, WebhookEvent.BATCH_COMPLETED, {
+        "batch_id": batch_id, "task_name": row.task_name, "total_count": row.total_count,
+        "sent_count": row.sent_count, "success_count": row.success_count,
+        "failed_count": row.failed_count,
+        "start_time": iso(row.start_time) if row.start_time else None,
+        "end_time": iso(row.end_time) if row.end_time else None,
+    }, now)
+    return True
+
+
+def failed_event(message: Message | Any, now: datetime) -> Event:
+    """The ``message.failed`` webhook event of a message that just failed for good."""
+    return Event(message.tenant_id, WebhookEvent.MESSAGE_FAILED, {
+        "message_id": message.id, "account_id": message.account_id,
+        "conversation_id": message.conversation_id, "batch_id": message.batch_id,
+        "error_code": message.error_code, "error_message": message.error_message,
+        "retry_count": message.retry_count, "failed_at": iso(now),
+    })
 
 
 def change_status(
@@ -349,6 +374,8 @@ def change_status(
         setattr(message, key, value)
     session.flush()
     apply_batch_delta(session, message.batch_id, counter_delta(old, new), now)
+    if new is S.FAILED:
+        record_events(session, [failed_event(message, now)], now)
 
 
 def lock_message(session: Session, message_id: str, tenant_id: str | None = None) -> Message:
@@ -365,41 +392,31 @@ def retry_delay(retry_count: int) -> timedelta:
     return timedelta(seconds=RETRY_BASE_SECONDS * 2 ** max(retry_count - 1, 0))
 
 
+def send_transition(
+    retry_count: int, outcome: SendOutcome, now: datetime
+) -> tuple[MessageStatus, dict[str, Any]]:
+    """Where a ``sending`` message goes after the gateway answered, and the fields that
+    change with it: sent; pending again (a retry, backoff from the retry count); or
+    failed for good. The one rule for the per-message and the set-based paths."""
+    if outcome.ok:
+        return S.SENT, {
+            "wework_msg_id": outcome.wework_msg_id, "error_code": None, "error_message": None
+        }
+    errors = {"error_code": outcome.error_code, "error_message": outcome.error_message}
+    if outcome.retryable and retry_count < MAX_RETRIES:
+        retries = retry_count + 1
+        return S.PENDING, {
+            "retry_count": retries, "scheduled_time": now + retry_delay(retries), **errors
+        }
+    return S.FAILED, errors
+
+
 def record_send_outcome(
     session: Session, message: Message, outcome: SendOutcome, now: datetime
 ) -> MessageStatus:
     """After the gateway answered for a ``sending`` message: sent, retry, or failed."""
-    if outcome.ok:
-        change_status(
-            session,
-            message,
-            S.SENT,
-            now,
-            wework_msg_id=outcome.wework_msg_id,
-            error_code=None,
-            error_message=None,
-        )
-    elif outcome.retryable and message.retry_count < MAX_RETRIES:
-        retries = message.retry_count + 1
-        change_status(
-            session,
-            message,
-            S.PENDING,
-            now,
-            retry_count=retries,
-            scheduled_time=now + retry_delay(retries),
-            error_code=outcome.error_code,
-            error_message=outcome.error_message,
-        )
-    else:
-        change_status(
-            session,
-            message,
-            S.FAILED,
-            now,
-            error_code=outcome.error_code,
-            error_message=outcome.error_message,
-        )
+    new, fields = send_transition(message.retry_count, outcome, now)
+    change_status(session, message, new, now, **fields)
     return message.status
 
 
@@ -415,9 +432,15 @@ def apply_receipt(
 ) -> bool:
     """Apply a delivery receipt. Returns False when the message already has a final
     outcome (a second receipt changes nothing); refuses a receipt for a message that was
-    never handed to the gateway."""
+    never handed to the gateway (pending without a send_time, or cancelled)."""
     if message.status in (S.DELIVERED, S.FAILED):
         return False
+    if message.status is S.PENDING and message.send_time is not None:
+        # The receipt of an earlier attempt, whose answer was lost (a gateway timeout, a
+        # worker that died before recording it): the gateway did send it, so the retry
+        # waiting in pending is moot. Without this the retry would be answered from the
+        # gateway's idempotency memory and the message would stay "sent" for ever.
+        change_status(session, message, S.SENDING, at)
     fields: dict[str, Any] = {"callback_time": at}
     if wework_msg_id:
         fields["wework_msg_id"] = wework_msg_id
