@@ -191,3 +191,7 @@ app.command("simulate")(simulate)
 from wework.cli_etl import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
+
+from wework.cli_worker import worker_app  # noqa: E402
+
+app.add_typer(worker_app, name="worker")

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # The WeCom gateway the worker sends through. Unset: an in-process SIMULATOR whose
     # callbacks the worker ingests itself (like `wework simulate`).
     gateway_url: str | None = None
+    # The in-process simulator: each send takes a random 0..this many milliseconds.
+    simulator_latency_ms: float = Field(default=0.0, ge=0)
 
     # `wework worker`: dispatching. A claim on a message ('sending') expires claim_seconds
     # after it was taken; another worker then recovers it (the message id is the gateway's

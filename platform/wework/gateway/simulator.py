@@ -94,13 +94,16 @@ class WeComGatewaySimulator:
         with self._lock:
             self._instances[guid] = SimulatedInstance(guid, status)
 
-    def ensure_registered(self, guid: str, status: str = ONLINE) -> bool:
-        """Register ``guid`` unless the simulator already knows it; True if it was new."""
+    def follow(self, statuses: dict[str, str]) -> None:
+        """Take each instance's status from ``statuses`` (guid -> status) without emitting
+        events: for a simulator that mirrors the database instead of driving it."""
         with self._lock:
-            if guid in self._instances:
-                return False
-            self._instances[guid] = SimulatedInstance(guid, status)
-            return True
+            for guid, status in statuses.items():
+                inst = self._instances.get(guid)
+                if inst is None:
+                    self._instances[guid] = SimulatedInstance(guid, status)
+                else:
+                    inst.status = status
 
     def status_of(self, guid: str) -> str | None:
         with self._lock:
@@ -214,6 +217,11 @@ class WeComGatewaySimulator:
         data = {"conversation_id": conversation_id, "conversation_type": "private", **fields}
         with self._lock:
             self._emit(guid, NotifyType.CONVERSATION_UPSERT, data)
+
+    def pending_events(self) -> int:
+        """Callback events produced and not drained yet."""
+        with self._lock:
+            return len(self._events)
 
     def drain_events(self) -> list[str]:
         """Every callback event produced since the last call, oldest first."""

@@ -536,9 +536,12 @@ def replay(
     *,
     status: str = "failed",
     limit: int = 100,
+    received_before: datetime | None = None,
 ) -> list[CallbackEvent]:
     """Process again up to ``limit`` events in ``status`` (failed, or received ones whose
-    processing was interrupted), oldest first, incrementing their ``retry_count``.
+    processing was interrupted), oldest first, incrementing their ``retry_count``; only
+    events received before ``received_before`` when given (the worker's recovery of
+    events an intake process stored and then died on).
     With a context, it needs ``callback:replay`` and replays only the events of the
     tenant's own accounts (a super-admin's replay is platform-wide); without one it runs
     as the system, platform-wide."""
@@ -559,7 +562,9 @@ def replay(
             s.scalars(
                 select(CallbackEvent)
                 .where(CallbackEvent.status == wanted,
-                       True if guids is None else CallbackEvent.guid.in_(guids or [""]))
+                       True if guids is None else CallbackEvent.guid.in_(guids or [""]),
+                       True if received_before is None
+                       else CallbackEvent.received_time < received_before)
                 .order_by(CallbackEvent.received_time, CallbackEvent.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)

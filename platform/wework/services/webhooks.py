@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import secrets as pysecrets
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -324,10 +325,12 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=schedule[min(attempts, len(schedule)) - 1])
 
 
-def record_attempts(attempts: Sequence[Attempt], now: datetime | None = None) -> None:
+def record_attempts(attempts: Sequence[Attempt], now: datetime | None = None) -> Counter:
     """Save each attempt's outcome: delivered; or the next attempt per the schedule; or
-    failed for good (not retryable, or the next attempt would fall past expires_at)."""
+    failed for good (not retryable, or the next attempt would fall past expires_at).
+    Returns how many ended delivered / pending (a retry is scheduled) / failed."""
     now = now or utcnow()
+    outcome: Counter = Counter()
     by_shard: dict[int, list[Attempt]] = {}
     for a in attempts:
         by_shard.setdefault(a.delivery.shard, []).append(a)
@@ -352,13 +355,16 @@ def record_attempts(attempts: Sequence[Attempt], now: datetime | None = None) ->
                     else:
                         values.update(status=OutboxStatus.FAILED, next_attempt_at=now)
                 # Only while still ours: a replay or another worker may have moved it on.
-                s.execute(
+                matched = s.execute(
                     update(WebhookOutbox)
                     .where(WebhookOutbox.id == d.id,
                            WebhookOutbox.status == OutboxStatus.DELIVERING)
                     .values(**values)
                     .execution_options(synchronize_session=False)
-                )
+                ).rowcount
+                if matched:
+                    outcome[values["status"].value] += 1
+    return outcome
 
 
 def purge_finished(older_than_days: int, now: datetime | None = None,
