@@ -15,6 +15,7 @@ from wework.services.permissions import (
     PLATFORM_ADMIN,
     REPORT_VIEW,
     TEMPLATE_MANAGE,
+    TENANT_MANAGE,
     USER_MANAGE,
 )
 
@@ -58,6 +59,8 @@ PAGES: tuple[PageSpec, ...] = (
              "batches"),
     PageSpec("admin_callbacks.py", "Callback events", ":material/replay:", "Admin",
              CALLBACK_REPLAY, "callbacks"),
+    PageSpec("admin_webhooks.py", "Webhooks", ":material/outbound:", "Admin",
+             TENANT_MANAGE, "webhooks"),
 )
 
 

@@ -49,5 +49,5 @@ def test_expected_visibility_per_role(app_world):
     assert visible("analyst") == reports
     assert visible("operator") == reports | {"WeCom accounts", "Templates", "Batch sends",
                                              "Callback events"}
-    assert visible("admin") == visible("operator") | {"Users & roles"}
+    assert visible("admin") == visible("operator") | {"Users & roles", "Webhooks"}
     assert visible("super_admin") == {p.title for p in PAGES}
