@@ -2,16 +2,18 @@
 # The main job, from a fresh Debian machine to a running platform:
 #   installs what is missing, starts the local MariaDB primary + replica and the metrics
 #   store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
-#   simulator for a while, materializes every pipeline asset, then serves the Streamlit
-#   app and the Dagster UI in the background and prints their addresses and demo logins.
+#   simulator for a while, materializes every pipeline asset, then runs in the background
+#   the worker (dispatch, retries, sweeps, partitions, gauges, tenant webhooks), the
+#   Dagster daemon (the hourly schedule and the automation conditions), the Dagster UI and
+#   the Streamlit app, and prints their addresses and demo logins.
 #
 #   scripts/demo.sh            # everything above
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
-#   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store and MariaDB
+#   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store and MariaDB
 #
 # Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
 # WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), metrics 18428.
+# WEWORK_DAGSTER_PORT (3000), WEWORK_METRICS_PORT (18428). Logs: .data/logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,7 +21,8 @@ DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
 LOGS=$DATA/logs
 APP_PORT=${WEWORK_APP_PORT:-8501}
 DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
-export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
+METRICS_PORT=${WEWORK_METRICS_PORT:-18428}
+export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:$METRICS_PORT}
 export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
 W=.venv/bin/wework
 
@@ -33,9 +36,17 @@ stop_bg() {  # stop a background service started by this script (its whole proce
   rm -f "$pidfile"
 }
 
+start_bg() {  # start_bg NAME COMMAND...: in its own session (stoppable as a group), logged
+  local name=$1; shift
+  stop_bg "$name"
+  setsid "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! > "$DATA/$name.pid"
+}
+
 if [ "${1:-}" = "--stop" ]; then
-  stop_bg app; stop_bg dagster
-  [ -x $W ] && { $W metrics down || true; $W db down; }
+  # The worker first: it finishes its sends in flight while the database is still up.
+  stop_bg worker; stop_bg dagster-daemon; stop_bg dagster; stop_bg app
+  [ -x $W ] && { $W metrics down --port "$METRICS_PORT" || true; $W db down; }
   exit 0
 fi
 
@@ -45,7 +56,7 @@ echo "==> databases"
 $W db up
 $W db migrate
 echo "==> metrics store (VictoriaMetrics, InfluxDB write API)"
-$W metrics up
+$W metrics up --port "$METRICS_PORT"
 
 echo "==> sample data"
 if [ "${1:-}" = "--fresh" ]; then MODE=--replace; else MODE=--if-empty; fi
@@ -60,15 +71,14 @@ $W metrics collect
 echo "==> pipelines: every asset materialized once"
 $W etl run
 
-echo "==> serving"
-stop_bg app; stop_bg dagster
-setsid .venv/bin/python -m streamlit run app/main.py --server.headless true \
-  --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false \
-  > "$LOGS/app.log" 2>&1 < /dev/null &
-echo $! > "$DATA/app.pid"
-setsid .venv/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p "$DAGSTER_PORT" \
-  > "$LOGS/dagster.log" 2>&1 < /dev/null &
-echo $! > "$DATA/dagster.pid"
+echo "==> running: worker, Dagster daemon and UI, app"
+start_bg worker $W worker
+cp deploy/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"  # one warehouse writer at a time
+start_bg dagster-daemon .venv/bin/dagster-daemon run -m pipelines.definitions
+start_bg dagster .venv/bin/dagster-webserver -m pipelines.definitions -h 127.0.0.1 \
+  -p "$DAGSTER_PORT"
+start_bg app .venv/bin/python -m streamlit run app/main.py --server.headless true \
+  --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false
 for _ in $(seq 120); do
   curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
 done
@@ -79,6 +89,7 @@ $W db status || true
 echo
 echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
+echo "Worker:      log in $LOGS/worker.log; \`$W worker status\` shows its jobs and queues"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Demo logins:"
 sed 's/^/  /' "$DATA/demo-logins.txt"

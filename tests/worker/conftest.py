@@ -27,7 +27,8 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "services"))  # messaging_helpers
 sys.path.insert(0, str(TESTS))  # ports
 
-_spec = importlib.util.spec_from_file_location("service_fixtures", TESTS / "services" / "conftest.py")
+_spec = importlib.util.spec_from_file_location("service_fixtures",
+                                               TESTS / "services" / "conftest.py")
 _services = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _services  # dataclasses look their module up there
 _spec.loader.exec_module(_services)
@@ -73,7 +74,9 @@ def running_worker(settings: Settings, gateway=None, jobs=None) -> Iterator[Work
 
 def wework_command() -> list[str]:
     exe = Path(sys.executable).with_name("wework")
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "from wework.cli import app; app()"]
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from wework.cli import app; app()"]
 
 
 @dataclass

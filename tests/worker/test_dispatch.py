@@ -39,7 +39,7 @@ def test_priorities_schedules_windows_and_rates(tenant_ctx, settings):
                                       message_type="text", content={"text": "later"},
                                       priority=10, scheduled_time=soon)
     now_local = utcnow()
-    closed = [f"{(now_local + timedelta(hours=2)):%H}:00", f"{(now_local + timedelta(hours=3)):%H}:00"]
+    closed = [f"{now_local + timedelta(hours=2):%H}:00", f"{now_local + timedelta(hours=3):%H}:00"]
     shut = batches.create_batch(ctx, task_name="closed", account_id=account.id,
                                 target_type="manual", target_config={"conversation_ids": ["w1"]},
                                 message_type="text", content={"text": "x"},

@@ -185,8 +185,9 @@ def test_the_stored_secret_is_encrypted(make_tenant, primary):
     world = hooked(make_tenant)
     secret = webhooks.create_secret(world.ctx)
     with primary.connect() as conn:
-        stored = conn.execute(text("SELECT secret FROM tenant_webhook_secrets WHERE tenant_id = :t"),
-                              {"t": world.ctx.tenant_id}).scalar()
+        stored = conn.execute(
+            text("SELECT secret FROM tenant_webhook_secrets WHERE tenant_id = :t"),
+            {"t": world.ctx.tenant_id}).scalar()
     assert stored and secret not in stored and secret[6:] not in stored
 
 
