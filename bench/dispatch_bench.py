@@ -14,6 +14,9 @@ the worker owns (``bench/pipeline_bench.py`` measures the whole loop over HTTP).
    update per batch) — beside the same rounds recording one message at a time through
    the ORM (``lock_message`` + ``record_send_outcome`` per message, the previous way).
 2. ``wework worker`` threads (``Worker``) with 1 and 2 dispatch loops on the same rows.
+3. The idle poll — nothing due, every message delivered: the dispatcher's candidate
+   query (driven by the pending rows' index) beside the same query planned freely by the
+   optimizer (the previous form), which read every message of a tenant.
 """
 
 from __future__ import annotations
@@ -157,6 +160,50 @@ def through_worker(args, settings, loops: int, tenant_id: str, total: int) -> fl
     return seconds
 
 
+UNHINTED = text("""SELECT messages.id FROM messages
+WHERE messages.status = 'pending'
+  AND (messages.scheduled_time IS NULL OR messages.scheduled_time <= :now)
+  AND messages.account_id IN (SELECT id FROM wework_accounts WHERE status = 'online')
+  AND messages.tenant_id IN (SELECT id FROM tenants WHERE status = 'active')
+  AND (messages.batch_id IS NULL
+       OR messages.batch_id IN (SELECT id FROM batch_send_tasks WHERE status = 'running'))
+ORDER BY messages.priority DESC, COALESCE(messages.scheduled_time, messages.created_at),
+         messages.id
+LIMIT :n""")
+
+
+def rows_read(session) -> int:
+    """Rows the server has read for this connection (every Handler_read_* counter): a
+    measure of a query's work that the machine's load does not change."""
+    return sum(int(v) for _, v in session.execute(text(
+        "SHOW SESSION STATUS LIKE 'Handler_read%'")))
+
+
+def idle_poll(args, tenant_id: str, total: int) -> None:
+    from wework.models import utcnow
+    from wework.services.dispatcher import _candidates
+    from wework.services.uow import transaction
+
+    with transaction(tenant_id) as s:
+        s.execute(text("UPDATE messages SET status = 'delivered' WHERE tenant_id = :t"),
+                  {"t": tenant_id})
+        s.execute(text("ANALYZE TABLE messages"))
+    n = 3 * args.batch
+    for name, query in (
+        ("dispatcher's candidate query", lambda s: _candidates(s, utcnow(), n, set(), set())),
+        ("optimizer's own plan (baseline)",
+         lambda s: s.scalars(UNHINTED, {"now": utcnow(), "n": n}).all()),
+    ):
+        with transaction(tenant_id) as s:
+            before = rows_read(s)
+            started = time.perf_counter()
+            assert query(s) == []
+            ms = (time.perf_counter() - started) * 1000
+            read = rows_read(s) - before - 1  # the first SHOW's own row
+        print(f"idle poll, {name:32} {read:>9,} rows read, {ms:.1f} ms ({total:,} "
+              f"messages, none due, {load()})")
+
+
 def run(args, settings) -> None:
     print(f"machine: {os.cpu_count()} cores, {load()} at start")
     tenant_id, ids = setup(args)
@@ -183,6 +230,7 @@ def run(args, settings) -> None:
         seconds = through_worker(args, settings, loops, tenant_id, total)
         print(f"worker, {loops} dispatch loop(s)              {total / seconds:>9,.0f} "
               f"messages/s ({seconds:.2f} s, {load()})")
+    idle_poll(args, tenant_id, total)
 
 
 if __name__ == "__main__":

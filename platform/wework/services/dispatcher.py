@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Row, func, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -139,14 +139,26 @@ def _candidates(
         stmt = stmt.where(or_(Message.batch_id.is_(None), Message.batch_id.not_in(skip_batches)))
     if skip_ids:
         stmt = stmt.where(Message.id.not_in(skip_ids))
-    return list(
-        session.scalars(stmt.order_by(Message.priority.desc(), due_at, Message.id).limit(n))
+    # Read the pending rows through their index and join the small tables to them: left
+    # to itself the optimizer may start from the tenants and read every message of a
+    # tenant (delivered ones too), a cost that grows with the table instead of the queue.
+    stmt = (
+        stmt.prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        .with_hint(Message, "FORCE INDEX (idx_scheduled_pending)", "mysql")
+        .order_by(Message.priority.desc(), due_at, Message.id)
+        .limit(n)
     )
+    return list(session.scalars(stmt))
+
+
+# What a claim needs of a message (rows, not ORM objects: 500 of them per round).
+_CLAIMED = (Message.id, Message.tenant_id, Message.account_id, Message.conversation_id,
+            Message.message_type, Message.content, Message.batch_id)
 
 
 def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
     with shard_transaction(shard) as session:
-        allowed: list[Message] = []
+        allowed: list[Row] = []
         held = 0
         blocked: set[str] = set()  # batches out of their window or rate this round
         # Up to CLAIM_PASSES passes: a pass whose candidates were all held back by a
@@ -158,8 +170,8 @@ def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
             if not ids:
                 break
             locked = list(
-                session.scalars(
-                    select(Message)
+                session.execute(
+                    select(*_CLAIMED)
                     .where(Message.id.in_(ids), Message.status == MessageStatus.PENDING)
                     .with_for_update(skip_locked=True)
                 )
@@ -207,8 +219,8 @@ def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
 
 
 def _apply_strategies(
-    session: Session, messages: list[Message], now: datetime, already: list[Message]
-) -> tuple[list[Message], int, set[str]]:
+    session: Session, messages: list[Row], now: datetime, already: list[Row]
+) -> tuple[list[Row], int, set[str]]:
     """Hold back batch messages outside their send window or over their rate limit.
     Returns (allowed, number held back, ids of the batches that held some back).
     ``already``: messages allowed by an earlier pass of this round (count toward rates)."""

@@ -71,7 +71,9 @@ class Worker:
             (f"dispatch-{i}", self._dispatch_loop)
             for i in range(self.settings.worker_dispatch_loops)
         ]
-        loops += [("jobs", self._jobs_loop), ("webhooks", self._webhook_loop)]
+        if self.jobs:
+            loops.append(("jobs", self._jobs_loop))
+        loops.append(("webhooks", self._webhook_loop))
         for name, target in loops:
             self._threads.append(self._spawn(name, target))
         if self.pump is not None:
