@@ -154,3 +154,33 @@ def test_a_claim_still_valid_is_left_alone(tenant_ctx, settings):
     with running_worker(long_claim, gateway=RecordingGateway(), jobs=jobs):
         wait_for(ran.is_set, timeout=20, what="the recovery job")
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status is MessageStatus.SENDING
+
+
+def test_the_set_based_record_keeps_every_field(tenant_ctx):
+    """Per-row values travel through JSON_TABLE: non-ASCII text, NULLs, the retry time."""
+    account = make_account(tenant_ctx)
+    ok_id, retry_id, dead_id = messages.enqueue_many(tenant_ctx, text_rows(account.id, 3))
+
+    class Mixed:
+        def send(self, request):
+            from wework.gateway.base import SendResult
+
+            if request.message_id == ok_id:
+                return SendResult(True, "wx-已发送-1")
+            if request.message_id == retry_id:
+                return SendResult(False, None, "E_网关", "网关超时 (timeout)")
+            return SendResult(False, None, "E_拒绝", "内容被拒绝", retryable=False)
+
+    now = utcnow().replace(microsecond=0)
+    report = dispatch_once(Mixed(), now=now)
+    assert report.outcomes == {"sent": 1, "retry": 1, "failed": 1}
+    got = messages_of(tenant_ctx.tenant_id, [ok_id, retry_id, dead_id])
+    ok, retry, dead = got[ok_id], got[retry_id], got[dead_id]
+    assert (ok.status, ok.wework_msg_id, ok.error_code, ok.error_message) == (
+        MessageStatus.SENT, "wx-已发送-1", None, None)
+    assert (retry.status, retry.retry_count, retry.error_code, retry.error_message) == (
+        MessageStatus.PENDING, 1, "E_网关", "网关超时 (timeout)")
+    assert retry.scheduled_time == now + messages.retry_delay(1)
+    assert retry.wework_msg_id is None
+    assert (dead.status, dead.retry_count, dead.error_message) == (
+        MessageStatus.FAILED, 0, "内容被拒绝")

@@ -157,25 +157,31 @@ class Worker:
     def _backoff(self, failures: int) -> float:
         return min(MAX_BACKOFF, 0.5 * 2 ** failures)
 
-    def _dispatch_loop(self) -> None:
+    def _polling(self, what: str, round_: Callable[[], Counter], idle: float) -> None:
+        """Run rounds until stopped: wait ``idle`` after a round with nothing to do, back
+        off after a failed one."""
         failures = 0
         while not self._stop.is_set():
-            if self.pump is not None and self.pump.waiting() > BACKPRESSURE:
-                self._stop.wait(PUMP_EVERY)  # let the callbacks catch up first
-                continue
             try:
-                report = dispatch_once(self.gateway, limit=self.settings.worker_batch_size,
-                                       pool=self._send_pool)
+                done = round_()
                 failures = 0
             except Exception as exc:
                 failures += 1
-                log.warning("dispatch round failed: %s", describe(exc))
+                log.warning("%s round failed: %s", what, describe(exc))
                 self._stop.wait(self._backoff(failures))
                 continue
-            if report.claimed:
-                self._count(report.outcomes)
-            else:
-                self._stop.wait(self.settings.worker_idle_seconds)
+            self._count(done)
+            if not done:
+                self._stop.wait(idle)
+
+    def _dispatch_loop(self) -> None:
+        self._polling("dispatch", self._dispatch_round, self.settings.worker_idle_seconds)
+
+    def _dispatch_round(self) -> Counter:
+        if self.pump is not None and self.pump.waiting() > BACKPRESSURE:
+            return Counter()  # let the simulator's callbacks catch up first
+        return dispatch_once(self.gateway, limit=self.settings.worker_batch_size,
+                             pool=self._send_pool).outcomes
 
     def _jobs_loop(self) -> None:
         next_check = {job.name: 0.0 for job in self.jobs}
@@ -198,19 +204,9 @@ class Worker:
             self._stop.wait(min(max(pause, 0.05), 1.0))
 
     def _webhook_loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                outcome = deliver_due(self.sender, self._webhook_pool)
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                log.warning("webhook round failed: %s", describe(exc))
-                self._stop.wait(self._backoff(failures))
-                continue
-            self._count(Counter({f"webhook.{k}": v for k, v in outcome.items()}))
-            if not outcome:
-                self._stop.wait(self.settings.worker_webhooks_every)
+        self._polling("webhook", lambda: Counter({
+            f"webhook.{k}": v for k, v in deliver_due(self.sender, self._webhook_pool).items()
+        }), self.settings.worker_webhooks_every)
 
     def _pump_loop(self) -> None:
         """Runs until nothing sends any more (``_pump_stop``), then stores the callbacks
