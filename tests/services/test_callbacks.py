@@ -9,7 +9,7 @@ from messaging_helpers import RecordingGateway, make_account, messages_of, text_
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from wework.cli_messaging import callbacks_app
+from wework.cli.messaging import callbacks_app
 from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator
 from wework.models import AccountStatus, AccountStatusHistory, CallbackStatus, Conversation
@@ -271,7 +271,7 @@ def test_ingest_many_isolates_each_event(tenant_ctx):
 def test_simulation_brings_accounts_online_and_produces_activity(tenant_ctx):
     import random
 
-    from wework.cli_messaging import run_simulation
+    from wework.cli.messaging import run_simulation
 
     fresh = accounts.create_account(
         tenant_ctx, account_name=f"s-{uuid.uuid4().hex[:8]}", guid=f"guid-{uuid.uuid4().hex}"

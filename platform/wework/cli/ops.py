@@ -1,6 +1,6 @@
 """`wework db backup | backups | restore | maintain`: thin commands over :mod:`wework.ops`.
 
-Registered on the ``db`` group of :mod:`wework.cli` by :func:`add_ops_commands`.
+Registered on the ``db`` group (:mod:`wework.cli.db`) by :func:`add_ops_commands`.
 """
 
 from __future__ import annotations

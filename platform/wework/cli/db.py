@@ -1,7 +1,7 @@
-"""The ``wework`` command. Thin: each command calls into the package and prints.
+"""`wework db up | down | reset | status`: the local MariaDB pair (or the external servers).
 
-Add database commands to ``db_app`` (``@db_app.command()``); other groups get their own
-``typer.Typer`` added to ``app`` with ``app.add_typer``.
+The other ``db`` commands live in :mod:`wework.cli.schema` (migrate, partitions, ddl,
+seed) and :mod:`wework.cli.ops` (backup, backups, restore, maintain).
 """
 
 from __future__ import annotations
@@ -10,13 +10,6 @@ import typer
 
 from wework.config import reload_settings
 
-# Tracebacks without locals: they would print passwords and keys.
-app = typer.Typer(
-    help="WeWork Platform: databases, pipelines and the app.",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
-    pretty_exceptions_show_locals=False,
-)
 db_app = typer.Typer(
     help=(
         "The MySQL (MariaDB) primary and read replica. Without WEWORK_PRIMARY_URL / "
@@ -27,7 +20,6 @@ db_app = typer.Typer(
     rich_markup_mode="markdown",  # docstrings wrap as paragraphs
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(db_app, name="db")
 
 
 def _external_note(action: str) -> None:
@@ -162,32 +154,3 @@ def db_status() -> None:
         typer.echo("ok: primary up (no separate replica configured: reads use the primary)")
     else:
         typer.echo("ok: both servers up, replication running")
-
-from wework.cli_schema import add_schema_commands  # noqa: E402
-
-add_schema_commands(db_app)  # db migrate | partitions | seed
-
-from wework.cli_metrics import metrics_app  # noqa: E402
-
-app.add_typer(metrics_app, name="metrics")
-
-from wework.cli_ops import add_ops_commands  # noqa: E402
-
-add_ops_commands(db_app)  # db backup | backups | restore | maintain
-
-from wework.services.cli_admin import keys_app  # noqa: E402
-
-app.add_typer(keys_app, name="keys")
-
-from wework.cli_app import app_app  # noqa: E402
-
-app.add_typer(app_app, name="app")
-
-from wework.cli_messaging import callbacks_app, simulate  # noqa: E402
-
-app.add_typer(callbacks_app, name="callbacks")
-app.command("simulate")(simulate)
-
-from wework.cli_etl import etl_app  # noqa: E402
-
-app.add_typer(etl_app, name="etl")

@@ -1,0 +1,37 @@
+"""The ``wework`` command (Typer). Thin: each command calls into the package and prints.
+
+One module per command group; this file only assembles them. To add a group, write
+``wework/cli/<group>.py`` with its own ``typer.Typer`` and register it below with one
+``app.add_typer`` line; ``db`` subcommands go on ``db_app``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from wework.cli.db import db_app
+from wework.cli.etl import etl_app
+from wework.cli.keys import keys_app
+from wework.cli.messaging import callbacks_app, simulate
+from wework.cli.metrics import metrics_app
+from wework.cli.ops import add_ops_commands
+from wework.cli.schema import add_schema_commands
+from wework.cli.webapp import app_app
+
+# Tracebacks without locals: they would print passwords and keys.
+app = typer.Typer(
+    help="WeWork Platform: databases, pipelines and the app.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
+    pretty_exceptions_show_locals=False,
+)
+
+add_schema_commands(db_app)  # db migrate | partitions | ddl | seed
+add_ops_commands(db_app)  # db backup | backups | restore | maintain
+app.add_typer(db_app, name="db")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(keys_app, name="keys")
+app.add_typer(app_app, name="app")
+app.add_typer(callbacks_app, name="callbacks")
+app.command("simulate")(simulate)
+app.add_typer(etl_app, name="etl")
