@@ -7,8 +7,7 @@ One module per command group; this file only assembles them. To add a group, wri
 
 from __future__ import annotations
 
-import typer
-
+from wework.cli.common import command_group
 from wework.cli.db import db_app
 from wework.cli.etl import etl_app
 from wework.cli.keys import keys_app
@@ -18,13 +17,7 @@ from wework.cli.ops import add_ops_commands
 from wework.cli.schema import add_schema_commands
 from wework.cli.webapp import app_app
 
-# Tracebacks without locals: they would print passwords and keys.
-app = typer.Typer(
-    help="WeWork Platform: databases, pipelines and the app.",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
-    pretty_exceptions_show_locals=False,
-)
+app = command_group("WeWork Platform: databases, pipelines and the app.")
 
 add_schema_commands(db_app)  # db migrate | partitions | ddl | seed
 add_ops_commands(db_app)  # db backup | backups | restore | maintain

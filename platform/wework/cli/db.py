@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import typer
 
+from wework.cli.common import command_group, fail
 from wework.config import reload_settings
 
-db_app = typer.Typer(
-    help=(
-        "The MySQL (MariaDB) primary and read replica. Without WEWORK_PRIMARY_URL / "
-        "WEWORK_REPLICA_URL a local pair is run from the installed binaries, with its data "
-        "under WEWORK_DATA_DIR (default .data/)."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
-    pretty_exceptions_show_locals=False,
+db_app = command_group(
+    "The MySQL (MariaDB) primary and read replica. Without WEWORK_PRIMARY_URL / "
+    "WEWORK_REPLICA_URL a local pair is run from the installed binaries, with its data "
+    "under WEWORK_DATA_DIR (default .data/)."
 )
 
 
@@ -26,11 +22,6 @@ def _external_note(action: str) -> None:
     typer.echo(
         f"Using the external servers from WEWORK_PRIMARY_URL / WEWORK_REPLICA_URL: {action}."
     )
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 @db_app.command("up")
@@ -48,13 +39,13 @@ def db_up() -> None:
         try:
             LocalStack.from_settings(settings, echo=typer.echo).up()
         except LocalStackError as e:
-            _fail(str(e))
+            fail(str(e))
         reload_settings()  # pick up a freshly generated local.env
         return
     _external_note("nothing to start")
     status = replication_status(settings)
     if not status.primary.reachable:
-        _fail(f"primary unreachable: {status.primary.error}")
+        fail(f"primary unreachable: {status.primary.error}")
     if not ensure_heartbeat(get_engine(Role.PRIMARY, shard=None, settings=settings)):
         typer.echo("warning: event_scheduler is OFF on the primary: the lag heartbeat is stale")
     for problem in status.problems:
@@ -88,7 +79,7 @@ def db_reset(
         return
     stack = LocalStack.from_settings(settings, echo=typer.echo)
     if not yes:
-        _fail(f"Refusing to delete {stack.mysql_dir} without --yes.")
+        fail(f"Refusing to delete {stack.mysql_dir} without --yes.")
     stack.reset()
 
 

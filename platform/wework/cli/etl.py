@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import typer
 
-etl_app = typer.Typer(
-    help="Pipelines: extract from the replicas into DuckDB, build and publish the marts.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from wework.cli.common import command_group
+
+etl_app = command_group(
+    "Pipelines: extract from the replicas into DuckDB, build and publish the marts."
 )
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import typer
 
-callbacks_app = typer.Typer(
-    help="Callback events from WeCom instances: ingest (JSON lines) and replay.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from wework.cli.common import command_group, fail
+
+callbacks_app = command_group(
+    "Callback events from WeCom instances: ingest (JSON lines) and replay."
 )
 
 
@@ -86,8 +86,7 @@ def replay_command(
     try:
         done = callbacks.replay(status=status, limit=limit)
     except ValidationError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc), code=2)
     for e in done:
         if e.status.value == "failed":
             typer.echo(f"still failed {e.id}: {e.error_message}")

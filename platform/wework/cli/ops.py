@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import typer
 
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+from wework.cli.common import fail
 
 
 def _size(n: int) -> str:
@@ -43,8 +40,7 @@ def backup(
     try:
         made = incremental_backup(settings, ops) if incremental else full_backup(settings, ops)
     except (BackupError, ToolError, ManifestError) as e:
-        _fail(str(e))
-        return
+        fail(str(e))
     directory = ops.backup_path(settings)
     typer.echo(
         f"{made.kind} backup {made.name}: databases {', '.join(made.databases)}; binlog "
@@ -104,8 +100,7 @@ def restore(
         typer.echo(plan.describe())
         result = run_restore(plan, force=force, settings=settings, ops=ops, echo=typer.echo)
     except (RestoreError, ManifestError, ToolError) as e:
-        _fail(str(e))
-        return
+        fail(str(e))
     typer.echo(
         f"restored in {result.seconds:.1f} s (load {result.seconds_load:.1f} s, binlog replay "
         f"{result.seconds_replay:.1f} s); now:"

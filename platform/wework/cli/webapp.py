@@ -16,12 +16,12 @@ from pathlib import Path
 
 import typer
 
+from wework.cli.common import command_group
 from wework.config import REPO_ROOT
 
 APP_MAIN = REPO_ROOT / "app" / "main.py"
 
-app_app = typer.Typer(help="The Streamlit app (reports and admin).", no_args_is_help=True,
-                      pretty_exceptions_show_locals=False)
+app_app = command_group("The Streamlit app (reports and admin).")
 
 
 def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]:
