@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import text
 
-from wework.db.engines import Role, get_engine
-from wework.ops.dagster_jobs import (
+from pipelines.operations import (
     OperationsResource,
     full_backup_job,
     incremental_backup_job,
@@ -16,6 +15,7 @@ from wework.ops.dagster_jobs import (
     ops_schedules,
     retention_job,
 )
+from wework.db.engines import Role, get_engine
 from wework.ops.manifest import Manifest
 from wework.ops.retention import months_before
 

@@ -1,15 +1,20 @@
 """The ``wework`` command (Typer). Thin: each command calls into the package and prints.
 
 One module per command group; this file only assembles them. To add a group, write
-``wework/cli/<group>.py`` with its own ``typer.Typer`` and register it below with one
+``wework/cli/<group>.py`` with its own ``command_group(...)`` and register it below with one
 ``app.add_typer`` line; ``db`` subcommands go on ``db_app``.
+
+Groups that live outside the platform package plug in through the ``wework.cli``
+entry-point group (``[project.entry-points."wework.cli"]`` in pyproject.toml), so the
+platform never imports them: the pipelines' ``wework etl`` (``pipelines/cli.py``).
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 from wework.cli.common import command_group
 from wework.cli.db import db_app
-from wework.cli.etl import etl_app
 from wework.cli.keys import keys_app
 from wework.cli.messaging import callbacks_app, simulate
 from wework.cli.metrics import metrics_app
@@ -27,4 +32,5 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(app_app, name="app")
 app.add_typer(callbacks_app, name="callbacks")
 app.command("simulate")(simulate)
-app.add_typer(etl_app, name="etl")
+for plugin in sorted(entry_points(group="wework.cli"), key=lambda ep: ep.name):
+    app.add_typer(plugin.load(), name=plugin.name)

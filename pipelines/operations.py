@@ -1,11 +1,7 @@
 """Operations on Dagster schedules: data retention daily, backups full daily and
 incremental every 15 minutes (the spec's RPO is 15 minutes).
 
-Add to a code location with::
-
-    from wework.ops.dagster_jobs import ops_jobs, ops_schedules
-    dg.Definitions(..., jobs=[..., *ops_jobs], schedules=[..., *ops_schedules])
-
+``pipelines.definitions`` adds ``ops_jobs`` and ``ops_schedules`` to the code location.
 The jobs carry their own ``ops`` resource, so they need nothing from the code location.
 Schedules start STOPPED (Dagster's default): turn them on in the UI or with
 ``dagster schedule start``, on the deployment that owns the backups.

@@ -1,4 +1,9 @@
-"""``wework etl``: run the Dagster pipelines in-process, and show the warehouse's state."""
+"""``wework etl``: run the Dagster pipelines in-process, and show the warehouse's state.
+
+This command group lives with the Dagster code and plugs into the ``wework`` command
+through the ``wework.cli`` entry-point group (pyproject.toml), so the platform package
+never imports the code location.
+"""
 
 from __future__ import annotations
 
