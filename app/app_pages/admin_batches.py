@@ -4,9 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt, parse_json
-from ui.paging import paged
+from ui.paging import PAGE_SIZE, paged
 from wework.models import TargetType
 from wework.services import accounts, batches, templates
 from wework.services.errors import ServiceError

@@ -1,30 +1,31 @@
-"""Settings from ``WEWORK_*`` environment variables (pydantic-settings).
+"""The one settings object: every ``WEWORK_*`` environment variable (pydantic-settings).
 
 Sources, later wins: defaults < ``<data_dir>/local.env`` (secrets generated for the local
 stack on first ``wework db up``) < ``<repo>/.env`` < the process environment.
+
+Every part of the project (CLI, services, operations, pipelines, app) reads its knobs
+from :class:`Settings` through :func:`get_settings`; nothing reads ``os.environ`` for a
+``WEWORK_`` variable. A new setting is a field here (grouped by area), a commented line in
+``.env.example``, and is covered by ``tests/test_config.py``.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _default_data_dir() -> Path:
-    return Path(os.environ.get("WEWORK_DATA_DIR", REPO_ROOT / ".data")).resolve()
+ENV_FILE = REPO_ROOT / ".env"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEWORK_", extra="ignore")
 
     # Where the local stack keeps its servers' data, logs, secrets and the warehouse.
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_dir: Path = REPO_ROOT / ".data"
 
     # External servers. When both are unset the project runs its own local pair.
     primary_url: str | None = None
@@ -59,6 +60,30 @@ class Settings(BaseSettings):
     influx_org: str = "wework"
     influx_bucket: str = "wework"
 
+    # Backups (wework.ops.backup): where they and their manifest live (default
+    # <data_dir>/backups). Older ones are removed after each backup, but the newest full
+    # backup and everything after it are always kept, so there is always something to
+    # restore. gzip level 1 is several times faster than 6 for ~10% more bytes.
+    backup_dir: Path | None = None
+    backup_retention_days: int = Field(default=30, ge=1)
+    backup_compress_level: int = Field(default=1, ge=1, le=9)
+
+    # Data retention (wework.ops.retention) in calendar months (spec §分表策略: messages
+    # older than 3 years go), deleted in short transactions of this many rows (spec:
+    # LIMIT 10000) so no long locks are held.
+    retention_messages_months: int = Field(default=36, ge=1)
+    retention_account_status_history_months: int = Field(default=36, ge=1)
+    retention_callback_events_months: int = Field(default=36, ge=1)
+    retention_batch_size: int = Field(default=10_000, ge=1)
+
+    # The Streamlit app: a session ends after this many minutes without interaction.
+    app_idle_minutes: float = Field(default=30.0, gt=0)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.resolve()  # a relative WEWORK_DATA_DIR is taken from the working dir
+
     @property
     def uses_local_stack(self) -> bool:
         return not (self.primary_url or self.replica_url)
@@ -71,6 +96,10 @@ class Settings(BaseSettings):
     def publish_path(self) -> Path:
         return self.publish_dir or self.data_dir / "warehouse" / "published"
 
+    @property
+    def backup_path(self) -> Path:
+        return (self.backup_dir or self.data_dir / "backups").resolve()
+
     def shard_database(self, shard: int) -> str:
         return f"{self.db_name}_{shard}"
 
@@ -79,14 +108,21 @@ class Settings(BaseSettings):
         return [self.shard_database(i) for i in range(self.shard_count)]
 
 
-def local_env_file(data_dir: Path | None = None) -> Path:
-    return (data_dir or _default_data_dir()) / "local.env"
+def local_env_file(data_dir: Path) -> Path:
+    return data_dir / "local.env"
+
+
+def _existing(*paths: Path) -> list[Path] | None:
+    return [p for p in paths if p.exists()] or None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    files = [p for p in (local_env_file(), REPO_ROOT / ".env") if p.exists()]
-    return Settings(_env_file=files or None)  # type: ignore[call-arg]
+    # local.env lives in the data dir, which .env or the environment may move: find the
+    # data dir without it first.
+    data_dir = Settings(_env_file=_existing(ENV_FILE)).data_dir  # type: ignore[call-arg]
+    files = _existing(local_env_file(data_dir), ENV_FILE)
+    return Settings(_env_file=files)  # type: ignore[call-arg]
 
 
 def reload_settings() -> Settings:

@@ -31,8 +31,8 @@ def resource_for(settings, backup_dir) -> OperationsResource:
             "local_db_password": settings.local_db_password or "",
             "db_name": settings.db_name,
             "shard_count": str(settings.shard_count),
+            "backup_dir": str(backup_dir),
         },
-        ops_overrides={"backup_dir": str(backup_dir)},
     )
 
 
