@@ -36,3 +36,30 @@ def test_the_platform_package_never_imports_the_code_location_or_the_app():
 
 def test_the_pipelines_never_import_the_app():
     assert offending_imports("pipelines", ("app", "ui")) == []
+
+
+# What the Streamlit app may use of the platform: the services (which route to the right
+# database and check permissions), their errors and enums, the settings, and the two
+# readers (published marts, monitoring metrics). Never the models, the engines or raw SQL
+# against the primary.
+APP_MAY_IMPORT = (
+    "wework.services",
+    "wework.errors",
+    "wework.enums",
+    "wework.config",
+    "wework.warehouse",
+    "wework.metrics.query",
+)
+
+
+def test_the_app_reaches_the_platform_only_through_services_errors_and_readers():
+    found = []
+    for path in sorted((REPO_ROOT / "app").rglob("*.py")):
+        for line, module in imported_modules(path):
+            database = module.split(".")[0] in ("sqlalchemy", "pymysql")
+            platform = module.startswith("wework") and not any(
+                module == allowed or module.startswith(f"{allowed}.") for allowed in APP_MAY_IMPORT
+            )
+            if database or platform:
+                found.append(f"{path.relative_to(REPO_ROOT)}:{line} imports {module}")
+    assert found == []

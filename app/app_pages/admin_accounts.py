@@ -9,7 +9,7 @@ import streamlit as st
 from ui import session
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged, reset
-from wework.models import AccountStatus
+from wework.enums import AccountStatus
 from wework.services import accounts
 from wework.services.permissions import ACCOUNT_MANAGE
 

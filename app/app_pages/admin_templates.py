@@ -8,7 +8,7 @@ import streamlit as st
 from ui import session
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import PAGE_SIZE, paged
-from wework.models import MessageType
+from wework.enums import MessageType
 from wework.services import templates
 from wework.services.permissions import TEMPLATE_MANAGE
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ui import session
 from ui.report_queries import REPORTS, Filters, account_labels
-from wework.models import MessageType
+from wework.enums import MessageType
 from wework.services.context import ServiceContext
 from wework.services.permissions import REPORT_VIEW
 from wework.warehouse import NoPublishedMarts, open_marts, published_file
@@ -225,8 +225,8 @@ def heartbeat_freshness(ctx: ServiceContext, f: Filters) -> None:
     """Heartbeat age of the tenant's accounts *now*. The marts keep daily aggregates, not
     heartbeats, so this section asks the accounts service (a replica read, never the
     primary); it needs account:manage, else it says so."""
+    from wework.errors import ServiceError
     from wework.services import accounts
-    from wework.services.errors import ServiceError
     from wework.services.permissions import ACCOUNT_MANAGE
 
     st.subheader("Heartbeat freshness (now)")

@@ -13,9 +13,9 @@ import time
 import streamlit as st
 
 from wework.config import get_settings
+from wework.errors import AuthenticationError, NotFoundError
 from wework.services import auth
 from wework.services.context import Actor, ServiceContext
-from wework.services.errors import AuthenticationError, NotFoundError
 from wework.services.permissions import PLATFORM_ADMIN
 
 _USER = "wework_user_id"

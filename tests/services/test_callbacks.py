@@ -10,10 +10,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from wework.cli.messaging import callbacks_app
+from wework.enums import AccountStatus, CallbackStatus
+from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator
-from wework.models import AccountStatus, AccountStatusHistory, CallbackStatus, Conversation
-from wework.models import MessageStatus as MS
+from wework.models import AccountStatusHistory, Conversation
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts, callbacks, messages
 from wework.services.dispatcher import dispatch_once

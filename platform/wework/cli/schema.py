@@ -89,9 +89,9 @@ def seed(
     batch tasks whose counters match their messages, messages of every type and status,
     and callback events. Also creates the platform super-admin. Demo logins (one generated
     password) are printed and saved to <data_dir>/demo-logins.txt."""
+    from wework.errors import ServiceError
     from wework.seed import SeedConfig, SeedError, table_counts
     from wework.seed import seed as run_seed
-    from wework.services.errors import ServiceError
     from wework.services.tenants import bootstrap_platform
 
     settings = reload_settings()
