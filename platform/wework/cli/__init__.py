@@ -14,6 +14,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from wework.cli.common import command_group
+from wework.cli.config import config_app
 from wework.cli.db import db_app
 from wework.cli.keys import keys_app
 from wework.cli.messaging import callbacks_app, simulate
@@ -31,6 +32,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(keys_app, name="keys")
 app.add_typer(app_app, name="app")
 app.add_typer(callbacks_app, name="callbacks")
+app.add_typer(config_app, name="config")
 app.command("simulate")(simulate)
 for plugin in sorted(entry_points(group="wework.cli"), key=lambda ep: ep.name):
     app.add_typer(plugin.load(), name=plugin.name)

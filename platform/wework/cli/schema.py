@@ -88,7 +88,8 @@ def seed(
     accounts in every status with matching status histories, conversations, templates,
     batch tasks whose counters match their messages, messages of every type and status,
     and callback events. Also creates the platform super-admin. Demo logins (one generated
-    password) are printed and saved to <data_dir>/demo-logins.txt."""
+    password) are printed and saved to <data_dir>/sets/<db_name>/demo-logins.txt (see
+    `wework config get demo_logins_file`)."""
     from wework.errors import ServiceError
     from wework.seed import SeedConfig, SeedError, table_counts
     from wework.seed import seed as run_seed
@@ -124,7 +125,7 @@ def seed(
         lines += [f"  {role} of tenant {tenant}: {user}" for role, user in sorted(roles.items())]
         lines.append("  (every tenant tNNN has the same users: tNNN_admin0, tNNN_operator1, "
                      "tNNN_analyst3)")
-    path = settings.data_dir / "demo-logins.txt"
+    path = settings.demo_logins_file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     os.chmod(path, 0o600)
