@@ -66,7 +66,8 @@ def load() -> str:
 
 
 def setup(args) -> tuple[str, list[str]]:
-    from wework.models import AccountStatus, WeworkAccount, utcnow
+    from wework.enums import AccountStatus
+    from wework.models import WeworkAccount, utcnow
     from wework.services import messages, tenants
     from wework.services.auth import actor_for, context_for
     from wework.services.context import system_context
@@ -97,7 +98,8 @@ def setup(args) -> tuple[str, list[str]]:
 
 
 def reset(tenant_id: str) -> None:
-    from wework.models import Message, MessageStatus
+    from wework.enums import MessageStatus
+    from wework.models import Message
     from wework.services.uow import transaction
 
     with transaction(tenant_id) as s:

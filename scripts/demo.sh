@@ -9,22 +9,17 @@
 #
 #   scripts/demo.sh            # everything above
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
-#   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store and MariaDB
+#   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store, MariaDB
 #
-# Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
-# WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), WEWORK_METRICS_PORT (18428). Logs: .data/logs/.
+# Sample data size (arguments of this script, not platform settings): DEMO_MESSAGES
+# (default 300000), DEMO_TENANTS (20), DEMO_ACCOUNTS (400), DEMO_DAYS (90). Ports and
+# folders are settings (environment, .env or local.env, see `wework config show`):
+# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_DATA_DIR; metrics 18428.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
-LOGS=$DATA/logs
-APP_PORT=${WEWORK_APP_PORT:-8501}
-DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
-METRICS_PORT=${WEWORK_METRICS_PORT:-18428}
-export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:$METRICS_PORT}
-export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
+export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
 W=.venv/bin/wework
+setting() { $W config get "$1"; }
 
 stop_bg() {  # stop a background service started by this script (its whole process group)
   local pidfile=$DATA/$1.pid
@@ -44,25 +39,34 @@ start_bg() {  # start_bg NAME COMMAND...: in its own session (stoppable as a gro
 }
 
 if [ "${1:-}" = "--stop" ]; then
+  [ -x $W ] || exit 0
+  DATA=$(setting data_dir)
   # The worker first: it finishes its sends in flight while the database is still up.
   stop_bg worker; stop_bg dagster-daemon; stop_bg dagster; stop_bg app
-  [ -x $W ] && { $W metrics down --port "$METRICS_PORT" || true; $W db down; }
+  $W metrics down || true; $W db down
   exit 0
 fi
 
 ./scripts/setup.sh
-mkdir -p "$LOGS" "$DAGSTER_HOME"
+DATA=$(setting data_dir)
+LOGS=$DATA/logs
+APP_PORT=$(setting app_port)
+DAGSTER_PORT=$(setting dagster_port)
+# The Dagster instance (dagster.yaml written there) that `wework etl run` records its runs
+# in, so the UI started below lists them.
+export DAGSTER_HOME=$($W etl home)
+mkdir -p "$LOGS"
 echo "==> databases"
 $W db up
 $W db migrate
 echo "==> metrics store (VictoriaMetrics, InfluxDB write API)"
-$W metrics up --port "$METRICS_PORT"
+$W metrics up
 
 echo "==> sample data"
 if [ "${1:-}" = "--fresh" ]; then MODE=--replace; else MODE=--if-empty; fi
 $W db seed $MODE \
-  --tenants "${WEWORK_DEMO_TENANTS:-20}" --accounts "${WEWORK_DEMO_ACCOUNTS:-400}" \
-  --days "${WEWORK_DEMO_DAYS:-90}" --messages "${WEWORK_DEMO_MESSAGES:-300000}"
+  --tenants "${DEMO_TENANTS:-20}" --accounts "${DEMO_ACCOUNTS:-400}" \
+  --days "${DEMO_DAYS:-90}" --messages "${DEMO_MESSAGES:-300000}"
 
 echo "==> live activity: the WeCom gateway simulator for 20 s"
 $W simulate --seconds 20 --seed 1
@@ -73,7 +77,6 @@ $W etl run
 
 echo "==> running: worker, Dagster daemon and UI, app"
 start_bg worker $W worker
-cp deploy/dagster/dagster.yaml "$DAGSTER_HOME/dagster.yaml"  # one warehouse writer at a time
 start_bg dagster-daemon .venv/bin/dagster-daemon run -m pipelines.definitions
 start_bg dagster .venv/bin/dagster-webserver -m pipelines.definitions -h 127.0.0.1 \
   -p "$DAGSTER_PORT"
@@ -92,5 +95,5 @@ echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagst
 echo "Worker:      log in $LOGS/worker.log; \`$W worker status\` shows its jobs and queues"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Demo logins:"
-sed 's/^/  /' "$DATA/demo-logins.txt"
+sed 's/^/  /' "$(setting demo_logins_file)"
 echo "Stop everything: scripts/demo.sh --stop"

@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt
-from ui.paging import paged, reset
-from wework.models import OutboxStatus
+from ui.paging import PAGE_SIZE, paged, reset
+from wework.enums import OutboxStatus
 from wework.services import tenants, webhooks
 from wework.services.permissions import TENANT_MANAGE
 

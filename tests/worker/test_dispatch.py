@@ -18,8 +18,9 @@ from messaging_helpers import (
     text_rows,
 )
 
+from wework.enums import MessageStatus
 from wework.gateway.simulator import WeComGatewaySimulator
-from wework.models import MessageStatus, utcnow
+from wework.models import utcnow
 from wework.services import batches, callbacks, messages
 from wework.services.dispatcher import dispatch_once
 from wework.worker.jobs import Job, platform_jobs

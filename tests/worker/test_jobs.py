@@ -13,7 +13,8 @@ from messaging_helpers import RecordingGateway, make_account
 from sqlalchemy import select, text
 
 from wework.db.engines import Role, get_engine
-from wework.models import AccountStatus, WebhookOutbox, WeworkAccount, utcnow
+from wework.enums import AccountStatus
+from wework.models import WebhookOutbox, WeworkAccount, utcnow
 from wework.services import tenants
 from wework.services.uow import transaction
 from wework.worker.jobs import Job, job_states, run_if_due

@@ -8,7 +8,7 @@ import subprocess
 from conftest import wait_for, wework_command
 from messaging_helpers import make_account, messages_of, text_rows
 
-from wework.models import MessageStatus
+from wework.enums import MessageStatus
 from wework.services import messages
 
 

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from wework.config import reload_settings
-from wework.models import OutboxStatus, WebhookOutbox, utcnow
+from wework.enums import OutboxStatus
+from wework.errors import NotFoundError, PermissionDeniedError, ValidationError
+from wework.models import WebhookOutbox, utcnow
 from wework.services import accounts, batches, messages, tenants, webhooks
 from wework.services.dispatcher import dispatch_once
-from wework.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 from wework.services.uow import transaction
 from wework.worker.webhooks import WebhookSender, deliver_due
 

@@ -11,13 +11,13 @@ event and its delivery state: attempts, the next attempt, the last error.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wework.enums import OutboxStatus
 from wework.models.base import (
     Base,
     count_column,
@@ -29,20 +29,6 @@ from wework.models.base import (
     updated_at_column,
 )
 from wework.security.crypto import EncryptedString
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"  # waiting for its next attempt
-    DELIVERING = "delivering"  # claimed by a worker until next_attempt_at
-    DELIVERED = "delivered"  # the endpoint answered 2xx
-    FAILED = "failed"  # gave up (past expires_at, or refused for good)
-
-
-class WebhookEvent(StrEnum):
-    BATCH_COMPLETED = "batch.completed"
-    ACCOUNT_OFFLINE = "account.offline"
-    ACCOUNT_ERROR = "account.error"
-    MESSAGE_FAILED = "message.failed"
 
 
 class WebhookOutbox(Base):

@@ -38,18 +38,10 @@ from sqlalchemy.orm import Session
 
 from wework.config import get_settings
 from wework.db.sharding import all_shards
-from wework.models import (
-    OutboxStatus,
-    Tenant,
-    TenantStatus,
-    TenantWebhookSecret,
-    WebhookEvent,
-    WebhookOutbox,
-    new_id,
-    utcnow,
-)
+from wework.enums import OutboxStatus, TenantStatus, WebhookEvent
+from wework.errors import NotFoundError, ValidationError
+from wework.models import Tenant, TenantWebhookSecret, WebhookOutbox, new_id, utcnow
 from wework.services.context import ServiceContext
-from wework.services.errors import NotFoundError, ValidationError
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import TENANT_MANAGE
 from wework.services.uow import read_session, shard_transaction, transaction

@@ -33,7 +33,8 @@ from datetime import datetime, timedelta
 
 from wework.config import Settings
 from wework.db import migrate
-from wework.models import CallbackStatus, WorkerJob, utcnow
+from wework.enums import CallbackStatus
+from wework.models import WorkerJob, utcnow
 from wework.services.uow import shard_transaction
 from wework.worker.locks import named_lock
 

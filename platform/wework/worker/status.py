@@ -7,7 +7,8 @@ from sqlalchemy import func, or_, select
 
 from wework.config import Settings
 from wework.db.engines import Role, get_engine
-from wework.models import Message, MessageStatus, OutboxStatus, WebhookOutbox, utcnow
+from wework.enums import MessageStatus, OutboxStatus
+from wework.models import Message, WebhookOutbox, utcnow
 
 
 def queue_counts(settings: Settings) -> dict[str, int]:

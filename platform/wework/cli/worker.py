@@ -7,6 +7,7 @@ import signal
 
 import typer
 
+# Not command_group(): bare `wework worker` runs the worker instead of printing help.
 worker_app = typer.Typer(
     help="The worker: dispatches messages, delivers tenant webhooks, runs the platform's "
     "periodic jobs. Run as many as you like; they coordinate through MariaDB.",
