@@ -56,8 +56,8 @@ def test_priorities_schedules_windows_and_rates(tenant_ctx, settings):
                       worker_send_concurrency=1)
     with running_worker(one_by_one, gateway=gateway, jobs=[]):
         wait_for(lambda: statuses(ctx.tenant_id, [scheduled.id])[scheduled.id]
-                 is MessageStatus.SENT, timeout=30, what="the scheduled message")
-        wait_for(lambda: len(gateway.sent_for(ctx.tenant_id)) >= 10, timeout=30,
+                 is MessageStatus.SENT, timeout=120, what="the scheduled message")
+        wait_for(lambda: len(gateway.sent_for(ctx.tenant_id)) >= 10, timeout=120,
                  what="the due messages")
     sent = gateway.sent_for(ctx.tenant_id)
     rated_ids = [m.id for m in messages_of(ctx.tenant_id).values() if m.batch_id == rated.id]
@@ -68,9 +68,14 @@ def test_priorities_schedules_windows_and_rates(tenant_ctx, settings):
     assert sent.count(scheduled.id) == 1
     assert messages_of(ctx.tenant_id, [scheduled.id])[scheduled.id].send_time >= soon.replace(
         microsecond=0)
-    # the rate: 3 of the batch's 8 in the first minute, the rest held back
-    assert sum(1 for i in sent if i in rated_ids) == 3
-    assert sorted(statuses(ctx.tenant_id, rated_ids).values()).count(MessageStatus.PENDING) == 5
+    # the rate: at most 3 of the batch's 8 in any minute (a slow machine may let the test
+    # run past the first minute), the rest held back
+    rated_sent = [i for i in sent if i in rated_ids]
+    times = sorted(m.send_time for m in messages_of(ctx.tenant_id, rated_sent).values())
+    assert len(times) >= 3
+    assert all((later - first).total_seconds() >= 59 for first, later in zip(times, times[3:]))
+    assert sorted(statuses(ctx.tenant_id, rated_ids).values()).count(
+        MessageStatus.PENDING) == 8 - len(rated_sent)
     # outside its window nothing of the batch was sent
     assert not set(sent) & set(shut_ids)
     assert set(statuses(ctx.tenant_id, shut_ids).values()) == {MessageStatus.PENDING}
@@ -90,7 +95,7 @@ def test_a_batch_completes_through_the_worker_and_its_simulator(tenant_ctx, sett
     sim = WeComGatewaySimulator(latency_ms=(0, 5))
     with running_worker(fast(settings), gateway=sim, jobs=[]):
         done = wait_for(lambda: (b := batches.get_batch(tenant_ctx, task.id)).success_count == 40
-                        and b, timeout=60, what="every message delivered")
+                        and b, timeout=180, what="every message delivered")
     assert done.status.value == "completed" and done.end_time is not None
     assert (done.total_count, done.sent_count, done.failed_count) == (40, 40, 0)
     stored, recount = batch_invariant(tenant_ctx.tenant_id, task.id)
@@ -132,7 +137,7 @@ def test_an_expired_claim_is_recovered_without_a_second_delivery(tenant_ctx, set
     with running_worker(quick, gateway=sim, jobs=recovery_job(quick)):
         m = wait_for(lambda: (m := messages_of(tenant_ctx.tenant_id, [mid])[mid]).retry_count
                      and m.status in (MessageStatus.SENT, MessageStatus.DELIVERED) and m,
-                     timeout=30, what="the recovered message to be sent again")
+                     timeout=120, what="the recovered message to be sent again")
     assert m.retry_count == 1 and m.error_code is None and m.send_time > first.send_time
     callbacks.ingest_many(late_receipts)
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status is MessageStatus.DELIVERED
