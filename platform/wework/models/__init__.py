@@ -11,7 +11,8 @@ from wework.models.account import (
 )
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent, CallbackStatus
-from wework.models.callback_dedup import CallbackEventKey
+from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
+from wework.models.gateway import GatewaySecret
 from wework.models.message import (
     BatchSendTask,
     BatchStatus,
@@ -33,8 +34,10 @@ __all__ = [
     "CallbackEvent",
     "CallbackEventKey",
     "CallbackStatus",
+    "CallbackWebhookId",
     "Conversation",
     "ConversationType",
+    "GatewaySecret",
     "Message",
     "MessageStatistic",
     "MessageStatus",
