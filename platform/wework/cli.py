@@ -191,3 +191,7 @@ app.command("simulate")(simulate)
 from wework.cli_etl import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
+
+from wework.cli_api import add_api_commands  # noqa: E402
+
+add_api_commands(app)  # api | gateway secrets … | gateway-sim serve

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +58,34 @@ class Settings(BaseSettings):
     influx_token: str = ""
     influx_org: str = "wework"
     influx_bucket: str = "wework"
+
+    # HTTP intake (`wework api`): where it listens, how many processes, the largest body
+    # it reads (413 beyond), and how long a process reuses the gateway secrets it loaded
+    # (a revoked secret stops verifying within this time; a new one within a second).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_workers: int = Field(default=2, ge=1, le=64)
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    api_secret_cache_seconds: float = Field(default=5.0, ge=0)
+    # `wework gateway secrets rotate`: how long the old secret keeps verifying.
+    gateway_secret_grace_hours: float = Field(default=24.0, ge=0)
+
+    # The WeCom gateway over HTTP (wework.gateway.http). Sends time out after
+    # gateway_timeout_seconds and are tried gateway_attempts times in the call (timeouts,
+    # connection errors, 5xx, 429); after that the dispatcher's retry backoff takes over.
+    gateway_url: str | None = None
+    gateway_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    gateway_attempts: int = Field(default=3, ge=1, le=10)
+    gateway_max_connections: int = Field(default=32, ge=1, le=1024)
+
+    # `wework gateway-sim serve`: the gateway SIMULATOR as an HTTP server. It posts its
+    # signed callbacks to gateway_sim_callback_url (the API's base URL) with
+    # gateway_sim_secret (one issued by `wework gateway secrets create`).
+    gateway_sim_host: str = "127.0.0.1"
+    gateway_sim_port: int = Field(default=8090, ge=1, le=65535)
+    gateway_sim_callback_url: str | None = None
+    gateway_sim_secret: SecretStr | None = None
 
     @property
     def uses_local_stack(self) -> bool:

@@ -1,0 +1,23 @@
+"""Run the API under uvicorn: ``workers`` processes share the listening socket, each
+building the app from the settings (:func:`wework.api.app.create_app`)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+# SIGTERM: stop accepting, let requests in flight finish (their events are stored before
+# the answer; processing that is cut off is recovered by the worker).
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
+    uvicorn.run(
+        "wework.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
