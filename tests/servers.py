@@ -27,15 +27,19 @@ class ServerProcess:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def stop(self, grace: float = 15.0) -> int:
-        """SIGTERM the group and wait; SIGKILL what is left after ``grace`` seconds."""
+    def stop(self, grace: float = 15.0) -> bool:
+        """SIGTERM the group and wait; SIGKILL what is left after ``grace`` seconds.
+        True when it ended cleanly: status 0, or the SIGTERM re-raised after a graceful
+        shutdown (what uvicorn does)."""
         if self.proc.poll() is None:
             self._signal(signal.SIGTERM)
             try:
-                return self.proc.wait(grace)
+                return self.proc.wait(grace) in (0, -signal.SIGTERM)
             except subprocess.TimeoutExpired:
                 self._signal(signal.SIGKILL)
-        return self.proc.wait(10)
+                self.proc.wait(10)
+                return False
+        return self.proc.returncode == 0
 
     def kill(self) -> None:
         self._signal(signal.SIGKILL)

@@ -105,7 +105,7 @@ def gateway(settings: Settings) -> Gateway:
 def api(settings: Settings, logs: Path) -> Iterator[ServerProcess]:
     server = start_api(logs)
     yield server
-    assert server.stop() == 0, server.log_text()[-3000:]
+    assert server.stop(), server.log_text()[-3000:]
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,14 @@ real gateway would post (format: :mod:`wework.gateway.base`):
   (``disconnect_rate`` per online instance and tick) and reconnects
   (offline → recovering → online) of disconnected ones.
 
+Idempotency: the message id is the send's idempotency key (a real gateway gets it as the
+``Idempotency-Key`` header). A second send of a message the simulator already accepted
+returns the first answer (same ``wework_msg_id``) and delivers nothing, so a message that
+a crashed worker's successor sends again reaches its recipient once. Every delivery is
+counted per message id (:meth:`delivery_counts`): the tests' and benchmarks' proof that
+nothing was delivered twice. ``honour_idempotency=False`` turns the check off (to show
+such a test fails without it). The simulator remembers the last ``remember`` message ids.
+
 Thread-safe: several dispatcher threads may share one simulator.
 """
 
@@ -22,6 +30,7 @@ import random
 import threading
 import time
 import uuid
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +59,8 @@ class WeComGatewaySimulator:
         disconnect_rate: float = 0.0,
         reconnect_rate: float = 0.5,
         auto_register: bool = True,
+        honour_idempotency: bool = True,
+        remember: int = 100_000,
         seed: int | None = None,
     ):
         for name, rate in (
@@ -70,13 +81,26 @@ class WeComGatewaySimulator:
         self._lock = threading.Lock()
         self._instances: dict[str, SimulatedInstance] = {}
         self._events: list[str] = []
-        self.sent_requests: list[SendRequest] = []  # every accepted send, for tests
+        self.honour_idempotency = honour_idempotency
+        self._remember = remember
+        # message id -> (the answer given, deliveries); oldest first, at most `remember`.
+        self._accepted: OrderedDict[str, tuple[SendResult, int]] = OrderedDict()
+        self._counts = {"sends": 0, "deliveries": 0, "duplicate_sends": 0}
+        self.sent_requests: deque[SendRequest] = deque(maxlen=remember)  # accepted sends
 
     # ------------------------------------------------------------ instances
 
     def register(self, guid: str, status: str = ONLINE) -> None:
         with self._lock:
             self._instances[guid] = SimulatedInstance(guid, status)
+
+    def ensure_registered(self, guid: str, status: str = ONLINE) -> bool:
+        """Register ``guid`` unless the simulator already knows it; True if it was new."""
+        with self._lock:
+            if guid in self._instances:
+                return False
+            self._instances[guid] = SimulatedInstance(guid, status)
+            return True
 
     def status_of(self, guid: str) -> str | None:
         with self._lock:
@@ -124,6 +148,13 @@ class WeComGatewaySimulator:
         if high > 0:
             time.sleep(self._rng.uniform(low, high) / 1000.0)
         with self._lock:
+            self._counts["sends"] += 1
+            key = request.message_id  # the idempotency key
+            earlier = self._accepted.get(key) if self.honour_idempotency else None
+            if earlier is not None:
+                self._counts["duplicate_sends"] += 1
+                self._accepted.move_to_end(key)
+                return earlier[0]
             inst = self._instances.get(request.guid)
             if inst is None and self.auto_register:
                 inst = self._instances[request.guid] = SimulatedInstance(request.guid)
@@ -133,6 +164,12 @@ class WeComGatewaySimulator:
                 return SendResult(False, None, "send_failed", "simulated send failure")
             inst.sent += 1
             msg_id = f"sim-{uuid.uuid4().hex}"
+            result = SendResult(True, msg_id)
+            previous = self._accepted.pop(key, None)
+            self._accepted[key] = (result, (previous[1] if previous else 0) + 1)
+            if len(self._accepted) > self._remember:
+                self._accepted.popitem(last=False)
+            self._counts["deliveries"] += 1
             self.sent_requests.append(request)
             delivered = self._rng.random() >= self.delivery_failure_rate
             receipt: dict[str, Any] = {
@@ -143,7 +180,20 @@ class WeComGatewaySimulator:
             if not delivered:
                 receipt.update(error_code="recipient_unreachable", error_message="simulated")
             self._emit(request.guid, NotifyType.MESSAGE_RECEIPT, receipt)
-            return SendResult(True, msg_id)
+            return result
+
+    def delivery_counts(self) -> dict[str, int]:
+        """How many times each remembered message id was delivered (1 unless a message
+        reached its recipient twice)."""
+        with self._lock:
+            return {key: n for key, (_, n) in self._accepted.items()}
+
+    def stats(self) -> dict[str, int]:
+        """sends (calls), deliveries, duplicate_sends (answered from the idempotency
+        memory) and delivered_twice (message ids delivered more than once)."""
+        with self._lock:
+            twice = sum(1 for _, n in self._accepted.values() if n > 1)
+            return {**self._counts, "delivered_twice": twice}
 
     # ------------------------------------------------------------ time passing
 
