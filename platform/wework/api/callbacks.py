@@ -38,6 +38,7 @@ from wework.config import Settings
 from wework.db.engines import PrimaryUnavailable
 from wework.security.webhooks import SignatureError, verify
 from wework.services import callbacks, gateway_secrets
+from wework.services.errors import ValidationError
 
 log = logging.getLogger("wework.api")
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -106,6 +107,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _accept(signers: GatewaySigners, text: str, headers: dict[str, str],
             client: str | None, user_agent: str | None) -> dict:
     try:
+        return _verify_and_store(signers, text, headers, client, user_agent)
+    except PrimaryUnavailable:  # nothing was stored: the gateway retries the delivery
+        log.warning("callbacks not stored: the primary is unavailable")
+        raise ApiError(503, None, "storage unavailable; retry later",
+                       headers={"Retry-After": "5"}) from None
+
+
+def _verify_and_store(signers: GatewaySigners, text: str, headers: dict[str, str],
+                      client: str | None, user_agent: str | None) -> dict:
+    try:
         webhook_id = _verified(signers, text, headers)
     except SignatureError as exc:
         log.info("callbacks refused from %s: %s", client, exc)
@@ -113,11 +124,7 @@ def _accept(signers: GatewaySigners, text: str, headers: dict[str, str],
     try:
         stored = callbacks.store_delivery(webhook_id, callbacks.split_events(text),
                                           source_ip=client, user_agent=(user_agent or "")[:500])
-    except PrimaryUnavailable:
-        log.warning("callbacks not stored: the primary is unavailable")
-        raise ApiError(503, None, "storage unavailable; retry later",
-                       headers={"Retry-After": "5"}) from None
-    except callbacks.ValidationError as exc:
+    except ValidationError as exc:  # the webhook-id header
         raise ApiError(400, exc.field, exc.reason) from None
     if stored is None:
         return {"duplicate": True, "stored": 0}
@@ -127,11 +134,10 @@ def _accept(signers: GatewaySigners, text: str, headers: dict[str, str],
     except Exception as exc:  # stored and safe: the worker's recovery processes them
         log.warning("processing of %d stored callback events deferred: %s",
                     len(stored), type(exc).__name__)
-        return {"stored": len(stored), "processed": 0, "ignored": 0, "failed": 0,
-                "deferred": len(stored)}
+    done = counts["processed"] + counts["ignored"] + counts["failed"]
     return {"stored": len(stored), "processed": counts["processed"],
             "ignored": counts["ignored"], "failed": counts["failed"],
-            "deferred": len(stored) - counts["processed"] - counts["ignored"] - counts["failed"]}
+            "deferred": len(stored) - done}
 
 
 def _verified(signers: GatewaySigners, text: str, headers: dict[str, str]) -> str:
