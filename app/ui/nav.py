@@ -58,6 +58,8 @@ PAGES: tuple[PageSpec, ...] = (
              "batches"),
     PageSpec("admin_callbacks.py", "Callback events", ":material/replay:", "Admin",
              CALLBACK_REPLAY, "callbacks"),
+    PageSpec("admin_gateway.py", "Gateway secrets", ":material/key:", "Admin", PLATFORM_ADMIN,
+             "gateway-secrets"),
 )
 
 

@@ -51,6 +51,12 @@ def test_a_secret_is_shown_once_and_stored_encrypted(super_ctx, make_unique):
     assert not hasattr(listed[0], "secret")
 
 
+def test_secrets_never_reach_the_warehouse():
+    from pipelines.extract import table_specs
+
+    assert "gateway_secrets" not in table_specs()
+
+
 def test_rotation_keeps_the_old_secret_for_the_grace_period(super_ctx, make_unique):
     name = make_unique("gw")
     first = gs.create(super_ctx, name)
