@@ -394,8 +394,9 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
     in order, in fewer round trips: accounts are looked up once per guid, the events of
     one shard are applied in one transaction with a SAVEPOINT per event (a failing event
     rolls back only its own changes and its dedup key), and the results are recorded in
-    one transaction. If the shard transaction itself breaks (deadlock, lost connection),
-    its events are processed again one by one."""
+    one transaction — the same one as the changes for events of accounts on the intake
+    shard (every event with one shard). If a shard transaction breaks (deadlock, lost
+    connection), its events are processed again one by one."""
     started = time.perf_counter()
     outcomes: dict[str, Outcome] = {}
     parsed_events: list[tuple[CallbackEvent, ParsedEvent]] = []
@@ -415,6 +416,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
                 (event, parsed, account)
             )
     redo: list[CallbackEvent] = []
+    recorded: set[str] = set()
     for shard, items in by_shard.items():
         try:
             with shard_transaction(shard) as s:
@@ -429,9 +431,17 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
                             raise
                         status, note = CallbackStatus.FAILED, _db_error(exc)
                     outcomes[event.id] = (status, note, parsed)
+                if shard == INTAKE_SHARD:  # the events' rows live here: one commit for both
+                    results = [(event, outcomes[event.id]) for event, _, _ in items]
+                    now = utcnow()
+                    _write_results(s, results, now)
+            if shard == INTAKE_SHARD:
+                _mark(results, now)
+                recorded.update(event.id for event, _, _ in items)
         except SQLAlchemyError:
             redo += [event for event, _, _ in items]
-    _record([(e, outcomes[e.id]) for e in events if e.id in outcomes and e not in redo])
+    _record([(e, outcomes[e.id]) for e in events
+             if e.id in outcomes and e.id not in recorded and e not in redo])
     for event in redo:
         process(event)
     per_event = (time.perf_counter() - started) / max(len(events), 1)
@@ -490,26 +500,38 @@ def _record(results: list[tuple[CallbackEvent, Outcome]]) -> None:
 def _save_results(results: list[tuple[CallbackEvent, Outcome]]) -> None:
     now = utcnow()
     with shard_transaction(INTAKE_SHARD) as s:
-        for event, (status, note, parsed) in results:
-            values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
-            if parsed is not None:
-                values.update(
-                    parsed_data=parsed.as_json(),
-                    guid=parsed.guid,
-                    notify_type=int(parsed.notify_type),
-                    event_type=parsed.event_type,
-                )
-            matched = s.execute(
-                update(CallbackEvent)
-                .where(
-                    CallbackEvent.id == event.id,
-                    CallbackEvent.received_time == event.received_time,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if matched != 1:
-                raise RuntimeError(f"callback event {event.id} not found to record its result")
+        _write_results(s, results, now)
+    _mark(results, now)
+
+
+def _write_results(s: Session, results: list[tuple[CallbackEvent, Outcome]],
+                   now: datetime) -> None:
+    """The outcomes onto the events' rows, in the caller's transaction on the intake
+    shard."""
+    for event, (status, note, parsed) in results:
+        values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
+        if parsed is not None:
+            values.update(
+                parsed_data=parsed.as_json(),
+                guid=parsed.guid,
+                notify_type=int(parsed.notify_type),
+                event_type=parsed.event_type,
+            )
+        matched = s.execute(
+            update(CallbackEvent)
+            .where(
+                CallbackEvent.id == event.id,
+                CallbackEvent.received_time == event.received_time,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if matched != 1:
+            raise RuntimeError(f"callback event {event.id} not found to record its result")
+
+
+def _mark(results: list[tuple[CallbackEvent, Outcome]], now: datetime) -> None:
+    """The saved outcomes onto the objects (after their transaction committed)."""
     for event, (status, note, parsed) in results:
         event.status, event.error_message, event.process_time = status, note, now
         if parsed is not None:
