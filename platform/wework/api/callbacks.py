@@ -46,6 +46,8 @@ SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # (so a secret created a moment ago verifies at once, and forged requests cannot turn
 # every attempt into a database read).
 RELOAD_ON_MISS_SECONDS = 1.0
+# Events processed per transaction: a large delivery holds no long transaction.
+PROCESS_CHUNK = 500
 
 
 class GatewaySigners:
@@ -130,7 +132,9 @@ def _verify_and_store(signers: GatewaySigners, text: str, headers: dict[str, str
         return {"duplicate": True, "stored": 0}
     counts: Counter = Counter()
     try:
-        counts.update(e.status.value for e in callbacks.process_many(stored))
+        for i in range(0, len(stored), PROCESS_CHUNK):
+            counts.update(e.status.value
+                          for e in callbacks.process_many(stored[i:i + PROCESS_CHUNK]))
     except Exception as exc:  # stored and safe: the worker's recovery processes them
         log.warning("processing of %d stored callback events deferred: %s",
                     len(stored), type(exc).__name__)
