@@ -8,6 +8,9 @@ import uvicorn
 # SIGTERM: stop accepting, let requests in flight finish (their events are stored before
 # the answer; processing that is cut off is recovered by the worker).
 GRACEFUL_SHUTDOWN_SECONDS = 10
+# The supervisor kills a process that does not answer its ping within this time. Its 5 s
+# default killed processes still starting up on a busy 2-core machine (seen here).
+WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
@@ -20,4 +23,5 @@ def serve(host: str, port: int, workers: int, access_log: bool = True) -> None:
         access_log=access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
