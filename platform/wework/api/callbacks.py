@@ -43,8 +43,8 @@ from wework.services.errors import ValidationError
 log = logging.getLogger("wework.api")
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # A signature that matches no cached secret reloads them, at most this often per process
-# (so a secret created a moment ago verifies at once, and forged requests cannot turn
-# every attempt into a database read).
+# (so a secret issued a moment ago verifies within a second, and forged requests cannot
+# turn every attempt into a database read).
 RELOAD_ON_MISS_SECONDS = 1.0
 # Events processed per transaction: a large delivery holds no long transaction.
 PROCESS_CHUNK = 500
