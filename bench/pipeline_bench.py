@@ -130,7 +130,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def setup_accounts(n: int) -> list[str]:
     """A tenant with ``n`` online accounts; their guids."""
-    from wework.models import AccountStatus, Tenant, WeworkAccount, new_id
+    from wework.enums import AccountStatus
+    from wework.models import Tenant, WeworkAccount, new_id
     from wework.services.uow import transaction
 
     tenant_id = new_id()
@@ -181,7 +182,8 @@ async def load(url: str, requests: list[tuple[bytes, dict]], concurrency: int,
 def run_intake(args) -> None:
     from sqlalchemy import func, select
 
-    from wework.models import CallbackEvent, CallbackStatus
+    from wework.enums import CallbackStatus
+    from wework.models import CallbackEvent
     from wework.services import gateway_secrets
     from wework.services.uow import shard_transaction
 

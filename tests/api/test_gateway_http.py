@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import start_api, start_sim, wait_for
+from intake_helpers import start_api, start_sim, wait_for
 from ports import free_port
 from services.messaging_helpers import make_account, messages_of, text_rows
 
+from wework.enums import AccountStatus
+from wework.enums import MessageStatus as MS
 from wework.gateway.base import SendRequest
 from wework.gateway.http import HttpGateway
-from wework.models import AccountStatus
-from wework.models import MessageStatus as MS
 from wework.services import accounts, messages
 from wework.services.dispatcher import dispatch_once
 

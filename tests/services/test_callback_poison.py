@@ -10,10 +10,10 @@ from messaging_helpers import RecordingGateway, make_account, messages_of, text_
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from wework.cli_messaging import callbacks_app
+from wework.cli.messaging import callbacks_app
+from wework.enums import CallbackStatus
+from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
-from wework.models import CallbackStatus
-from wework.models import MessageStatus as MS
 from wework.services import callbacks, messages
 from wework.services.dispatcher import dispatch_once
 

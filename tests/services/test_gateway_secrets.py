@@ -11,15 +11,15 @@ from sqlalchemy import String, select, type_coerce
 from typer.testing import CliRunner
 
 from wework.cli import app as cli
-from wework.models import GatewaySecret, utcnow
-from wework.security import webhooks
-from wework.services import gateway_secrets as gs
-from wework.services.errors import (
+from wework.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import GatewaySecret, utcnow
+from wework.security import webhooks
+from wework.services import gateway_secrets as gs
 from wework.services.uow import shard_transaction
 
 

@@ -35,10 +35,9 @@ from standardwebhooks import Webhook
 
 from wework.api.errors import ApiError
 from wework.config import Settings
-from wework.db.engines import PrimaryUnavailable
+from wework.errors import PrimaryUnavailable, ValidationError
 from wework.security.webhooks import SignatureError, verify
 from wework.services import callbacks, gateway_secrets
-from wework.services.errors import ValidationError
 
 log = logging.getLogger("wework.api")
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")

@@ -283,7 +283,8 @@ def register_platform_accounts(sim: WeComGatewaySimulator) -> int:
     from sqlalchemy import select
 
     from wework.db.sharding import all_shards
-    from wework.models import AccountStatus, Tenant, TenantStatus, WeworkAccount
+    from wework.enums import AccountStatus, TenantStatus
+    from wework.models import Tenant, WeworkAccount
     from wework.services.uow import shard_transaction
 
     relogin = {AccountStatus.CREATED, AccountStatus.OFFLINE, AccountStatus.ERROR}

@@ -22,10 +22,10 @@ from sqlalchemy import or_, select, update
 from standardwebhooks import Webhook
 
 from wework.config import get_settings
+from wework.errors import ConflictError, NotFoundError, ValidationError
 from wework.models import GatewaySecret, utcnow
 from wework.security import webhooks
 from wework.services.context import ServiceContext
-from wework.services.errors import ConflictError, NotFoundError, ValidationError
 from wework.services.permissions import PLATFORM_ADMIN
 from wework.services.uow import shard_transaction
 

@@ -1,5 +1,5 @@
-"""``wework api``, ``wework gateway secrets …`` and ``wework gateway-sim serve``: the HTTP
-intake, the gateways' signing secrets, and the gateway SIMULATOR as an HTTP server."""
+"""``wework gateway secrets …`` (the gateways' signing secrets) and ``wework gateway-sim
+serve`` (the gateway SIMULATOR as an HTTP server)."""
 
 from __future__ import annotations
 
@@ -8,43 +8,15 @@ from pathlib import Path
 
 import typer
 
+from wework.cli.common import command_group, fail
 from wework.config import reload_settings
 
-gateway_app = typer.Typer(help="The WeCom instance gateways.", no_args_is_help=True,
-                          pretty_exceptions_show_locals=False)
-secrets_app = typer.Typer(
-    help=("Signing secrets of the gateways (Standard Webhooks): a gateway signs its "
-          "callbacks with its secret; `wework api` accepts any valid one. Shown once, "
-          "stored encrypted."),
-    no_args_is_help=True, pretty_exceptions_show_locals=False)
+gateway_app = command_group("The WeCom instance gateways.")
+secrets_app = command_group(
+    "Signing secrets of the gateways (Standard Webhooks): a gateway signs its callbacks "
+    "with its secret; `wework api` accepts any valid one. Shown once, stored encrypted.")
 gateway_app.add_typer(secrets_app, name="secrets")
-sim_app = typer.Typer(help="The WeCom gateway SIMULATOR over HTTP (not the real WeCom).",
-                      no_args_is_help=True, pretty_exceptions_show_locals=False)
-
-
-def add_api_commands(app: typer.Typer) -> None:
-    app.command("api")(api)
-    app.add_typer(gateway_app, name="gateway")
-    app.add_typer(sim_app, name="gateway-sim")
-
-
-def api(
-    host: str = typer.Option(None, help="Listen address [WEWORK_API_HOST, 127.0.0.1]."),
-    port: int = typer.Option(None, help="Port [WEWORK_API_PORT, 8080]."),
-    workers: int = typer.Option(None, min=1, help="Processes [WEWORK_API_WORKERS, 2]."),
-    access_log: bool = typer.Option(True, help="Log one line per request."),
-) -> None:
-    """Serve the HTTP API (POST /v1/callbacks, GET /healthz, GET /readyz) until stopped
-    (SIGTERM/SIGINT: requests in flight finish)."""
-    from wework.api.server import serve
-
-    s = reload_settings()
-    serve(host or s.api_host, port or s.api_port, workers or s.api_workers, access_log)
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+gateway_sim_app = command_group("The WeCom gateway SIMULATOR over HTTP (not the real WeCom).")
 
 
 def _show_once(issued, output_file: Path | None) -> None:
@@ -63,13 +35,13 @@ def _show_once(issued, output_file: Path | None) -> None:
 
 
 def _service_call(fn, *args, **kwargs):
-    from wework.services.errors import ServiceError
+    from wework.errors import ServiceError
 
     reload_settings()
     try:
         return fn(*args, **kwargs)
     except ServiceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @secrets_app.command("create")
@@ -130,7 +102,7 @@ def secrets_list(
         typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-@sim_app.command("serve")
+@gateway_sim_app.command("serve")
 def sim_serve(
     host: str = typer.Option(None, help="[WEWORK_GATEWAY_SIM_HOST, 127.0.0.1]"),
     port: int = typer.Option(None, help="[WEWORK_GATEWAY_SIM_PORT, 8090]"),
@@ -159,11 +131,10 @@ def sim_serve(
     from wework.gateway.simulator import WeComGatewaySimulator
 
     s = reload_settings()
-    secret = secret_file.read_text().strip() if secret_file else (
-        s.gateway_sim_secret.get_secret_value() if s.gateway_sim_secret else None)
+    secret = secret_file.read_text().strip() if secret_file else s.gateway_sim_secret
     url = callback_url or s.gateway_sim_callback_url
     if url and not secret:
-        _fail("posting callbacks needs the gateway secret: --secret-file or "
+        fail("posting callbacks needs the gateway secret: --secret-file or "
               "WEWORK_GATEWAY_SIM_SECRET (issue one with `wework gateway secrets create`)")
     if not url:
         typer.echo("warning: no callback URL: callbacks are counted and dropped", err=True)
@@ -176,6 +147,6 @@ def sim_serve(
         app = create_app(sim, SimServerConfig(url, secret, batch_size=batch_size,
                                               activity_seconds=activity_every))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     uvicorn.run(app, host=host or s.gateway_sim_host, port=port or s.gateway_sim_port,
                 access_log=False, server_header=False)

@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import MAX_BODY, post_signed, start_api, stored_events, unique, wait_for
+from intake_helpers import MAX_BODY, post_signed, start_api, stored_events, unique, wait_for
 from services.messaging_helpers import make_account
 from sqlalchemy import select
 
+from wework.enums import CallbackStatus
 from wework.gateway.base import NotifyType, make_event
-from wework.models import CallbackEvent, CallbackStatus, Conversation, WeworkAccount
+from wework.models import CallbackEvent, Conversation, WeworkAccount
 from wework.security import webhooks
 from wework.services import callbacks, gateway_secrets
 from wework.services.uow import shard_transaction, transaction
