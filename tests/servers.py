@@ -51,7 +51,7 @@ class ServerProcess:
 
 
 def start_server(args: list[str], port: int, log: Path, env: dict[str, str] | None = None,
-                 ready_path: str = "/healthz", timeout: float = 90.0) -> ServerProcess:
+                 ready_path: str = "/healthz", timeout: float = 180.0) -> ServerProcess:
     """Run ``wework *args`` (listening on ``port``) and wait until it answers."""
     out = log.open("ab")
     proc = subprocess.Popen([str(WEWORK), *args], stdout=out, stderr=subprocess.STDOUT,
