@@ -61,6 +61,8 @@ PAGES: tuple[PageSpec, ...] = (
              CALLBACK_REPLAY, "callbacks"),
     PageSpec("admin_webhooks.py", "Webhooks", ":material/outbound:", "Admin",
              TENANT_MANAGE, "webhooks"),
+    PageSpec("admin_gateway.py", "Gateway secrets", ":material/key:", "Admin", PLATFORM_ADMIN,
+             "gateway-secrets"),
 )
 
 

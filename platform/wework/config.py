@@ -99,15 +99,37 @@ class Settings(BaseSettings):
     app_port: int = Field(default=8501, ge=1, le=65535)
     app_idle_minutes: float = Field(default=30.0, gt=0)
 
-    @field_validator("data_dir")
-    @classmethod
-    def _absolute(cls, path: Path) -> Path:
-        return path.resolve()  # a relative WEWORK_DATA_DIR is taken from the working dir
+    # HTTP intake (`wework api`): where it listens, how many processes, the largest body
+    # it reads (413 beyond), and how long a process reuses the gateway secrets it loaded
+    # (a revoked secret stops verifying within this time; a new one within a second).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_workers: int = Field(default=2, ge=1, le=64)
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    api_secret_cache_seconds: float = Field(default=5.0, ge=0)
+    # `wework gateway secrets rotate`: how long the old secret keeps verifying.
+    gateway_secret_grace_hours: float = Field(default=24.0, ge=0)
 
-    # The WeCom gateway the worker sends through. Unset: an in-process SIMULATOR whose
-    # callbacks the worker ingests itself (like `wework simulate`).
+    # The WeCom gateway over HTTP (wework.gateway.http). Sends time out after
+    # gateway_timeout_seconds and are tried gateway_attempts times in the call (timeouts,
+    # connection errors, 5xx, 429); after that the dispatcher's retry backoff takes over.
     gateway_url: str | None = None
-    # The in-process simulator: each send takes a random 0..this many milliseconds.
+    gateway_timeout_seconds: float = Field(default=5.0, gt=0)
+    gateway_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    gateway_attempts: int = Field(default=3, ge=1, le=10)
+    gateway_max_connections: int = Field(default=32, ge=1, le=1024)
+
+    # `wework gateway-sim serve`: the gateway SIMULATOR as an HTTP server. It posts its
+    # signed callbacks to gateway_sim_callback_url (the API's base URL) with
+    # gateway_sim_secret (one issued by `wework gateway secrets create`).
+    gateway_sim_host: str = "127.0.0.1"
+    gateway_sim_port: int = Field(default=8090, ge=1, le=65535)
+    gateway_sim_callback_url: str | None = None
+    gateway_sim_secret: str | None = None  # masked by `wework config show` (is_secret)
+
+    # Without gateway_url the worker sends through an in-process SIMULATOR and ingests its
+    # callbacks itself (like `wework simulate`). Each of its sends takes a random
+    # 0..simulator_latency_ms milliseconds.
     simulator_latency_ms: float = Field(default=0.0, ge=0)
 
     # `wework worker`: dispatching. A claim on a message ('sending') expires claim_seconds
@@ -146,6 +168,11 @@ class Settings(BaseSettings):
     # Tenants choose their webhook URL: by default it may not point into private,
     # loopback or link-local networks (the worker would call our own servers for them).
     webhook_allow_private_networks: bool = False
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.resolve()  # a relative WEWORK_DATA_DIR is taken from the working dir
 
     @property
     def uses_local_stack(self) -> bool:

@@ -94,6 +94,14 @@ CREATE INDEX idx_process_time ON callback_events (process_time);
 CREATE INDEX idx_received_time ON callback_events (received_time);
 CREATE INDEX idx_status ON callback_events (status);
 
+CREATE TABLE callback_webhook_ids (
+	webhook_id VARCHAR(255) NOT NULL COMMENT '投递ID (webhook-id)',
+	event_count INTEGER NOT NULL COMMENT '事件数',
+	received_at TIMESTAMP NOT NULL COMMENT '接收时间' DEFAULT CURRENT_TIMESTAMP,
+	PRIMARY KEY (webhook_id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='回调投递ID表' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_received_at ON callback_webhook_ids (received_at);
+
 CREATE TABLE conversations (
 	id VARCHAR(36) NOT NULL COMMENT '会话ID',
 	account_id VARCHAR(36) NOT NULL COMMENT '账号ID',
@@ -119,6 +127,19 @@ CREATE INDEX idx_is_active ON conversations (is_active);
 CREATE INDEX idx_last_msg_time ON conversations (last_msg_time);
 CREATE INDEX idx_updated_at ON conversations (updated_at);
 CREATE UNIQUE INDEX uk_account_conversation ON conversations (account_id, conversation_id);
+
+CREATE TABLE gateway_secrets (
+	id VARCHAR(36) NOT NULL COMMENT '密钥ID',
+	gateway_name VARCHAR(100) NOT NULL COMMENT '网关名称',
+	secret VARCHAR(255) NOT NULL COMMENT '签名密钥(加密存储)',
+	fingerprint VARCHAR(16) NOT NULL COMMENT '密钥指纹',
+	created_by VARCHAR(100) NOT NULL COMMENT '创建人',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	expires_at TIMESTAMP NULL COMMENT '过期时间(轮换后)',
+	revoked_at TIMESTAMP NULL COMMENT '吊销时间',
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='网关签名密钥表' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_gateway_name ON gateway_secrets (gateway_name);
 
 CREATE TABLE message_statistics (
 	id BIGINT NOT NULL AUTO_INCREMENT,

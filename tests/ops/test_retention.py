@@ -60,6 +60,16 @@ def insert_event_key(conn, created: datetime, label: str) -> None:
     )
 
 
+def insert_webhook_id(conn, received: datetime, label: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO callback_webhook_ids (webhook_id, event_count, received_at) "
+            "VALUES (:label, 1, :ts)"
+        ),
+        {"label": label, "ts": received},
+    )
+
+
 def labels(conn, table: str, column: str) -> list[str]:
     return sorted(conn.execute(text(f"SELECT {column} FROM {table}")).scalars())
 
@@ -103,6 +113,8 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
             insert_event_key(conn, CUTOFF - DAY + timedelta(hours=i), f"old-{i:02d}")
         insert_event_key(conn, CUTOFF, "keep-at-cutoff")
         insert_event_key(conn, CUTOFF + DAY, "keep")
+        insert_webhook_id(conn, CUTOFF - timedelta(seconds=1), "old")
+        insert_webhook_id(conn, CUTOFF, "keep-at-cutoff")
         message_parts = partitions(conn, "messages")
         callback_parts = partitions(conn, "callback_events")
     assert "p2025" in message_parts and "p202605" in callback_parts
@@ -135,6 +147,7 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         assert labels(conn, "account_status_history", "reason") == ["keep"]
         assert labels(conn, "callback_events", "event_type") == ["keep"]
         assert labels(conn, "callback_event_keys", "event_id") == ["keep", "keep-at-cutoff"]
+        assert labels(conn, "callback_webhook_ids", "webhook_id") == ["keep-at-cutoff"]
         assert "p2025" not in partitions(conn, "messages")
         assert partitions(conn, "messages")[-1] == "p_future"
     assert any("p2025" in line and "rows deleted: 26" in line for line in log)

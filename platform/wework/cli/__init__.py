@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from wework.cli.api import api
 from wework.cli.common import command_group
 from wework.cli.config import config_app
 from wework.cli.db import db_app
+from wework.cli.gateway import gateway_app, gateway_sim_app
 from wework.cli.keys import keys_app
 from wework.cli.messaging import callbacks_app, simulate
 from wework.cli.metrics import metrics_app
@@ -36,5 +38,8 @@ app.add_typer(callbacks_app, name="callbacks")
 app.add_typer(config_app, name="config")
 app.add_typer(worker_app, name="worker")
 app.command("simulate")(simulate)
+app.command("api")(api)
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(gateway_sim_app, name="gateway-sim")
 for plugin in sorted(entry_points(group="wework.cli"), key=lambda ep: ep.name):
     app.add_typer(plugin.load(), name=plugin.name)

@@ -26,9 +26,7 @@ def local_simulator(settings: Settings | None = None) -> WeComGatewaySimulator:
 def configured_gateway(settings: Settings | None = None) -> Gateway:
     s = settings or get_settings()
     if s.gateway_url:
-        # The HTTP branch (wework.gateway.http.HttpGateway) comes with the HTTP intake.
-        raise RuntimeError(
-            "WEWORK_GATEWAY_URL is set but this build has no HTTP gateway; unset it to "
-            "use the in-process simulator"
-        )
+        from wework.gateway.http import HttpGateway
+
+        return HttpGateway.from_settings(s)
     return local_simulator(s)

@@ -10,7 +10,8 @@ from wework.models.account import (
 )
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent
-from wework.models.callback_dedup import CallbackEventKey
+from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
+from wework.models.gateway import GatewaySecret
 from wework.models.message import (
     BatchSendTask,
     Message,
@@ -27,7 +28,9 @@ __all__ = [
     "BatchSendTask",
     "CallbackEvent",
     "CallbackEventKey",
+    "CallbackWebhookId",
     "Conversation",
+    "GatewaySecret",
     "Message",
     "MessageStatistic",
     "MessageTemplate",

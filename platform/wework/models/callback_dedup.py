@@ -1,6 +1,7 @@
-"""Global de-duplication keys of callback events.
+"""Global de-duplication of callback events (per event) and of HTTP deliveries (per
+webhook-id).
 
-Not in the spec. ``callback_events`` is partitioned by month of ``received_time``, so any
+Neither is in the spec. ``callback_events`` is partitioned by month of ``received_time``, so any
 unique key on it must include ``received_time`` (ERROR 1503) and cannot recognise the
 same event delivered twice at different times. This small non-partitioned table holds one
 row per applied event key ``(guid, event_id)``; the row is inserted in the same
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, Integer, String, text
+from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wework.models.base import Base, created_at_column, table_args
@@ -31,3 +33,27 @@ class CallbackEventKey(Base):
         String(36), nullable=False, comment="首次应用的回调事件ID"
     )
     created_at: Mapped[datetime] = created_at_column()
+
+
+class CallbackWebhookId(Base):
+    """One row per signed HTTP delivery accepted by ``POST /v1/callbacks``.
+
+    Not in the spec. Standard Webhooks senders retry a delivery with the same
+    ``webhook-id``; a repeated id is acknowledged and stores nothing. The row is inserted in
+    the transaction that stores the delivery's events, so the id is durable exactly when
+    they are, whichever API process took it.
+    """
+
+    __tablename__ = "callback_webhook_ids"
+    __table_args__ = table_args(
+        "回调投递ID表",
+        Index("idx_received_at", "received_at"),
+    )
+
+    webhook_id: Mapped[str] = mapped_column(
+        String(255), primary_key=True, comment="投递ID (webhook-id)"
+    )
+    event_count: Mapped[int] = mapped_column(Integer, nullable=False, comment="事件数")
+    received_at: Mapped[datetime] = mapped_column(
+        TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP"), comment="接收时间"
+    )

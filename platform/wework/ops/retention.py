@@ -1,7 +1,8 @@
 """Data retention (`wework db maintain`): the spec's cleanup of old rows, done safely.
 
 For each time-partitioned table (messages, account_status_history, callback_events), and
-callback_event_keys (the events' de-duplication keys, same window as the events), and
+callback_event_keys and callback_webhook_ids (the events' and HTTP deliveries'
+de-duplication keys, same window as the events), and
 each shard, with ``cutoff = now - N calendar months`` (messages: 36, spec §分表策略):
 
 1. every partition whose whole range lies before the cutoff (its exclusive upper bound
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, text
 
 from wework.config import Settings, get_settings
 from wework.db.engines import Role, get_engine
-from wework.models.callback_dedup import CallbackEventKey
+from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
 
 
@@ -55,6 +56,10 @@ def policies(settings: Settings | None = None) -> list[RetentionPolicy]:
         # batched deletes only). A key older than the window guards an event already purged.
         RetentionPolicy(
             CallbackEventKey.__tablename__, "created_at", s.retention_callback_events_months
+        ),
+        # So are the webhook-ids of the HTTP deliveries that brought them.
+        RetentionPolicy(
+            CallbackWebhookId.__tablename__, "received_at", s.retention_callback_events_months
         ),
     ]
 

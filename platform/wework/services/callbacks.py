@@ -29,12 +29,30 @@ The event format (JSON) is defined in :mod:`wework.gateway.base` (``event_id``, 
 
 :func:`replay` retries events in a status (``failed`` by default; ``received`` catches
 events whose processing was interrupted), counting ``retry_count``.
+
+**One bad event fails alone**, in :func:`ingest`, :func:`ingest_many` and :func:`replay`:
+
+- a ``data`` nested deeper than MariaDB stores JSON (:data:`MAX_JSON_NESTING`) is refused
+  by :func:`parse`, before anything is written from it (Python's parser accepts it; the
+  server would refuse the ``parsed_data`` save and, with it, every result saved alongside);
+- a notify type without a handler in :data:`HANDLERS` fails that event, not its batch;
+- a database error of one event's own statements (a value too long, a CHECK) rolls back
+  only its savepoint; errors that end the whole transaction (deadlock, lost connection)
+  send its events through one by one;
+- if saving a batch of results fails, each is saved alone, and a result that still cannot
+  be saved is recorded as ``failed`` with the database's reason.
+
+Intake over HTTP (:mod:`wework.api`) stores a signed delivery with :func:`store_delivery`:
+its events and its ``webhook-id`` in one transaction, so a repeated delivery is
+recognised durably (across API processes and restarts) and stores nothing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,12 +63,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wework import metrics
+from wework.db.engines import UNAVAILABLE_CODES, error_code
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import AccountStatus, CallbackStatus, ConversationType
 from wework.errors import NotFoundError, ServiceError, ValidationError
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
 from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
-from wework.models.callback_dedup import CallbackEventKey
+from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.services import accounts
 from wework.services import messages as msgs
 from wework.services.context import ServiceContext, system_context
@@ -63,6 +82,14 @@ UNPARSED = "unparsed"
 # received/processing: processing was interrupted (crash, database down) before the result
 # was saved; the dedup key makes re-applying such an event safe.
 REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, CallbackStatus.PROCESSING})
+# MariaDB refuses JSON with more than 31 arrays/objects nested in one another (measured on
+# 10.11: JSON_VALID is 0 and every JSON column's json_valid CHECK fails, ERROR 4025).
+MAX_JSON_NESTING = 31
+# Errors after which the whole transaction is gone (InnoDB rolled it back, or the
+# connection is lost): the events in it are processed again one by one. Any other
+# database error belongs to the one event whose statement caused it.
+DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
+TRANSACTION_LOST = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, *UNAVAILABLE_CODES})
 
 
 class CallbackError(ValidationError):
@@ -129,6 +156,22 @@ def _timestamp(value: Any) -> datetime | None:
     return ts.replace(microsecond=0)
 
 
+def nesting(value: Any) -> int:
+    """How many arrays/objects are nested in one another in ``value`` (a scalar: 0).
+    Iterative: the values come from untrusted bodies, as deep as the parser allowed."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse(raw: str) -> ParsedEvent:
     try:
         body = json.loads(raw)
@@ -136,6 +179,15 @@ def parse(raw: str) -> ParsedEvent:
         raise CallbackError("body", f"not valid JSON ({exc})") from None
     if not isinstance(body, dict):
         raise CallbackError("body", "must be a JSON object")
+    for key, value in body.items():
+        # parsed_data keeps every field one level below its top-level object
+        depth = 1 + nesting(value)
+        if depth > MAX_JSON_NESTING:
+            raise CallbackError(
+                str(key)[:100],
+                f"nests {depth} arrays/objects deep; MariaDB stores JSON up to "
+                f"{MAX_JSON_NESTING} levels",
+            )
     for key in ("event_id", "guid"):
         value = body.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -163,6 +215,40 @@ def parse(raw: str) -> ParsedEvent:
         _timestamp(body.get("timestamp")),
         data,
     )
+
+
+_decoder = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def split_events(raw: str) -> list[str]:
+    """The events of one intake body, each as its exact raw text: the elements of a JSON
+    array, or the body itself (one event; or anything that is not a well-formed array,
+    which is then stored whole and fails to parse with its reason). ``[]`` has none."""
+
+    def skip(i: int) -> int:
+        return _WHITESPACE.match(raw, i).end()
+
+    i = skip(0)
+    if not raw.startswith("[", i):
+        return [raw]
+    i = skip(i + 1)
+    if raw.startswith("]", i):
+        return [] if skip(i + 1) == len(raw) else [raw]
+    events = []
+    while True:
+        try:
+            _, end = _decoder.raw_decode(raw, i)
+        except (ValueError, RecursionError):
+            return [raw]
+        events.append(raw[i:end])
+        i = skip(end)
+        if raw.startswith(",", i):
+            i = skip(i + 1)
+        elif raw.startswith("]", i) and skip(i + 1) == len(raw):
+            return events
+        else:
+            return [raw]
 
 
 # ---------------------------------------------------------------- store + process
@@ -196,6 +282,39 @@ def store_raw_many(
     raw_bodies: list[str | bytes], source_ip: str | None = None, user_agent: str | None = None
 ) -> list[CallbackEvent]:
     """Step 1 for many events at once: one multi-row INSERT, one commit."""
+    rows = _raw_rows(raw_bodies, source_ip, user_agent)
+    if rows:
+        with shard_transaction(INTAKE_SHARD) as s:
+            s.execute(insert(CallbackEvent.__table__), rows)
+    return _stored(rows)
+
+
+def store_delivery(
+    webhook_id: str, raw_bodies: list[str], source_ip: str | None = None,
+    user_agent: str | None = None,
+) -> list[CallbackEvent] | None:
+    """Step 1 for one signed HTTP delivery: its events and its ``webhook-id`` in one
+    transaction. Returns None, storing nothing, when that webhook id was stored before
+    (by any API process, at any time within the callback events' retention)."""
+    if not isinstance(webhook_id, str) or not 0 < len(webhook_id) <= 255:
+        raise ValidationError("webhook-id", "must be 1 to 255 characters")
+    rows = _raw_rows(raw_bodies, source_ip, user_agent)
+    with shard_transaction(INTAKE_SHARD) as s:
+        # A concurrent delivery of the same id waits on this row's lock, then finds it.
+        claimed = s.execute(
+            insert(CallbackWebhookId).prefix_with("IGNORE").values(
+                webhook_id=webhook_id, event_count=len(rows))
+        ).rowcount
+        if not claimed:
+            return None
+        if rows:
+            s.execute(insert(CallbackEvent.__table__), rows)
+    return _stored(rows)
+
+
+def _raw_rows(
+    raw_bodies: list[str | bytes], source_ip: str | None, user_agent: str | None
+) -> list[dict[str, Any]]:
     now = utcnow().replace(microsecond=0)
     rows = []
     for raw_body in raw_bodies:
@@ -215,9 +334,10 @@ def store_raw_many(
                 "user_agent": user_agent,
             }
         )
-    if rows:
-        with shard_transaction(INTAKE_SHARD) as s:
-            s.execute(insert(CallbackEvent.__table__), rows)
+    return rows
+
+
+def _stored(rows: list[dict[str, Any]]) -> list[CallbackEvent]:
     for r in rows:
         metrics.callback_ingested(r["event_type"], None)
     return [CallbackEvent(**r) for r in rows]
@@ -266,8 +386,9 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
     in order, in fewer round trips: accounts are looked up once per guid, the events of
     one shard are applied in one transaction with a SAVEPOINT per event (a failing event
     rolls back only its own changes and its dedup key), and the results are recorded in
-    one transaction. If the shard transaction itself breaks (deadlock, lost connection),
-    its events are processed again one by one."""
+    one transaction — the same one as the changes for events of accounts on the intake
+    shard (every event with one shard). If a shard transaction breaks (deadlock, lost
+    connection), its events are processed again one by one."""
     started = time.perf_counter()
     outcomes: dict[str, Outcome] = {}
     parsed_events: list[tuple[CallbackEvent, ParsedEvent]] = []
@@ -287,6 +408,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
                 (event, parsed, account)
             )
     redo: list[CallbackEvent] = []
+    recorded: set[str] = set()
     for shard, items in by_shard.items():
         try:
             with shard_transaction(shard) as s:
@@ -296,10 +418,22 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
                             status, note = _apply(s, parsed, account, event.id)
                     except ServiceError as exc:
                         status, note = CallbackStatus.FAILED, str(exc)
+                    except SQLAlchemyError as exc:
+                        if error_code(exc) in TRANSACTION_LOST:
+                            raise
+                        status, note = CallbackStatus.FAILED, _db_error(exc)
                     outcomes[event.id] = (status, note, parsed)
+                if shard == INTAKE_SHARD:  # the events' rows live here: one commit for both
+                    results = [(event, outcomes[event.id]) for event, _, _ in items]
+                    now = utcnow()
+                    _write_results(s, results, now)
+            if shard == INTAKE_SHARD:
+                _mark(results, now)
+                recorded.update(event.id for event, _, _ in items)
         except SQLAlchemyError:
             redo += [event for event, _, _ in items]
-    _record([(e, outcomes[e.id]) for e in events if e.id in outcomes and e not in redo])
+    _record([(e, outcomes[e.id]) for e in events
+             if e.id in outcomes and e.id not in recorded and e not in redo])
     for event in redo:
         process(event)
     per_event = (time.perf_counter() - started) / max(len(events), 1)
@@ -310,7 +444,10 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
 
 
 def _db_error(exc: Exception) -> str:
-    return f"database error: {type(exc).__name__}: {exc}"[:2000]
+    """The server's own message (code and text), without SQLAlchemy's echo of the
+    statement and its parameters."""
+    orig = getattr(exc, "orig", exc)
+    return f"database error: {type(orig).__name__}: {orig}"[:2000]
 
 
 def _unknown_guid(guid: str) -> str:
@@ -336,39 +473,74 @@ def _accounts_for(guids: set[str]) -> dict[str, WeworkAccount]:
 
 
 def _record(results: list[tuple[CallbackEvent, Outcome]]) -> None:
-    """Save each event's outcome on its row (one transaction) and on the object."""
+    """Save each event's outcome on its row and on the object: all in one transaction;
+    if that fails, each alone; a result that still cannot be saved (its parsed data
+    refused by the server, say) is saved as ``failed`` with the server's reason."""
     if not results:
         return
+    try:
+        _save_results(results)
+    except SQLAlchemyError as exc:
+        if len(results) > 1:
+            for result in results:
+                _record([result])
+            return
+        ((event, _),) = results
+        _save_results([(event, (CallbackStatus.FAILED, _db_error(exc), None))])
+
+
+def _save_results(results: list[tuple[CallbackEvent, Outcome]]) -> None:
     now = utcnow()
     with shard_transaction(INTAKE_SHARD) as s:
-        for event, (status, note, parsed) in results:
-            values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
-            if parsed is not None:
-                values.update(
-                    parsed_data=parsed.as_json(),
-                    guid=parsed.guid,
-                    notify_type=int(parsed.notify_type),
-                    event_type=parsed.event_type,
-                )
-            matched = s.execute(
-                update(CallbackEvent)
-                .where(
-                    CallbackEvent.id == event.id,
-                    CallbackEvent.received_time == event.received_time,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if matched != 1:
-                raise RuntimeError(f"callback event {event.id} not found to record its result")
-            for key, value in values.items():
-                setattr(event, key, value)
+        _write_results(s, results, now)
+    _mark(results, now)
+
+
+def _write_results(s: Session, results: list[tuple[CallbackEvent, Outcome]],
+                   now: datetime) -> None:
+    """The outcomes onto the events' rows, in the caller's transaction on the intake
+    shard."""
+    for event, (status, note, parsed) in results:
+        values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
+        if parsed is not None:
+            values.update(
+                parsed_data=parsed.as_json(),
+                guid=parsed.guid,
+                notify_type=int(parsed.notify_type),
+                event_type=parsed.event_type,
+            )
+        matched = s.execute(
+            update(CallbackEvent)
+            .where(
+                CallbackEvent.id == event.id,
+                CallbackEvent.received_time == event.received_time,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if matched != 1:
+            raise RuntimeError(f"callback event {event.id} not found to record its result")
+
+
+def _mark(results: list[tuple[CallbackEvent, Outcome]], now: datetime) -> None:
+    """The saved outcomes onto the objects (after their transaction committed)."""
+    for event, (status, note, parsed) in results:
+        event.status, event.error_message, event.process_time = status, note, now
+        if parsed is not None:
+            event.parsed_data = parsed.as_json()
+            event.guid, event.notify_type = parsed.guid, int(parsed.notify_type)
+            event.event_type = parsed.event_type
 
 
 def _apply(
     s: Session, event: ParsedEvent, account: WeworkAccount, callback_event_id: str
 ) -> tuple[CallbackStatus, str | None]:
     """Claim the event's dedup key and apply it, inside the caller's transaction."""
+    handler = HANDLERS.get(event.notify_type)
+    if handler is None:
+        raise CallbackError(
+            "notify_type", f"no handler for notify type {int(event.notify_type)} "
+            f"({event.event_type}); the event is kept and can be replayed once there is one")
     inserted = s.execute(
         insert(CallbackEventKey)
         .prefix_with("IGNORE")
@@ -385,13 +557,32 @@ def _apply(
             return CallbackStatus.PROCESSED, None
         return CallbackStatus.IGNORED, f"duplicate of callback event {first}"
     ctx = system_context(account.tenant_id)
-    note = HANDLERS[event.notify_type](s, ctx, account, event)
+    note = handler(s, ctx, account, event)
     return CallbackStatus.PROCESSED, note
 
 
 # ---------------------------------------------------------------- handlers
 
+Handler = Callable[[Session, ServiceContext, WeworkAccount, ParsedEvent], str | None]
+# notify type -> the function that applies it (inside the caller's transaction; returns a
+# note for the event row or None). A test ties every NotifyType to a handler.
+HANDLERS: dict[NotifyType, Handler] = {}
 
+
+def handles(notify_type: NotifyType) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``notify_type``."""
+
+    def register(handler: Handler) -> Handler:
+        if notify_type in HANDLERS:
+            raise RuntimeError(f"two handlers for notify type {int(notify_type)}")
+        HANDLERS[notify_type] = handler
+        return handler
+
+    return register
+
+
+
+@handles(NotifyType.MESSAGE_RECEIPT)
 def _receipt(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
     message_id = e.data.get("message_id")
     if not isinstance(message_id, str) or not message_id:
@@ -417,6 +608,7 @@ def _receipt(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedE
     return None if changed else f"message already {message.status.value}; receipt not applied"
 
 
+@handles(NotifyType.ACCOUNT_STATUS)
 def _account_status(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
     raw = e.data.get("status")
     try:
@@ -446,6 +638,7 @@ def _account_status(s: Session, ctx: ServiceContext, account: WeworkAccount, e: 
     return note
 
 
+@handles(NotifyType.ACCOUNT_HEARTBEAT)
 def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
     at = e.timestamp or utcnow()
     s.execute(
@@ -460,6 +653,7 @@ def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: Parse
     )
 
 
+@handles(NotifyType.CONVERSATION_UPSERT)
 def _conversation(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
     d = e.data
     conversation_id = _conversation_id_field(d.get("conversation_id"))
@@ -510,14 +704,6 @@ def _conversation_id_field(value: Any) -> str:
         return msgs.check_conversation_id(value, "data.conversation_id")
     except ValidationError as exc:
         raise CallbackError(exc.field, exc.reason) from None
-
-
-HANDLERS = {
-    NotifyType.MESSAGE_RECEIPT: _receipt,
-    NotifyType.ACCOUNT_STATUS: _account_status,
-    NotifyType.ACCOUNT_HEARTBEAT: _heartbeat,
-    NotifyType.CONVERSATION_UPSERT: _conversation,
-}
 
 
 # ---------------------------------------------------------------- replay

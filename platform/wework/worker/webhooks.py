@@ -29,16 +29,16 @@ import socket
 import time
 from collections import Counter
 from concurrent.futures import Executor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from standardwebhooks.webhooks import Webhook
 
 from wework import metrics
 from wework.config import Settings
 from wework.db.sharding import all_shards
 from wework.models import utcnow
+from wework.security import webhooks as signatures
 from wework.services import webhooks
 from wework.services.webhooks import Attempt, Delivery
 
@@ -56,16 +56,6 @@ class UnsafeDestination(Exception):
 
 def body_of(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def sign(delivery_id: str, body: str, secrets: list[str], at: datetime) -> dict[str, str]:
-    """The Standard Webhooks headers of one request (one signature per secret)."""
-    signatures = " ".join(Webhook(s).sign(delivery_id, at, body) for s in secrets)
-    return {
-        "webhook-id": delivery_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signatures,
-    }
 
 
 def resolve_destination(url: str, allow_private: bool) -> tuple[httpx.URL, str]:
@@ -132,7 +122,7 @@ class WebhookSender:
         except ConnectionError as exc:
             return Attempt(d, False, error=str(exc))
         body = body_of(d.payload)
-        headers = {**sign(d.id, body, d.secrets, datetime.now(UTC)),
+        headers = {**signatures.sign(d.secrets, body, d.id),
                    "content-type": "application/json", "host": _host_header(d.url, host)}
         extensions = {"sni_hostname": host} if target.scheme == "https" else {}
         try:
