@@ -55,9 +55,11 @@ class Settings(BaseSettings):
     encryption_keys: str | None = None
     lookup_key: str | None = None
 
-    # Replica reads refuse (or fail over, see replica_fallback) past this lag.
+    # Replica reads refuse (or fail over, see replica_fallback) past this lag; with the
+    # `wait` fallback a read waits this long for the replica to catch up, then fails.
     replica_max_lag_seconds: float = 5.0
     replica_fallback: str = Field(default="primary", pattern="^(primary|wait|fail)$")
+    replica_wait_timeout_seconds: float = Field(default=60.0, ge=0)
 
     # Warehouse (DuckDB) and its published, read-only copy for readers; default under
     # set_dir/warehouse.
