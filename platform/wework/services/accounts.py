@@ -258,21 +258,22 @@ def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> Wewo
     return account
 
 
+def _find_by_hash(ctx: ServiceContext, column, digest: str) -> list[WeworkAccount]:
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return list(s.scalars(select(WeworkAccount).where(
+            WeworkAccount.tenant_id == ctx.tenant_id, column == digest)))
+
+
 def find_by_phone(ctx: ServiceContext, phone: str) -> list[WeworkAccount]:
     """Accounts of the tenant bound to this phone number (via phone_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    digest = lookup_hash(v.phone("phone", phone))
-    with read_session(ctx.tenant_id, fresh=True) as s:
-        return list(s.scalars(select(WeworkAccount).where(
-            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.phone_hash == digest)))
+    return _find_by_hash(ctx, WeworkAccount.phone_hash, lookup_hash(v.phone("phone", phone)))
 
 
 def find_by_email(ctx: ServiceContext, email: str) -> list[WeworkAccount]:
+    """Accounts of the tenant bound to this email address (via email_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    digest = lookup_hash(v.email("email", email))
-    with read_session(ctx.tenant_id, fresh=True) as s:
-        return list(s.scalars(select(WeworkAccount).where(
-            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.email_hash == digest)))
+    return _find_by_hash(ctx, WeworkAccount.email_hash, lookup_hash(v.email("email", email)))
 
 
 def _retry_cap(s: Session, tenant_id: str) -> int:
