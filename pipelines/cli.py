@@ -98,7 +98,8 @@ def status() -> None:
     import duckdb
 
     from wework.config import get_settings
-    from wework.db.routing import ReplicaLagError, choose_read_source
+    from wework.db.routing import choose_read_source
+    from wework.errors import ReplicaLagError
     from wework.warehouse import MART_NAMES, NoPublishedMarts, open_marts, published_file
 
     s = get_settings()

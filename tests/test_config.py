@@ -129,3 +129,27 @@ def test_local_env_is_read_from_the_data_dir_that_dotenv_names(
     assert settings.db_name == "from_dotenv"  # .env beats local.env
     assert settings.shard_count == 5  # the process environment beats both
     assert settings.backup_path == data_dir / "sets" / "from_dotenv" / "backups"
+
+
+def test_a_bad_value_is_refused_naming_the_variable_and_the_reason(clean_environment: Path):
+    from typer.testing import CliRunner
+
+    from wework.cli import app
+
+    clean_environment.write_text("WEWORK_APP_IDLE_MINUTES=-1\nWEWORK_SHARD_COUNT=many\n")
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 1
+    assert "WEWORK_APP_IDLE_MINUTES: Input should be greater than 0 (got '-1')" in result.stderr
+    assert "WEWORK_SHARD_COUNT: Input should be a valid integer" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_misspelt_variable_is_reported_not_silently_ignored(clean_environment: Path):
+    from typer.testing import CliRunner
+
+    from wework.cli import app
+
+    clean_environment.write_text("WEWORK_APP_IDEL_MINUTES=5\n")
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 0
+    assert f"WEWORK_APP_IDEL_MINUTES (in {clean_environment}) is not a setting" in result.stderr

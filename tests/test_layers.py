@@ -63,3 +63,19 @@ def test_the_app_reaches_the_platform_only_through_services_errors_and_readers()
             if database or platform:
                 found.append(f"{path.relative_to(REPO_ROOT)}:{line} imports {module}")
     assert found == []
+
+
+def test_services_reach_the_databases_only_through_the_unit_of_work():
+    """One read-routing path: a service that opened an engine itself would skip the
+    replica lag policy (reads) or the tenant's shard and PrimaryUnavailable (writes)."""
+    found = []
+    for path in sorted((REPO_ROOT / "platform/wework/services").glob("*.py")):
+        if path.name == "uow.py":
+            continue
+        for line, module in imported_modules(path):
+            if module in ("wework.db.engines", "wework.db.routing"):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{line} imports {module}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name) and node.id in ("get_engine", "create_engine"):
+                found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno} uses {node.id}")
+    assert found == []

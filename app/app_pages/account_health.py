@@ -7,7 +7,7 @@ import streamlit as st
 from ui import reports
 from ui.report_queries import FLAPPING_MIN_DISCONNECTS
 
-ctx, path = reports.start("Account health")
+ctx, path = reports.start(__file__)
 f = reports.filters("health", path, ctx, message_type=False)
 data = reports.load("account_health", path, f)
 

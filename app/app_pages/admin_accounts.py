@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged, reset
 from wework.enums import AccountStatus
 from wework.services import accounts
-from wework.services.permissions import ACCOUNT_MANAGE
 
-ctx = session.require(ACCOUNT_MANAGE)
-st.title("WeCom accounts")
+ctx = nav.start(__file__)
 
 status_filter = st.selectbox("Status", ["(all)", *[s.value for s in AccountStatus]],
                              key="accounts_status", on_change=reset, args=("accounts",))

@@ -3,16 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav, session
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import PAGE_SIZE, paged
 from wework.enums import TargetType
 from wework.errors import ServiceError
 from wework.services import accounts, batches, templates
-from wework.services.permissions import ACCOUNT_MANAGE, BATCH_MANAGE
+from wework.services.permissions import ACCOUNT_MANAGE
 
-ctx = session.require(BATCH_MANAGE)
-st.title("Batch sends")
+ctx = nav.start(__file__)
 
 ACTIVE = ("created", "running", "paused")
 

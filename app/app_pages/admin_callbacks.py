@@ -7,14 +7,12 @@ so only a super-admin gets that button."""
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import attempt
 from ui.paging import PAGE_SIZE, paged, reset
 from wework.services import callbacks
-from wework.services.permissions import CALLBACK_REPLAY
 
-ctx = session.require(CALLBACK_REPLAY)
-st.title("Callback events")
+ctx = nav.start(__file__)
 
 status = st.selectbox("Status", ["failed", "received", "processing", "ignored", "processed"],
                       key="cb_status", on_change=reset, args=("callbacks",))

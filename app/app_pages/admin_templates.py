@@ -5,15 +5,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import PAGE_SIZE, paged
 from wework.enums import MessageType
 from wework.services import templates
-from wework.services.permissions import TEMPLATE_MANAGE
 
-ctx = session.require(TEMPLATE_MANAGE)
-st.title("Templates")
+ctx = nav.start(__file__)
 st.caption("Content is the message's JSON for its type; `{{name}}` marks a variable. "
            "Variables: one per line, `name` (required) or `name=default`.")
 

@@ -3,15 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt
 from ui.paging import paged
 from ui.sidebar import forget_tenant_choices
 from wework.services import tenants
-from wework.services.permissions import PLATFORM_ADMIN
 
-ctx = session.require(PLATFORM_ADMIN)
-st.title("Tenants")
+ctx = nav.start(__file__)
 
 page = paged("tenants", lambda cursor: tenants.list_tenants(ctx, limit=20, cursor=cursor,
                                                              fresh=True))

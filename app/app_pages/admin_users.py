@@ -4,14 +4,13 @@ assign roles; roles with their permission lists."""
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged
 from wework.services import roles, users
-from wework.services.permissions import ALL_PERMISSIONS, USER_MANAGE
+from wework.services.permissions import ALL_PERMISSIONS
 
-ctx = session.require(USER_MANAGE)
-st.title("Users & roles")
+ctx = nav.start(__file__)
 
 all_roles = roles.list_roles(ctx, limit=500, fresh=True).items
 role_by_id = {r.id: r for r in all_roles}

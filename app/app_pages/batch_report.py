@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import reports
 
-ctx, path = reports.start("Batch tasks")
+ctx, path = reports.start(__file__)
 f = reports.filters("batchrep", path, ctx, message_type=False, default_days=30)
 data = reports.load("batch_tasks", path, f)
 tasks = reports.with_tenant_names(data["tasks"], ctx)

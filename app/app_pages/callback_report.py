@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import reports
 
-ctx, path = reports.start("Callbacks")
+ctx, path = reports.start(__file__)
 st.caption("Callback events arrive per WeCom instance and are counted platform-wide.")
 f = reports.filters("cbrep", path, ctx, account=False, message_type=False, tenant=False)
 data = reports.load("callbacks", path, f)

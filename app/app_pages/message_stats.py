@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import reports
 
-ctx, path = reports.start("Message statistics")
+ctx, path = reports.start(__file__)
 f = reports.filters("msgstats", path, ctx)
 granularity = st.radio("Time series by", ["day", "hour"], horizontal=True,
                        key="msgstats_granularity")

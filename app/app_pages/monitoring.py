@@ -3,13 +3,11 @@
 import plotly.express as px
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.reports import chart
 from wework.metrics.query import MetricsQueryError, recent
-from wework.services.permissions import REPORT_VIEW
 
-ctx = session.require(REPORT_VIEW)
-st.title("Monitoring")
+ctx = nav.start(__file__)
 minutes = st.select_slider("Window (minutes)", [15, 60, 180, 720, 1440], value=60,
                            key="monitoring_minutes")
 # (series prefix, title, carries a tenant_id tag) — names as wework.metrics.helpers writes.

@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import reports
 
-ctx, path = reports.start("Overview")
+ctx, path = reports.start(__file__)
 f = reports.filters("overview", path, ctx)
 data = reports.load("overview", path, f, reports.today())
 kpis = data["kpis"]

@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import reports
 
-ctx, path = reports.start("Tenant usage")
+ctx, path = reports.start(__file__)
 f = reports.filters("usage", path, ctx, account=False, message_type=False)
 daily = reports.with_tenant_names(reports.load("tenant_usage", path, f)["daily"], ctx)
 

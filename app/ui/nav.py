@@ -1,13 +1,18 @@
-"""Which pages exist, in which group, and the permission each one needs. The sidebar is
-built from this list filtered by the signed-in user's permissions."""
+"""Which pages exist, in which group, and the permission each one needs: declared once,
+in :data:`PAGES`. The sidebar is built from this list filtered by the signed-in user's
+permissions, and every page starts with :func:`start` (or ``reports.start``), which takes
+its title and permission from here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamlit as st
+
+from ui import session
 from ui.session import can
-from wework.services.context import Actor
+from wework.services.context import Actor, ServiceContext
 from wework.services.permissions import (
     ACCOUNT_MANAGE,
     BATCH_MANAGE,
@@ -64,6 +69,25 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("admin_gateway.py", "Gateway secrets", ":material/key:", "Admin", PLATFORM_ADMIN,
              "gateway-secrets"),
 )
+
+
+def spec_of(script: str) -> PageSpec:
+    """The declaration of the page whose script is ``script`` (a page passes
+    ``__file__``)."""
+    name = Path(script).name
+    for spec in PAGES:
+        if spec.file == name:
+            return spec
+    raise LookupError(f"{name} is not declared in ui.nav.PAGES")
+
+
+def start(script: str) -> ServiceContext:
+    """Header of every page: stop unless the signed-in user holds the page's permission,
+    then show its title. Returns the service context to act with."""
+    spec = spec_of(script)
+    ctx = session.require(spec.permission)
+    st.title(spec.title)
+    return ctx
 
 
 def allowed_pages(actor: Actor | None) -> list[PageSpec]:

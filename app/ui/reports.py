@@ -16,7 +16,6 @@ from ui import session
 from ui.report_queries import REPORTS, Filters, account_labels
 from wework.enums import MessageType
 from wework.services.context import ServiceContext
-from wework.services.permissions import REPORT_VIEW
 from wework.warehouse import NoPublishedMarts, open_marts, published_file
 
 # Report data is cached this long; a new publish of the marts invalidates it earlier,
@@ -174,10 +173,12 @@ def load(report: str, path: Path, f: Filters, *options) -> dict[str, pd.DataFram
         st.stop()
 
 
-def start(title: str) -> tuple[ServiceContext, Path]:
-    """Header of a report page: gate on report:view, title, freshness."""
-    ctx = session.require(REPORT_VIEW)
-    st.title(title)
+def start(script: str) -> tuple[ServiceContext, Path]:
+    """Header of a report page (``script`` is its ``__file__``): the page's gate and title
+    (ui.nav), then the marts' freshness."""
+    from ui import nav
+
+    ctx = nav.start(script)
     path = published_marts()
     show_freshness(path)
     return ctx, path

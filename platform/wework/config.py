@@ -19,10 +19,11 @@ runs and demo logins), so two database sets in one data dir never mix theirs.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,9 +56,11 @@ class Settings(BaseSettings):
     encryption_keys: str | None = None
     lookup_key: str | None = None
 
-    # Replica reads refuse (or fail over, see replica_fallback) past this lag.
+    # Replica reads refuse (or fail over, see replica_fallback) past this lag; with the
+    # `wait` fallback a read waits this long for the replica to catch up, then fails.
     replica_max_lag_seconds: float = 5.0
     replica_fallback: str = Field(default="primary", pattern="^(primary|wait|fail)$")
+    replica_wait_timeout_seconds: float = Field(default=60.0, ge=0)
 
     # Warehouse (DuckDB) and its published, read-only copy for readers; default under
     # set_dir/warehouse.
@@ -244,17 +247,54 @@ def local_env_file(data_dir: Path) -> Path:
     return data_dir / "local.env"
 
 
+class SettingsError(ValueError):
+    """A WEWORK_ variable has a value its setting cannot take; says which and why."""
+
+
 def _existing(*paths: Path) -> list[Path] | None:
     return [p for p in paths if p.exists()] or None
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _load(files: list[Path] | None) -> Settings:
+    try:
+        return Settings(_env_file=files)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = [
+            f"WEWORK_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} "
+            f"(got {e['input']!r})"
+            for e in exc.errors()
+        ]
+        where = ", ".join(str(f) for f in files or []) or "the environment"
+        raise SettingsError(
+            "invalid setting(s), from the environment or " + where + ":\n  "
+            + "\n  ".join(problems)
+        ) from None
+
+
+def env_files() -> list[Path]:
+    """The env files read, lowest precedence first (the environment beats both)."""
     # local.env lives in the data dir, which .env or the environment may move: find the
     # data dir without it first.
-    data_dir = Settings(_env_file=_existing(ENV_FILE)).data_dir  # type: ignore[call-arg]
-    files = _existing(local_env_file(data_dir), ENV_FILE)
-    return Settings(_env_file=files)  # type: ignore[call-arg]
+    data_dir = _load(_existing(ENV_FILE)).data_dir
+    return _existing(local_env_file(data_dir), ENV_FILE) or []
+
+
+def unknown_variables() -> dict[str, str]:
+    """WEWORK_ variables set (in the environment or an env file) that are no setting:
+    ignored, most likely a typo. Maps each name to where it was found."""
+    known = {f"WEWORK_{name.upper()}" for name in Settings.model_fields}
+    found = {name: "environment" for name in os.environ if name.startswith("WEWORK_")}
+    for path in env_files():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name = line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            if name.startswith("WEWORK_") and "=" in line:
+                found.setdefault(name, str(path))
+    return {name: where for name, where in sorted(found.items()) if name not in known}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return _load(env_files() or None)
 
 
 def reload_settings() -> Settings:

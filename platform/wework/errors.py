@@ -13,7 +13,9 @@ can catch them without importing the database layer::
     ├── NotFoundError               missing, or another tenant's (indistinguishable)
     ├── PermissionDeniedError       the caller lacks a permission
     ├── AuthenticationError         login failed (one message for every cause)
-    └── PrimaryUnavailable          the primary cannot be reached; nothing was written
+    ├── PrimaryUnavailable          the primary cannot be reached; nothing was written
+    └── ReplicaLagError             the replica is too far behind and the policy
+                                    (WEWORK_REPLICA_FALLBACK) forbids reading elsewhere
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ class PrimaryUnavailable(ServiceError):
             f"primary unavailable at {address} (MySQL error {code}: {detail}); "
             "the write was not applied, retry when the primary is back"
         )
+
+
+class ReplicaLagError(ServiceError):
+    """The replica is too far behind (or unreadable) and the policy forbids falling over.
+    Raised by :func:`wework.db.routing.choose_read_source`."""
 
 
 class AuthenticationError(ServiceError):

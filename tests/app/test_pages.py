@@ -51,3 +51,28 @@ def test_expected_visibility_per_role(app_world):
                                              "Callback events"}
     assert visible("admin") == visible("operator") | {"Users & roles", "Webhooks"}
     assert visible("super_admin") == {p.title for p in PAGES}
+
+
+# Pages outside the signed-in navigation (shown by app/main.py itself).
+SHELL_PAGES = {"login.py", "no_access.py"}
+
+
+def test_every_page_is_declared_once_and_takes_title_and_permission_from_it():
+    """Adding a page means a file in app/app_pages/ and one PageSpec in ui/nav.py: a file
+    without a spec, a spec without a file, or a page repeating its title or permission
+    (which would drift from the spec) fails here."""
+    import ast
+
+    files = {p.name for p in PAGES_DIR.glob("*.py")}
+    declared = [p.file for p in PAGES]
+    assert len(declared) == len(set(declared)), "a page is declared twice"
+    assert set(declared) == files - SHELL_PAGES
+    assert len({p.url_path for p in PAGES}) == len(PAGES)
+    for name in declared:
+        tree = ast.parse((PAGES_DIR / name).read_text(encoding="utf-8"))
+        calls = [ast.unparse(node.func) for node in ast.walk(tree)
+                 if isinstance(node, ast.Call)]
+        starts = [c for c in calls if c in ("nav.start", "reports.start")]
+        assert len(starts) == 1, f"{name} must start with nav.start(__file__)"
+        assert "st.title" not in calls and "session.require" not in calls, (
+            f"{name} repeats its title or permission; ui.nav.PAGES declares them")

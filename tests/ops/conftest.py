@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from ports import free_ports
-from sqlalchemy import text
 
 from wework.config import Settings
 from wework.db import migrate
-from wework.db.engines import Role, dispose_engines, new_engine, server_url
+from wework.db.engines import dispose_engines
 from wework.db.localstack import LocalStack
 
 
@@ -53,13 +52,7 @@ def fresh_settings(stack: LocalStack, tmp_path: Path) -> Iterator[Settings]:
     migrate.upgrade(settings=s)
     yield s
     dispose_engines()
-    engine = new_engine(server_url(Role.PRIMARY, s))
-    try:
-        with engine.begin() as conn:
-            for name in s.shard_databases:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    finally:
-        engine.dispose()
+    migrate.drop_databases(s)
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

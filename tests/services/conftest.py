@@ -8,13 +8,15 @@ session with ``bootstrap_platform`` (idempotent).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from wework.config import Settings
+from wework.errors import ServiceError
 from wework.models import Tenant, User
 from wework.services import auth, tenants, users
 from wework.services.context import ServiceContext
@@ -69,8 +71,13 @@ def super_ctx(settings: Settings) -> ServiceContext:
 
 
 @pytest.fixture
-def make_tenant(super_ctx: ServiceContext) -> Callable[..., TenantWorld]:
-    """Factory: ``make_tenant(max_accounts=2, ...)`` → a new TenantWorld."""
+def make_tenant(super_ctx: ServiceContext) -> Iterator[Callable[..., TenantWorld]]:
+    """Factory: ``make_tenant(max_accounts=2, ...)`` → a new TenantWorld.
+
+    The tenants are suspended when the test ends: the database is shared by the tests of
+    one pytest worker, and a later test's dispatch round (which takes the most urgent due
+    messages of every active tenant) must not be filled by an earlier test's queue."""
+    made: list[str] = []
 
     def make(**fields) -> TenantWorld:
         code = fields.pop("tenant_code", unique("t"))
@@ -81,9 +88,13 @@ def make_tenant(super_ctx: ServiceContext) -> Callable[..., TenantWorld]:
                                   email=f"{unique('admin')}@example.com",
                                   password=PASSWORD, role_codes=["admin"])
         ctx = auth.context_for(auth.actor_for(admin.id, tenant.id))
+        made.append(tenant.id)
         return TenantWorld(tenant, admin, ctx)
 
-    return make
+    yield make
+    for tenant_id in made:
+        with contextlib.suppress(ServiceError):  # a test may have suspended or deleted it
+            tenants.suspend_tenant(super_ctx, tenant_id)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from wework.config import Settings
-from wework.worker.runner import Worker
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "services"))  # messaging_helpers
@@ -39,44 +37,7 @@ tenant_ctx = _services.tenant_ctx
 TenantWorld = _services.TenantWorld
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0, every: float = 0.1,
-             what: str = "the condition") -> object:
-    """Poll ``predicate`` until it returns something truthy (returned) or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
-
-
-def fast(settings: Settings, **overrides) -> Settings:
-    """The session's settings with quick worker loops (and any overrides)."""
-    base = dict(worker_idle_seconds=0.1, worker_webhooks_every=0.1,
-                worker_stop_seconds=8.0)
-    return settings.model_copy(update={**base, **overrides})
-
-
-@contextmanager
-def running_worker(settings: Settings, gateway=None, jobs=None) -> Iterator[Worker]:
-    """A worker in this process (real threads, real database) until the block ends."""
-    worker = Worker(settings, gateway=gateway, jobs=jobs).start()
-    try:
-        yield worker
-    finally:
-        assert worker.shutdown(), "the worker did not stop in time"
-
-
-# ---------------------------------------------------------------- wework worker process
-
-
-def wework_command() -> list[str]:
-    exe = Path(sys.executable).with_name("wework")
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "from wework.cli import app; app()"]
+from worker_helpers import fast, running_worker, wait_for, wework_command  # noqa: E402,F401
 
 
 @dataclass

@@ -9,7 +9,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import fast, running_worker, wait_for
 from messaging_helpers import (
     RecordingGateway,
     batch_invariant,
@@ -17,6 +16,7 @@ from messaging_helpers import (
     messages_of,
     text_rows,
 )
+from worker_helpers import fast, running_worker, wait_for
 
 from wework.enums import MessageStatus
 from wework.gateway.simulator import WeComGatewaySimulator

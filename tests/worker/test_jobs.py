@@ -8,9 +8,9 @@ import threading
 import time
 from datetime import timedelta
 
-from conftest import fast, running_worker, wait_for
 from messaging_helpers import RecordingGateway, make_account
 from sqlalchemy import select, text
+from worker_helpers import fast, running_worker, wait_for
 
 from wework.db.engines import Role, get_engine
 from wework.enums import AccountStatus

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import wait_for, wework_command
 from messaging_helpers import make_account, messages_of, text_rows
+from worker_helpers import wait_for, wework_command
 
 from wework.enums import MessageStatus
 from wework.services import messages

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import fast, running_worker, wait_for
 from messaging_helpers import RecordingGateway, make_account, text_rows
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from worker_helpers import fast, running_worker, wait_for
 
 from wework.config import reload_settings
 from wework.enums import OutboxStatus

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from wework.cli.api import api
-from wework.cli.common import command_group
+from wework.cli.common import command_group, fail
 from wework.cli.config import config_app
 from wework.cli.db import db_app
 from wework.cli.gateway import gateway_app, gateway_sim_app
@@ -25,8 +25,19 @@ from wework.cli.ops import add_ops_commands
 from wework.cli.schema import add_schema_commands
 from wework.cli.webapp import app_app
 from wework.cli.worker import worker_app
+from wework.config import SettingsError, reload_settings
 
 app = command_group("WeWork Platform: databases, pipelines and the app.")
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Refuse to run any command on settings that do not validate, naming each variable."""
+    try:
+        reload_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+
 
 add_schema_commands(db_app)  # db migrate | partitions | ddl | seed
 add_ops_commands(db_app)  # db backup | backups | restore | maintain

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from wework.cli.common import command_group, fail
-from wework.config import DERIVED, ENV_FILE, Settings, is_secret, reload_settings, shown
+from wework.config import (
+    DERIVED,
+    Settings,
+    env_files,
+    is_secret,
+    reload_settings,
+    shown,
+    unknown_variables,
+)
 
 config_app = command_group(
     "The settings in effect: WEWORK_ variables from the environment, .env and "
@@ -15,9 +23,14 @@ config_app = command_group(
 
 @config_app.command("show")
 def show() -> None:
-    """Every setting and the paths derived from them; secrets are masked."""
+    """Every setting and the paths derived from them (secrets masked), the env files read,
+    and any WEWORK_ variable that is set but is no setting (ignored: a typo?)."""
     settings = reload_settings()
-    typer.echo(f"# .env: {ENV_FILE if ENV_FILE.exists() else '(none)'}")
+    for path in env_files():
+        typer.echo(f"# read {path}")
+    for name, where in unknown_variables().items():
+        typer.secho(f"# warning: {name} (in {where}) is not a setting and is ignored",
+                    fg=typer.colors.YELLOW, err=True)
     for name in Settings.model_fields:
         typer.echo(f"{name} = {shown(name, getattr(settings, name))}")
     for name in DERIVED:

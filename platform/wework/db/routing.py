@@ -11,6 +11,12 @@ The lag is the replica's ``UTC_TIMESTAMP(6)`` minus the heartbeat ``ts`` it has 
 
 Every decision is logged; callers that report (the pipelines) put :class:`ReadDecision`
 in their metadata so a fallback is visible, never silent.
+
+Every replica read goes through this policy. Services read through
+:func:`read_decision`, which remembers each shard's decision for
+``DECISION_TTL_SECONDS``, so a burst of reads costs one heartbeat query a second rather
+than one per read (a read may then use a decision up to that old). The pipelines decide
+afresh per asset with :func:`choose_read_source` and record the decision.
 """
 
 from __future__ import annotations
@@ -18,22 +24,22 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from threading import Lock
 
+from cachetools import TTLCache
 from sqlalchemy import Engine
 
 from wework.config import Settings, get_settings
 from wework.db.engines import Role, get_engine
 from wework.db.replication import HEARTBEAT_DB
+from wework.errors import ReplicaLagError
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_TABLE = f"{HEARTBEAT_DB}.heartbeat"
 DEFAULT_WAIT_TIMEOUT = 60.0
 _POLL_SECONDS = 0.5
-
-
-class ReplicaLagError(RuntimeError):
-    """The replica is too far behind (or unreadable) and the policy forbids falling over."""
+DECISION_TTL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,33 @@ def choose_read_source(
         time.sleep(_POLL_SECONDS)
 
 
+_decisions: TTLCache = TTLCache(maxsize=1024, ttl=DECISION_TTL_SECONDS)
+_decisions_lock = Lock()
+
+
+def read_decision(shard: int = 0, settings: Settings | None = None) -> ReadDecision:
+    """:func:`choose_read_source` for ``shard``, remembered for DECISION_TTL_SECONDS per
+    shard and servers. A refusal (ReplicaLagError) is not remembered: the next read asks
+    again."""
+    s = settings or get_settings()
+    key = (shard, s.shard_database(shard), s.primary_url, s.replica_url, s.replica_port,
+           s.replica_max_lag_seconds, s.replica_fallback)
+    with _decisions_lock:
+        decision = _decisions.get(key)
+    if decision is None:
+        decision = choose_read_source(shard, s, wait_timeout=s.replica_wait_timeout_seconds)
+        with _decisions_lock:
+            _decisions[key] = decision
+    return decision
+
+
+def forget_read_decisions() -> None:
+    """Drop the remembered decisions (after a failover, and in tests)."""
+    with _decisions_lock:
+        _decisions.clear()
+
+
 def read_engine(shard: int = 0, settings: Settings | None = None) -> Engine:
     """Engine for reads on ``shard``: the replica, or what the fallback policy chose."""
     s = settings or get_settings()
-    return get_engine(choose_read_source(shard, s).role, shard, s)
+    return get_engine(read_decision(shard, s).role, shard, s)

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from wework.config import Settings, get_settings
 from wework.db.engines import Role, get_engine
 from wework.db.replication import HEARTBEAT_DB
+from wework.db.routing import read_engine
 from wework.metrics import helpers
 from wework.metrics.helpers import HEARTBEAT_STALE_SECONDS
 
@@ -70,14 +71,15 @@ _LAG = text(
 
 
 def read_platform_gauges(settings: Settings | None = None) -> PlatformGauges:
-    """Read the current gauges from every shard's replica (records nothing)."""
+    """Read the current gauges from every shard's replica, or where the lag policy sends
+    reads when it lags (records nothing)."""
     s = settings or get_settings()
     gauges = PlatformGauges(at=datetime.now(UTC))
     accounts: dict[str, dict[str, int]] = defaultdict(dict)
     pending: dict[str, int] = defaultdict(int)
     failed: dict[str, int] = defaultdict(int)
     for shard in range(s.shard_count):
-        with get_engine(Role.REPLICA, shard, s).connect() as conn:
+        with read_engine(shard, s).connect() as conn:
             for tenant, status, count in conn.execute(_ACCOUNTS):
                 accounts[tenant][str(status)] = accounts[tenant].get(str(status), 0) + int(count)
             for tenant, online, stale, age in conn.execute(

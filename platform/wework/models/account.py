@@ -26,6 +26,7 @@ from wework.models.base import (
     id_column,
     nullable_timestamp,
     table_args,
+    tenant_id_column,
     updated_at_column,
 )
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY
@@ -64,7 +65,7 @@ class WeworkAccount(Base):
     )
 
     id: Mapped[str] = id_column("账号ID")
-    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="租户ID")
+    tenant_id: Mapped[str] = tenant_id_column()
     user_id: Mapped[str | None] = mapped_column(String(36), comment="绑定用户ID")
     account_name: Mapped[str] = mapped_column(String(100), nullable=False, comment="账号名称")
     # Spec: varchar(20)/varchar(100) plaintext; encrypted at rest (personal data).

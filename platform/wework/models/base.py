@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 import uuid_utils
-from sqlalchemy import Boolean, Integer, MetaData, String, text
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -60,6 +60,22 @@ def enum_type(enum_cls: type[StrEnum]) -> SAEnum:
 
 def id_column(comment: str) -> Mapped[str]:
     return mapped_column(String(36), primary_key=True, default=new_id, comment=comment)
+
+
+def reference_column(target: str | None = None, constraint: str | None = None, *,
+                     nullable: bool = False, comment: str | None = None) -> Mapped[str]:
+    """A ``varchar(36)`` id of another row; with ``target`` (``"tenants.id"``) a FOREIGN
+    KEY named ``constraint``. Only the spec's user_db tables have foreign keys: the other
+    spec databases are separate, and partitioned tables take none (ERROR 1506)."""
+    key = () if target is None else (ForeignKey(target, name=constraint),)
+    return mapped_column(String(36), *key, nullable=nullable, comment=comment)
+
+
+def tenant_id_column(constraint: str | None = None,
+                     comment: str | None = "租户ID") -> Mapped[str]:
+    """The owning tenant of a row, ``tenant_id varchar(36) NOT NULL``; a FOREIGN KEY to
+    ``tenants.id`` named ``constraint`` when given."""
+    return reference_column("tenants.id" if constraint else None, constraint, comment=comment)
 
 
 def created_at_column(primary_key: bool = False) -> Mapped[datetime]:

@@ -29,6 +29,7 @@ from wework.models.base import (
     id_column,
     nullable_timestamp,
     table_args,
+    tenant_id_column,
     updated_at_column,
 )
 from wework.models.partitioning import MESSAGES
@@ -69,7 +70,7 @@ class Message(Base):
     )
 
     id: Mapped[str] = id_column("消息ID")
-    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="租户ID")
+    tenant_id: Mapped[str] = tenant_id_column()
     account_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="发送账号ID")
     conversation_id: Mapped[str] = mapped_column(String(100), nullable=False, comment="会话ID")
     message_type: Mapped[MessageType] = mapped_column(
@@ -120,7 +121,7 @@ class MessageTemplate(Base):
     )
 
     id: Mapped[str] = id_column("模板ID")
-    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="租户ID")
+    tenant_id: Mapped[str] = tenant_id_column()
     creator_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="创建者ID")
     template_name: Mapped[str] = mapped_column(String(100), nullable=False, comment="模板名称")
     template_type: Mapped[str] = mapped_column(String(50), nullable=False, comment="模板类型")
@@ -152,7 +153,7 @@ class BatchSendTask(Base):
     )
 
     id: Mapped[str] = id_column("任务ID")
-    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="租户ID")
+    tenant_id: Mapped[str] = tenant_id_column()
     creator_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="创建者ID")
     task_name: Mapped[str] = mapped_column(String(100), nullable=False, comment="任务名称")
     account_id: Mapped[str] = mapped_column(String(36), nullable=False, comment="发送账号ID")
@@ -217,7 +218,7 @@ class MessageStatistic(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    tenant_id: Mapped[str] = tenant_id_column(comment=None)
     account_id: Mapped[str] = mapped_column(String(36), nullable=False)
     stat_date: Mapped[date] = mapped_column(Date, nullable=False)
     stat_hour: Mapped[int | None] = mapped_column(TINYINT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, text
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,7 +18,9 @@ from wework.models.base import (
     flag_column,
     id_column,
     nullable_timestamp,
+    reference_column,
     table_args,
+    tenant_id_column,
     updated_at_column,
 )
 from wework.security.crypto import EncryptedString
@@ -90,12 +92,7 @@ class User(Base):
     )
 
     id: Mapped[str] = id_column("用户ID")
-    tenant_id: Mapped[str] = mapped_column(
-        String(36),
-        ForeignKey("tenants.id", name="fk_users_tenant"),
-        nullable=False,
-        comment="租户ID",
-    )
+    tenant_id: Mapped[str] = tenant_id_column("fk_users_tenant")
     username: Mapped[str] = mapped_column(String(50), nullable=False, comment="用户名")
     email: Mapped[str] = mapped_column(String(100), nullable=False, comment="邮箱")
     # Spec: varchar(20) plaintext; encrypted at rest (personal data), widened for it.
@@ -131,12 +128,7 @@ class Role(Base):
     )
 
     id: Mapped[str] = id_column("角色ID")
-    tenant_id: Mapped[str] = mapped_column(
-        String(36),
-        ForeignKey("tenants.id", name="fk_roles_tenant"),
-        nullable=False,
-        comment="租户ID",
-    )
+    tenant_id: Mapped[str] = tenant_id_column("fk_roles_tenant")
     role_code: Mapped[str] = mapped_column(String(50), nullable=False, comment="角色编码")
     role_name: Mapped[str] = mapped_column(String(100), nullable=False, comment="角色名称")
     description: Mapped[str | None] = mapped_column(String(500), comment="角色描述")
@@ -160,19 +152,9 @@ class UserRole(Base):
     id: Mapped[int] = mapped_column(
         BigInteger, primary_key=True, autoincrement=True, comment="主键ID"
     )
-    user_id: Mapped[str] = mapped_column(
-        String(36),
-        ForeignKey("users.id", name="fk_user_roles_user"),
-        nullable=False,
-        comment="用户ID",
-    )
-    role_id: Mapped[str] = mapped_column(
-        String(36),
-        ForeignKey("roles.id", name="fk_user_roles_role"),
-        nullable=False,
-        comment="角色ID",
-    )
-    assigned_by: Mapped[str] = mapped_column(String(36), nullable=False, comment="分配者ID")
+    user_id: Mapped[str] = reference_column("users.id", "fk_user_roles_user", comment="用户ID")
+    role_id: Mapped[str] = reference_column("roles.id", "fk_user_roles_role", comment="角色ID")
+    assigned_by: Mapped[str] = reference_column(comment="分配者ID")
     assigned_at: Mapped[datetime] = mapped_column(
         TIMESTAMP, nullable=False, server_default=text("CURRENT_TIMESTAMP"), comment="分配时间"
     )

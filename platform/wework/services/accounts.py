@@ -46,15 +46,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wework.db.engines import Role as DbRole
-from wework.db.engines import get_engine
 from wework.db.sharding import all_shards
 from wework.enums import AccountStatus, OperatorType, WebhookEvent
 from wework.errors import (
-    ConflictError,
     InvalidTransitionError,
     NotFoundError,
     QuotaExceededError,
@@ -66,7 +62,8 @@ from wework.services import validators as v
 from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
-from wework.services.uow import read_session, shard_transaction, transaction
+from wework.services.rows import check_unique, flush_unique, load_owned
+from wework.services.uow import read_session, shard_read_session, shard_transaction, transaction
 from wework.services.webhooks import iso, record_event
 
 S = AccountStatus
@@ -117,15 +114,6 @@ def _status(field: str, value: Any) -> AccountStatus:
         ) from exc
 
 
-def _load(s: Session, ctx: ServiceContext, account_id: str, *, lock: bool = False
-          ) -> WeworkAccount:
-    account = s.get(WeworkAccount, account_id, with_for_update=lock)
-    if account is None:
-        raise NotFoundError("account", account_id)
-    ctx.check_tenant(account.tenant_id, "account", account_id)
-    return account
-
-
 def _history(s: Session, ctx: ServiceContext, account: WeworkAccount, old: str | None,
              new: str, *, reason: str | None = None, error_message: str | None = None,
              extra_data: dict | None = None, operator_type: str | None = None) -> None:
@@ -170,28 +158,19 @@ def _clean(s: Session, ctx: ServiceContext, fields: dict[str, Any]) -> dict[str,
     return out
 
 
+# The unique keys of accounts, each with the field it guards (uk_guid_active is the
+# spec's partial unique key on guid).
+_UNIQUE_KEYS = {"uk_tenant_account_name": "account_name", "uk_guid": "guid"}
+
+
 def _check_unique(s: Session, tenant_id: str, fields: dict[str, Any],
                   exclude_id: str | None = None) -> None:
-    checks = [("account_name", WeworkAccount.account_name, WeworkAccount.tenant_id == tenant_id),
-              ("guid", WeworkAccount.guid, None)]
-    for field, column, scope in checks:
-        if fields.get(field) is None:
-            continue
-        stmt = select(WeworkAccount.id).where(column == fields[field])
-        if scope is not None:
-            stmt = stmt.where(scope)
-        if exclude_id:
-            stmt = stmt.where(WeworkAccount.id != exclude_id)
-        if s.scalar(stmt) is not None:
-            raise ConflictError(field, f"{fields[field]!r} is already used")
-
-
-def _flush_unique(s: Session) -> None:
-    try:
-        s.flush()
-    except IntegrityError as exc:
-        field = "account_name" if "uk_tenant_account_name" in str(exc.orig) else "guid"
-        raise ConflictError(field, "is already used") from exc
+    """account_name is unique in the tenant, guid (a WeCom instance) everywhere."""
+    if fields.get("account_name") is not None:
+        check_unique(s, WeworkAccount.account_name, fields["account_name"],
+                     tenant_id=tenant_id, exclude_id=exclude_id)
+    if fields.get("guid") is not None:
+        check_unique(s, WeworkAccount.guid, fields["guid"], exclude_id=exclude_id)
 
 
 def create_account(
@@ -226,7 +205,7 @@ def create_account(
         account = WeworkAccount(tenant_id=ctx.tenant_id, status=S.CREATED,
                                 login_retry_count=0, **fields)
         s.add(account)
-        _flush_unique(s)
+        flush_unique(s, _UNIQUE_KEYS)
         _history(s, ctx, account, None, S.CREATED, reason="created")
         s.flush()
     return account
@@ -236,7 +215,7 @@ def get_account(ctx: ServiceContext, account_id: str) -> WeworkAccount:
     """Read from the primary (fresh)."""
     ctx.require(ACCOUNT_MANAGE)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        return _load(s, ctx, account_id)
+        return load_owned(s, ctx, WeworkAccount, account_id, "account")
 
 
 def list_accounts(
@@ -276,30 +255,31 @@ def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> Wewo
             raise ValidationError(field, "is not an account field that can be changed here")
     ctx.require(ACCOUNT_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        account = _load(s, ctx, account_id, lock=True)
+        account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         fields = _clean(s, ctx, changes)
         _check_unique(s, account.tenant_id, fields, exclude_id=account.id)
         for field, value in fields.items():
             setattr(account, field, value)
-        _flush_unique(s)
+        flush_unique(s, _UNIQUE_KEYS)
     return account
+
+
+def _find_by_hash(ctx: ServiceContext, column, digest: str) -> list[WeworkAccount]:
+    with read_session(ctx.tenant_id, fresh=True) as s:
+        return list(s.scalars(select(WeworkAccount).where(
+            WeworkAccount.tenant_id == ctx.tenant_id, column == digest)))
 
 
 def find_by_phone(ctx: ServiceContext, phone: str) -> list[WeworkAccount]:
     """Accounts of the tenant bound to this phone number (via phone_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    digest = lookup_hash(v.phone("phone", phone))
-    with read_session(ctx.tenant_id, fresh=True) as s:
-        return list(s.scalars(select(WeworkAccount).where(
-            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.phone_hash == digest)))
+    return _find_by_hash(ctx, WeworkAccount.phone_hash, lookup_hash(v.phone("phone", phone)))
 
 
 def find_by_email(ctx: ServiceContext, email: str) -> list[WeworkAccount]:
+    """Accounts of the tenant bound to this email address (via email_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    digest = lookup_hash(v.email("email", email))
-    with read_session(ctx.tenant_id, fresh=True) as s:
-        return list(s.scalars(select(WeworkAccount).where(
-            WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.email_hash == digest)))
+    return _find_by_hash(ctx, WeworkAccount.email_hash, lookup_hash(v.email("email", email)))
 
 
 def _retry_cap(s: Session, tenant_id: str) -> int:
@@ -308,49 +288,6 @@ def _retry_cap(s: Session, tenant_id: str) -> int:
     if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0:
         return configured
     return MAX_LOGIN_RETRIES
-
-
-def _change_in_session(
-    s: Session,
-    ctx: ServiceContext,
-    account: WeworkAccount,
-    new_status: AccountStatus,
-    *,
-    reason: str | None,
-    error_message: str | None,
-    extra_data: dict[str, Any] | None,
-    operator_type: str | None,
-) -> WeworkAccount:
-    old = AccountStatus(account.status)
-    allowed = TRANSITIONS[old]
-    if new_status not in allowed:
-        raise InvalidTransitionError("status", old.value, new_status.value,
-                                     sorted(a.value for a in allowed))
-    if new_status in LOGIN_ATTEMPTS:
-        cap = _retry_cap(s, account.tenant_id)
-        if account.login_retry_count >= cap:
-            raise LoginRetryLimitError(old.value, new_status.value, cap)
-    now = utcnow()
-    account.status = new_status
-    if new_status == S.ONLINE:
-        account.last_login_time = now
-        account.last_heartbeat_time = now
-        account.login_retry_count = 0
-        account.error_message = None
-    elif new_status == S.ERROR:
-        if old in LOGIN_STATES:
-            account.login_retry_count += 1
-        account.error_message = error_message
-    _history(s, ctx, account, old.value, new_status.value, reason=reason,
-             error_message=error_message, extra_data=extra_data, operator_type=operator_type)
-    if new_status in WEBHOOK_EVENTS:
-        record_event(s, account.tenant_id, WEBHOOK_EVENTS[new_status], {
-            "account_id": account.id, "account_name": account.account_name,
-            "guid": account.guid, "old_status": old.value, "new_status": new_status.value,
-            "reason": reason, "error_message": error_message, "at": iso(now),
-        }, now)
-    s.flush()
-    return account
 
 
 def change_status(
@@ -373,23 +310,46 @@ def change_status(
     target = _status("new_status", new_status)
     if operator_type is not None:
         operator_type = OperatorType(operator_type)
-    if session is not None:
-        account = _load(session, ctx, account_id, lock=True)
-        return _change_in_session(session, ctx, account, target, reason=reason,
-                                  error_message=error_message, extra_data=extra_data,
-                                  operator_type=operator_type)
-    with transaction(ctx.tenant_id) as s:
-        account = _load(s, ctx, account_id, lock=True)
-        return _change_in_session(s, ctx, account, target, reason=reason,
-                                  error_message=error_message, extra_data=extra_data,
-                                  operator_type=operator_type)
+    with transaction(ctx.tenant_id, session) as s:
+        account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
+        old = AccountStatus(account.status)
+        allowed = TRANSITIONS[old]
+        if target not in allowed:
+            raise InvalidTransitionError("status", old.value, target.value,
+                                         sorted(a.value for a in allowed))
+        if target in LOGIN_ATTEMPTS:
+            cap = _retry_cap(s, account.tenant_id)
+            if account.login_retry_count >= cap:
+                raise LoginRetryLimitError(old.value, target.value, cap)
+        now = utcnow()
+        account.status = target
+        if target == S.ONLINE:
+            account.last_login_time = now
+            account.last_heartbeat_time = now
+            account.login_retry_count = 0
+            account.error_message = None
+        elif target == S.ERROR:
+            if old in LOGIN_STATES:
+                account.login_retry_count += 1
+            account.error_message = error_message
+        _history(s, ctx, account, old.value, target.value, reason=reason,
+                 error_message=error_message, extra_data=extra_data,
+                 operator_type=operator_type)
+        if target in WEBHOOK_EVENTS:
+            record_event(s, account.tenant_id, WEBHOOK_EVENTS[target], {
+                "account_id": account.id, "account_name": account.account_name,
+                "guid": account.guid, "old_status": old.value, "new_status": target.value,
+                "reason": reason, "error_message": error_message, "at": iso(now),
+            }, now)
+        s.flush()
+    return account
 
 
 def reset_login_retries(ctx: ServiceContext, account_id: str) -> WeworkAccount:
     """Allow new login attempts after the retry cap was reached."""
     ctx.require(ACCOUNT_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        account = _load(s, ctx, account_id, lock=True)
+        account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         account.login_retry_count = 0
         s.flush()
     return account
@@ -399,7 +359,7 @@ def status_history(ctx: ServiceContext, account_id: str) -> list[AccountStatusHi
     """The account's history rows, oldest first (primary)."""
     ctx.require(ACCOUNT_MANAGE)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        _load(s, ctx, account_id)
+        load_owned(s, ctx, WeworkAccount, account_id, "account")
         return list(s.scalars(
             select(AccountStatusHistory).where(AccountStatusHistory.account_id == account_id)
             .order_by(AccountStatusHistory.created_at, AccountStatusHistory.id)))
@@ -410,7 +370,7 @@ def record_heartbeat(ctx: ServiceContext, account_id: str,
     """Stamp ``last_heartbeat_time`` (naive UTC; now by default). Does not change status."""
     ctx.require(ACCOUNT_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        account = _load(s, ctx, account_id, lock=True)
+        account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         account.last_heartbeat_time = at or utcnow()
         s.flush()
     return account
@@ -438,12 +398,12 @@ def sweep_stale_heartbeats(timeout_seconds: float = HEARTBEAT_TIMEOUT_SECONDS,
                     .order_by(WeworkAccount.id).limit(SWEEP_BATCH)
                     .with_for_update(skip_locked=True)))
                 for account in stale:
-                    _change_in_session(
-                        s, system_context(account.tenant_id), account, S.OFFLINE,
-                        reason=HEARTBEAT_TIMEOUT_REASON, error_message=None,
+                    change_status(
+                        system_context(account.tenant_id), account.id, S.OFFLINE,
+                        reason=HEARTBEAT_TIMEOUT_REASON,
                         extra_data={"last_heartbeat_time": str(account.last_heartbeat_time),
                                     "timeout_seconds": timeout_seconds},
-                        operator_type=OperatorType.AUTO)
+                        operator_type=OperatorType.AUTO, session=s)
                     swept.append(account.id)
             if len(stale) < SWEEP_BATCH:
                 break
@@ -454,7 +414,7 @@ def get_by_guid(guid: str) -> WeworkAccount:
     """The account with this WeCom instance GUID on any shard (primary), for callbacks
     (no tenant context yet). NotFoundError when none has it."""
     for shard in all_shards():
-        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+        with shard_read_session(shard, fresh=True) as s:
             account = s.scalar(select(WeworkAccount).where(WeworkAccount.guid == guid))
             if account is not None:
                 return account

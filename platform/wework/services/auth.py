@@ -24,10 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from wework.db.engines import Role as DbRole
-from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus, UserStatus
 from wework.errors import AuthenticationError, NotFoundError
@@ -35,7 +32,7 @@ from wework.models import Tenant, User, utcnow
 from wework.security import passwords
 from wework.services import roles as roles_service
 from wework.services.context import Actor, ServiceContext
-from wework.services.uow import transaction
+from wework.services.uow import shard_read_session, transaction
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -49,7 +46,7 @@ def _candidates(username: str, tenant_code: str | None) -> list[tuple[str, str]]
     if tenant_code is not None:
         stmt = stmt.where(Tenant.tenant_code == tenant_code)
     for shard in all_shards():
-        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+        with shard_read_session(shard, fresh=True) as s:
             found.extend(tuple(row) for row in s.execute(stmt))
     return found
 
@@ -90,7 +87,7 @@ def login(username: str, password: str, client_ip: str | None,
                 user.password_hash = passwords.hash_password(password)
                 user.salt = passwords.salt_hex(user.password_hash)
             actor = Actor(user_id=user.id, tenant_id=tenant_id, username=user.username,
-                          permissions=roles_service.permissions_in_session(s, user.id))
+                          permissions=roles_service.effective_permissions(user.id, session=s))
         elif usable:
             user.failed_login_count += 1
             if user.failed_login_count >= MAX_FAILED_LOGINS:
@@ -106,7 +103,7 @@ def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
     session). NotFoundError when the user is missing or may no longer log in."""
     shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
     for shard in shards:
-        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+        with shard_read_session(shard, fresh=True) as s:
             user = s.get(User, user_id)
             if user is None:
                 continue
@@ -115,7 +112,7 @@ def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
                     or tenant.status != TenantStatus.ACTIVE):
                 break
             return Actor(user_id=user.id, tenant_id=user.tenant_id, username=user.username,
-                         permissions=roles_service.permissions_in_session(s, user.id))
+                         permissions=roles_service.effective_permissions(user.id, session=s))
     raise NotFoundError("user", user_id)
 
 

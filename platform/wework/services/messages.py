@@ -253,11 +253,8 @@ def enqueue_many(
         prepared.append(values)
     if not prepared:
         return []
-    if session is not None:
-        _insert_rows(session, ctx, prepared, now)
-    else:
-        with transaction(ctx.tenant_id) as s:
-            _insert_rows(s, ctx, prepared, now)
+    with transaction(ctx.tenant_id, session) as s:
+        _insert_rows(s, ctx, prepared, now)
     return [r["id"] for r in prepared]
 
 

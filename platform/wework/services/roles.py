@@ -17,14 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wework.db.engines import Role as DbRole
-from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.errors import (
-    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
@@ -40,7 +36,8 @@ from wework.services.permissions import (
     SYSTEM_ROLES,
     USER_MANAGE,
 )
-from wework.services.uow import read_session, transaction
+from wework.services.rows import check_unique, flush_unique, load_owned
+from wework.services.uow import read_session, shard_read_session, transaction
 
 
 def seed_system_roles(s: Session, tenant_id: str) -> list[Role]:
@@ -83,22 +80,6 @@ def _check_no_escalation(ctx: ServiceContext, permissions: list[str]) -> None:
             raise PermissionDeniedError(p)
 
 
-def _load_role(s: Session, ctx: ServiceContext, role_id: str, *, lock: bool = False) -> Role:
-    role = s.get(Role, role_id, with_for_update=lock)
-    if role is None:
-        raise NotFoundError("role", role_id)
-    ctx.check_tenant(role.tenant_id, "role", role_id)
-    return role
-
-
-def _load_user(s: Session, ctx: ServiceContext, user_id: str) -> User:
-    user = s.get(User, user_id)
-    if user is None:
-        raise NotFoundError("user", user_id)
-    ctx.check_tenant(user.tenant_id, "user", user_id)
-    return user
-
-
 def create_role(
     ctx: ServiceContext,
     *,
@@ -113,23 +94,19 @@ def create_role(
     description = v.text("description", description, 500, required=False)
     with transaction(ctx.tenant_id) as s:
         perms = _clean_permissions(s, ctx, permissions)
-        if s.scalar(select(Role.id).where(Role.tenant_id == ctx.tenant_id,
-                                          Role.role_code == code)):
-            raise ConflictError("role_code", f"{code!r} already exists in this tenant")
+        check_unique(s, Role.role_code, code, tenant_id=ctx.tenant_id,
+                     message="already exists in this tenant")
         role = Role(tenant_id=ctx.tenant_id, role_code=code, role_name=name,
                     description=description, permissions=perms, is_system=False)
         s.add(role)
-        try:
-            s.flush()
-        except IntegrityError as exc:
-            raise ConflictError("role_code", f"{code!r} already exists in this tenant") from exc
+        flush_unique(s, {"uk_tenant_role_code": "role_code"}, "already exists in this tenant")
     return role
 
 
 def get_role(ctx: ServiceContext, role_id: str) -> Role:
     ctx.require(USER_MANAGE)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        return _load_role(s, ctx, role_id)
+        return load_owned(s, ctx, Role, role_id, "role")
 
 
 def list_roles(
@@ -159,7 +136,7 @@ def update_role(
 ) -> Role:
     ctx.require(USER_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        role = _load_role(s, ctx, role_id, lock=True)
+        role = load_owned(s, ctx, Role, role_id, "role", lock=True)
         if role_name is not v.UNSET:
             role.role_name = v.text("role_name", role_name, 100)
         if description is not v.UNSET:
@@ -182,40 +159,35 @@ def delete_role(ctx: ServiceContext, role_id: str) -> None:
     """Delete a custom role and its assignments (system roles cannot be deleted)."""
     ctx.require(USER_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        role = _load_role(s, ctx, role_id, lock=True)
+        role = load_owned(s, ctx, Role, role_id, "role", lock=True)
         if role.is_system:
             raise ValidationError("role_id", "a system role cannot be deleted")
         s.execute(delete(UserRole).where(UserRole.role_id == role.id))
         s.delete(role)
 
 
-def assign_in_session(s: Session, ctx: ServiceContext, user: User, role: Role) -> UserRole:
-    if role.tenant_id != user.tenant_id:
-        raise NotFoundError("role", role.id)
-    _check_no_escalation(ctx, list(role.permissions))
-    link = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
-                                           UserRole.role_id == role.id))
-    if link is None:
-        link = UserRole(user_id=user.id, role_id=role.id, assigned_by=ctx.actor.user_id)
-        s.add(link)
-        s.flush()
-    return link
-
-
-def assign_role(ctx: ServiceContext, user_id: str, role_id: str) -> UserRole:
+def assign_role(ctx: ServiceContext, user_id: str, role_id: str, *,
+                session: Session | None = None) -> UserRole:
     """Give a user a role of the same tenant; assigning twice is a no-op."""
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
-        user = _load_user(s, ctx, user_id)
-        role = _load_role(s, ctx, role_id)
-        return assign_in_session(s, ctx, user, role)
+    with transaction(ctx.tenant_id, session) as s:
+        user = load_owned(s, ctx, User, user_id, "user")
+        role = load_owned(s, ctx, Role, role_id, "role")
+        _check_no_escalation(ctx, list(role.permissions))
+        link = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
+                                               UserRole.role_id == role.id))
+        if link is None:
+            link = UserRole(user_id=user.id, role_id=role.id, assigned_by=ctx.actor.user_id)
+            s.add(link)
+            s.flush()
+        return link
 
 
 def unassign_role(ctx: ServiceContext, user_id: str, role_id: str) -> None:
     ctx.require(USER_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        _load_user(s, ctx, user_id)
-        _load_role(s, ctx, role_id)
+        load_owned(s, ctx, User, user_id, "user")
+        load_owned(s, ctx, Role, role_id, "role")
         result = s.execute(delete(UserRole).where(UserRole.user_id == user_id,
                                                   UserRole.role_id == role_id))
         if result.rowcount == 0:
@@ -225,23 +197,23 @@ def unassign_role(ctx: ServiceContext, user_id: str, role_id: str) -> None:
 def roles_of_user(ctx: ServiceContext, user_id: str) -> list[Role]:
     ctx.require(USER_MANAGE)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        _load_user(s, ctx, user_id)
+        load_owned(s, ctx, User, user_id, "user")
         return list(s.scalars(select(Role).join(UserRole, UserRole.role_id == Role.id)
                               .where(UserRole.user_id == user_id).order_by(Role.role_code)))
 
 
-def permissions_in_session(s: Session, user_id: str) -> frozenset[str]:
-    rows = s.scalars(select(Role.permissions).join(UserRole, UserRole.role_id == Role.id)
-                     .where(UserRole.user_id == user_id, Role.is_active.is_(True)))
+def effective_permissions(user_id: str, *, tenant_id: str | None = None,
+                          session: Session | None = None) -> frozenset[str]:
+    """Union of the permissions of the user's active roles (primary: fresh after a change),
+    read in ``session`` when the caller holds one on the user's shard. Without either,
+    every shard is searched for the user."""
+    if session is None:
+        shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
+        for shard in shards:
+            with shard_read_session(shard, fresh=True) as s:
+                if s.get(User, user_id) is not None:
+                    return effective_permissions(user_id, session=s)
+        raise NotFoundError("user", user_id)
+    rows = session.scalars(select(Role.permissions).join(UserRole, UserRole.role_id == Role.id)
+                           .where(UserRole.user_id == user_id, Role.is_active.is_(True)))
     return frozenset(p for perms in rows for p in perms)
-
-
-def effective_permissions(user_id: str, *, tenant_id: str | None = None) -> frozenset[str]:
-    """Union of the permissions of the user's active roles (primary: fresh after a change).
-    Without ``tenant_id`` every shard is searched for the user."""
-    shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
-    for shard in shards:
-        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
-            if s.get(User, user_id) is not None:
-                return permissions_in_session(s, user_id)
-    raise NotFoundError("user", user_id)

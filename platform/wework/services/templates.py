@@ -15,12 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wework.errors import (
-    ConflictError,
-    NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
@@ -29,6 +26,7 @@ from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
+from wework.services.rows import flush_unique, load_owned
 from wework.services.uow import read_session, transaction
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -45,6 +43,8 @@ UPDATABLE = (
     "tags",
 )
 
+
+_UNIQUE_KEYS = {"uk_tenant_template_name": "template_name"}
 
 def placeholders(value: Any) -> set[str]:
     """Every ``{{name}}`` used anywhere in a JSON value."""
@@ -141,18 +141,6 @@ def render_content(template: MessageTemplate, values: Mapping[str, Any] | None) 
     return validate_content(template.template_type, content)
 
 
-def _load(session: Session, ctx: ServiceContext, template_id: str, lock: bool = False):
-    stmt = select(MessageTemplate).where(
-        MessageTemplate.id == template_id, MessageTemplate.tenant_id == ctx.tenant_id
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    template = session.scalar(stmt)
-    if template is None:
-        raise NotFoundError("template", template_id)
-    return template
-
-
 def create_template(
     ctx: ServiceContext,
     *,
@@ -193,11 +181,9 @@ def create_template(
     )
     if preview_data is not None:
         render_content(template, preview_data)  # preview data must render
-    try:
-        with transaction(ctx.tenant_id) as s:
-            s.add(template)
-    except IntegrityError as exc:
-        raise ConflictError("template_name", f"{template_name!r} already exists") from exc
+    with transaction(ctx.tenant_id) as s:
+        s.add(template)
+        flush_unique(s, _UNIQUE_KEYS, f"{template_name!r} already exists")
     return template
 
 
@@ -206,28 +192,26 @@ def update_template(ctx: ServiceContext, template_id: str, **changes: Any) -> Me
     for key in changes:
         if key not in UPDATABLE:
             raise ValidationError(key, "cannot be changed")
-    try:
-        with transaction(ctx.tenant_id) as s:
-            template = _load(s, ctx, template_id, lock=True)
-            if "variables" in changes:
-                changes["variables"] = normalise_variables(changes["variables"])
-            for key, value in changes.items():
-                setattr(template, key, value)
-            template.template_type = check_definition(
-                template.template_type, template.template_content, template.variables or []
-            )
-            if template.preview_data is not None:
-                render_content(template, template.preview_data)
-            template.updated_at = utcnow()
-    except IntegrityError as exc:
-        raise ConflictError("template_name", "a template with this name already exists") from exc
+    with transaction(ctx.tenant_id) as s:
+        template = load_owned(s, ctx, MessageTemplate, template_id, "template", lock=True)
+        if "variables" in changes:
+            changes["variables"] = normalise_variables(changes["variables"])
+        for key, value in changes.items():
+            setattr(template, key, value)
+        template.template_type = check_definition(
+            template.template_type, template.template_content, template.variables or []
+        )
+        if template.preview_data is not None:
+            render_content(template, template.preview_data)
+        template.updated_at = utcnow()
+        flush_unique(s, _UNIQUE_KEYS, "a template with this name already exists")
     return template
 
 
 def deactivate_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
     ctx.require(TEMPLATE_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        template = _load(s, ctx, template_id, lock=True)
+        template = load_owned(s, ctx, MessageTemplate, template_id, "template", lock=True)
         template.is_active = False
         template.updated_at = utcnow()
     return template
@@ -236,7 +220,7 @@ def deactivate_template(ctx: ServiceContext, template_id: str) -> MessageTemplat
 def get_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
     _require_use(ctx)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        return _load(s, ctx, template_id)
+        return load_owned(s, ctx, MessageTemplate, template_id, "template")
 
 
 def list_templates(
@@ -262,7 +246,7 @@ def use_template(
 ) -> MessageTemplate:
     """Load an active template of the tenant for sending and count ``uses`` uses, inside
     the caller's transaction (so a refused send does not count)."""
-    template = _load(session, ctx, template_id)
+    template = load_owned(session, ctx, MessageTemplate, template_id, "template")
     if not template.is_active:
         raise ValidationError("template_id", "template is deactivated")
     session.execute(
@@ -282,7 +266,7 @@ def render(ctx: ServiceContext, template_id: str, values: Mapping[str, Any] | No
     ``(message_type, content)``."""
     _require_use(ctx)
     with transaction(ctx.tenant_id) as s:
-        template = _load(s, ctx, template_id)
+        template = load_owned(s, ctx, MessageTemplate, template_id, "template")
         content = render_content(template, values)  # refuse before counting
         use_template(s, ctx, template_id)
     return template.template_type, content

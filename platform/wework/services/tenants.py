@@ -15,19 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wework.db.engines import Role as DbRole
-from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus
 from wework.errors import ConflictError, NotFoundError, ValidationError
-from wework.models import Role, Tenant, User, UserRole, new_id
+from wework.models import Role, Tenant, User, new_id
 from wework.services import roles as roles_service
 from wework.services import users as users_service
 from wework.services import validators as v
-from wework.services.context import SYSTEM_USER_ID, ServiceContext
+from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import DEFAULT_LIMIT, Page, check_limit, keyset, merge_pages
 from wework.services.permissions import (
     PLATFORM_ADMIN,
@@ -35,7 +32,8 @@ from wework.services.permissions import (
     SUPER_ADMIN_ROLE,
     TENANT_MANAGE,
 )
-from wework.services.uow import read_session, transaction
+from wework.services.rows import flush_unique
+from wework.services.uow import read_session, shard_read_session, transaction
 
 _TENANT_FIELDS = ("tenant_name", "contact_person", "contact_phone", "contact_email",
                   "webhook_url", "config")
@@ -64,7 +62,7 @@ def _clean(field: str, value: Any) -> Any:
 def find_tenant_by_code(tenant_code: str) -> Tenant | None:
     """The tenant with this code on any shard (primary: callers act on the answer)."""
     for shard in all_shards():
-        with Session(get_engine(DbRole.PRIMARY, shard)) as s:
+        with shard_read_session(shard, fresh=True) as s:
             tenant = s.scalar(select(Tenant).where(Tenant.tenant_code == tenant_code))
             if tenant is not None:
                 return tenant
@@ -74,10 +72,8 @@ def find_tenant_by_code(tenant_code: str) -> Tenant | None:
 def _insert_tenant(s: Session, tenant_id: str, fields: dict[str, Any]) -> Tenant:
     tenant = Tenant(id=tenant_id, status=TenantStatus.ACTIVE, **fields)
     s.add(tenant)
-    try:
-        s.flush()
-    except IntegrityError as exc:
-        raise ConflictError("tenant_code", f"{fields['tenant_code']!r} is already taken") from exc
+    flush_unique(s, {"uk_tenant_code": "tenant_code"},
+                 f"{fields['tenant_code']!r} is already taken")
     return tenant
 
 
@@ -149,10 +145,9 @@ def list_tenants(
     else:
         stmt = stmt.where(Tenant.id == ctx.actor.tenant_id)
         shards = [shard_for_tenant(ctx.actor.tenant_id)]
-    role = DbRole.PRIMARY if fresh else DbRole.REPLICA
     per_shard = []
     for shard in shards:  # each shard's newest limit+1 rows; merged below
-        with Session(get_engine(role, shard)) as s:
+        with shard_read_session(shard, fresh) as s:
             page_stmt = keyset(stmt, Tenant.created_at, Tenant.id, limit, cursor)
             per_shard.append(list(s.scalars(page_stmt)))
     return merge_pages(per_shard, limit, lambda t: (t.created_at, t.id))
@@ -234,13 +229,10 @@ def bootstrap_platform(
                         description=description, permissions=list(permissions), is_system=True)
             s.add(role)
             s.flush()
+        system = system_context(tenant_id)
         user = s.scalar(select(User).where(User.tenant_id == tenant_id, User.username == username))
         if user is None:
-            user = users_service.insert_user(s, tenant_id, username=username, email=email,
-                                             password=admin_password)
-        linked = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
-                                                 UserRole.role_id == role.id))
-        if linked is None:
-            s.add(UserRole(user_id=user.id, role_id=role.id, assigned_by=SYSTEM_USER_ID))
-        s.flush()
+            user = users_service.create_user(system, username=username, email=email,
+                                             password=admin_password, session=s)
+        roles_service.assign_role(system, user.id, role.id, session=s)  # no-op when linked
     return tenant, user

@@ -1,9 +1,27 @@
-"""Transactions and reads routed to the tenant's shard.
+"""Transactions and reads routed to the tenant's shard: the services' only way to a
+database (``tests/test_layers.py`` checks that no service opens an engine itself).
 
 Routing is explicit (tenant → ``crc32 % N`` → that shard's engine) rather than through
 SQLAlchemy's ShardedSession: every service operation is tenant-scoped, so explicit
 routing is simpler and can never silently fan a write out to every shard. Cross-tenant
-reads (super-admin lists) loop over :func:`wework.db.sharding.all_shards`.
+reads (super-admin lists, lookups by username or guid) loop over
+:func:`wework.db.sharding.all_shards` with :func:`shard_read_session`.
+
+**Writes** run in :func:`transaction` on the primary. An operation that another one may
+call inside its own transaction takes ``session: Session | None = None`` and opens
+``transaction(ctx.tenant_id, session)``: with a session it joins the caller's transaction
+(on the same shard, checked), without one it runs its own. That is the only way services
+join a caller's transaction.
+
+**Reads** go where their freshness needs them:
+
+- ``fresh=True`` reads the primary (read-your-writes). The services use it where the
+  caller acts on the answer or must see its own write: ``get_*`` of one object, login and
+  permission lookups, lookups by tenant code or account guid, and the lists of the admin
+  pages, which show the row just saved (they pass ``fresh=True``).
+- Otherwise the replica, through the lag policy of :mod:`wework.db.routing`: within
+  WEWORK_REPLICA_MAX_LAG_SECONDS the replica, past it whatever WEWORK_REPLICA_FALLBACK says
+  (primary, wait, fail). The decision is remembered per shard for about a second.
 """
 
 from __future__ import annotations
@@ -14,31 +32,55 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from wework.db.engines import OLTP_IO_TIMEOUT_SECONDS, Role, get_engine, unavailable_as_error
+from wework.db.routing import read_engine
 from wework.db.sharding import shard_for_tenant
+
+_SHARD = "wework_shard"  # Session.info key: the shard whose primary a transaction is on
 
 
 @contextmanager
-def transaction(tenant_id: str) -> Iterator[Session]:
-    """One transaction on the primary: commit on success, roll back on any error.
-    A primary that is down or stops answering raises PrimaryUnavailable (fast)."""
-    engine = get_engine(Role.PRIMARY, shard_for_tenant(tenant_id),
-                        io_timeout=OLTP_IO_TIMEOUT_SECONDS)
-    with unavailable_as_error(engine), Session(engine, expire_on_commit=False) as s, s.begin():
+def shard_transaction(shard: int, session: Session | None = None) -> Iterator[Session]:
+    """One transaction on shard ``shard``'s primary: commit on success, roll back on any
+    error. A primary that is down or stops answering raises PrimaryUnavailable (fast).
+    With ``session``, join that transaction instead (it must be on the same shard); the
+    caller commits or rolls it back."""
+    if session is not None:
+        joined = session.info.get(_SHARD)
+        if joined != shard or not session.in_transaction():
+            raise ValueError(
+                f"cannot join a transaction on shard {joined} from an operation on shard "
+                f"{shard}" if joined is not None else "session is not a service transaction"
+            )
+        yield session
+        return
+    engine = get_engine(Role.PRIMARY, shard, io_timeout=OLTP_IO_TIMEOUT_SECONDS)
+    with (
+        unavailable_as_error(engine),
+        Session(engine, expire_on_commit=False, info={_SHARD: shard}) as s,
+        s.begin(),
+    ):
+        yield s
+
+
+@contextmanager
+def transaction(tenant_id: str, session: Session | None = None) -> Iterator[Session]:
+    """A transaction on the primary of the tenant's shard (see :func:`shard_transaction`),
+    or the caller's ``session`` joined."""
+    with shard_transaction(shard_for_tenant(tenant_id), session) as s:
+        yield s
+
+
+@contextmanager
+def shard_read_session(shard: int, fresh: bool = False) -> Iterator[Session]:
+    """A read-only session on shard ``shard``: the primary when ``fresh``, else the
+    replica as the lag policy allows (module docstring)."""
+    engine = get_engine(Role.PRIMARY, shard) if fresh else read_engine(shard)
+    with Session(engine) as s:
         yield s
 
 
 @contextmanager
 def read_session(tenant_id: str, fresh: bool = False) -> Iterator[Session]:
-    """A read-only session: the replica for lists and reports, the primary when the
-    caller needs to read its own writes (``fresh=True``)."""
-    role = Role.PRIMARY if fresh else Role.REPLICA
-    with Session(get_engine(role, shard_for_tenant(tenant_id))) as s:
-        yield s
-
-
-@contextmanager
-def shard_transaction(shard: int) -> Iterator[Session]:
-    """A primary transaction on one shard, for work not tied to one tenant (sweeps)."""
-    engine = get_engine(Role.PRIMARY, shard, io_timeout=OLTP_IO_TIMEOUT_SECONDS)
-    with unavailable_as_error(engine), Session(engine, expire_on_commit=False) as s, s.begin():
+    """A read-only session on the tenant's shard (see :func:`shard_read_session`)."""
+    with shard_read_session(shard_for_tenant(tenant_id), fresh) as s:
         yield s

@@ -16,11 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wework.enums import UserStatus
-from wework.errors import ConflictError, NotFoundError, ValidationError
+from wework.errors import NotFoundError, ValidationError
 from wework.models import Role, User
 from wework.security import passwords
 from wework.services import roles as roles_service
@@ -28,60 +27,17 @@ from wework.services import validators as v
 from wework.services.context import ServiceContext
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import USER_MANAGE
+from wework.services.rows import check_unique, flush_unique, load_owned
 from wework.services.uow import read_session, transaction
 
-
-def _check_unique(s: Session, tenant_id: str, field: str, value: str,
-                  exclude_id: str | None = None) -> None:
-    column = getattr(User, field)
-    stmt = select(User.id).where(User.tenant_id == tenant_id, column == value)
-    if exclude_id:
-        stmt = stmt.where(User.id != exclude_id)
-    if s.scalar(stmt) is not None:
-        raise ConflictError(field, f"{value!r} is already used in this tenant")
-
-
-def _flush_unique(s: Session) -> None:
-    """Flush, turning a lost race on a unique index into a ConflictError on its field."""
-    try:
-        s.flush()
-    except IntegrityError as exc:
-        field = "email" if "uk_tenant_email" in str(exc.orig) else "username"
-        raise ConflictError(field, "is already used in this tenant") from exc
+# The unique keys of users, each with the field it guards.
+_UNIQUE_KEYS = {"uk_tenant_username": "username", "uk_tenant_email": "email"}
+_TAKEN = "is already used in this tenant"
 
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = passwords.hash_password(password)
     user.salt = passwords.salt_hex(user.password_hash)
-
-
-def insert_user(
-    s: Session,
-    tenant_id: str,
-    *,
-    username: str,
-    email: str,
-    password: str,
-    phone: str | None = None,
-    real_name: str | None = None,
-    avatar_url: str | None = None,
-) -> User:
-    """Validate and insert a user inside the caller's transaction."""
-    username = v.username("username", username)
-    email = v.email("email", email)
-    v.password("password", password)
-    phone = v.phone("phone", phone)
-    real_name = v.text("real_name", real_name, 50, required=False)
-    avatar_url = v.url("avatar_url", avatar_url)
-    _check_unique(s, tenant_id, "username", username)
-    _check_unique(s, tenant_id, "email", email)
-    user = User(tenant_id=tenant_id, username=username, email=email, phone=phone,
-                real_name=real_name, avatar_url=avatar_url, status=UserStatus.ACTIVE,
-                failed_login_count=0)
-    set_password(user, password)
-    s.add(user)
-    _flush_unique(s)
-    return user
 
 
 def create_user(
@@ -94,34 +50,39 @@ def create_user(
     real_name: str | None = None,
     avatar_url: str | None = None,
     role_codes: list[str] | tuple[str, ...] = (),
+    session: Session | None = None,
 ) -> User:
-    """A new active user of ``ctx.tenant_id``, optionally given roles by code."""
+    """A new active user of ``ctx.tenant_id``, optionally given roles by code (in the
+    caller's transaction with ``session``)."""
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
-        user = insert_user(s, ctx.tenant_id, username=username, email=email,
-                           password=password, phone=phone, real_name=real_name,
-                           avatar_url=avatar_url)
+    username = v.username("username", username)
+    email = v.email("email", email)
+    v.password("password", password)
+    phone = v.phone("phone", phone)
+    real_name = v.text("real_name", real_name, 50, required=False)
+    avatar_url = v.url("avatar_url", avatar_url)
+    with transaction(ctx.tenant_id, session) as s:
+        check_unique(s, User.username, username, tenant_id=ctx.tenant_id, message=_TAKEN)
+        check_unique(s, User.email, email, tenant_id=ctx.tenant_id, message=_TAKEN)
+        user = User(tenant_id=ctx.tenant_id, username=username, email=email, phone=phone,
+                    real_name=real_name, avatar_url=avatar_url, status=UserStatus.ACTIVE,
+                    failed_login_count=0)
+        set_password(user, password)
+        s.add(user)
+        flush_unique(s, _UNIQUE_KEYS, _TAKEN)
         for code in role_codes:
-            role = s.scalar(select(Role).where(Role.tenant_id == ctx.tenant_id,
-                                               Role.role_code == code))
-            if role is None:
+            role_id = s.scalar(select(Role.id).where(Role.tenant_id == ctx.tenant_id,
+                                                     Role.role_code == code))
+            if role_id is None:
                 raise ValidationError("role_codes", f"no role {code!r} in this tenant")
-            roles_service.assign_in_session(s, ctx, user, role)
-    return user
-
-
-def _load(s: Session, ctx: ServiceContext, user_id: str, *, lock: bool = False) -> User:
-    user = s.get(User, user_id, with_for_update=lock)
-    if user is None:
-        raise NotFoundError("user", user_id)
-    ctx.check_tenant(user.tenant_id, "user", user_id)
+            roles_service.assign_role(ctx, user.id, role_id, session=s)
     return user
 
 
 def get_user(ctx: ServiceContext, user_id: str) -> User:
     ctx.require(USER_MANAGE)
     with read_session(ctx.tenant_id, fresh=True) as s:
-        return _load(s, ctx, user_id)
+        return load_owned(s, ctx, User, user_id, "user")
 
 
 def list_users(
@@ -155,12 +116,13 @@ def update_user(
 ) -> User:
     ctx.require(USER_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        user = _load(s, ctx, user_id, lock=True)
+        user = load_owned(s, ctx, User, user_id, "user", lock=True)
         if user.status == UserStatus.DELETED:
             raise NotFoundError("user", user_id)
         if email is not v.UNSET:
             email = v.email("email", email)
-            _check_unique(s, user.tenant_id, "email", email, exclude_id=user.id)
+            check_unique(s, User.email, email, tenant_id=user.tenant_id, exclude_id=user.id,
+                         message=_TAKEN)
             user.email = email
         if phone is not v.UNSET:
             user.phone = v.phone("phone", phone)
@@ -168,7 +130,7 @@ def update_user(
             user.real_name = v.text("real_name", real_name, 50, required=False)
         if avatar_url is not v.UNSET:
             user.avatar_url = v.url("avatar_url", avatar_url)
-        _flush_unique(s)
+        flush_unique(s, _UNIQUE_KEYS, _TAKEN)
     return user
 
 
@@ -178,7 +140,7 @@ def _set_status(ctx: ServiceContext, user_id: str, target: UserStatus,
     if user_id == ctx.actor.user_id and target != UserStatus.ACTIVE:
         raise ValidationError("user_id", "you cannot deactivate, lock or delete yourself")
     with transaction(ctx.tenant_id) as s:
-        user = _load(s, ctx, user_id, lock=True)
+        user = load_owned(s, ctx, User, user_id, "user", lock=True)
         if user.status == UserStatus.DELETED:
             raise NotFoundError("user", user_id)
         if user.status not in allowed_from:
@@ -214,7 +176,7 @@ def unlock_user(ctx: ServiceContext, user_id: str) -> User:
     """Lift an administrative lock and/or an automatic lockout (failed logins)."""
     ctx.require(USER_MANAGE)
     with transaction(ctx.tenant_id) as s:
-        user = _load(s, ctx, user_id, lock=True)
+        user = load_owned(s, ctx, User, user_id, "user", lock=True)
         if user.status == UserStatus.DELETED:
             raise NotFoundError("user", user_id)
         if user.status == UserStatus.LOCKED:
@@ -230,7 +192,7 @@ def reset_password(ctx: ServiceContext, user_id: str, new_password: str) -> User
     ctx.require(USER_MANAGE)
     v.password("new_password", new_password)
     with transaction(ctx.tenant_id) as s:
-        user = _load(s, ctx, user_id, lock=True)
+        user = load_owned(s, ctx, User, user_id, "user", lock=True)
         if user.status == UserStatus.DELETED:
             raise NotFoundError("user", user_id)
         set_password(user, new_password)
