@@ -32,7 +32,7 @@ from wework.db.engines import Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
 from wework.db.replication import wait_for_replica
 from wework.ops.backup import full_backup
-from wework.ops.clients import client_args, primary_option_file
+from wework.ops.clients import client_args, restore_option_file
 from wework.ops.restore import inspect_target, plan_restore, restore
 from wework.ops.settings import OpsSettings
 from wework.seed import SeedConfig, seed
@@ -109,7 +109,7 @@ def main() -> None:
         drop(settings)
         dump = ops.backup_path(settings) / made.files[0].path
         t0 = time.perf_counter()
-        with primary_option_file(settings) as option_file:
+        with restore_option_file(settings) as option_file:
             gunzip = subprocess.Popen(["gzip", "-dc", str(dump)], stdout=subprocess.PIPE)
             client = subprocess.run(client_args(option_file), stdin=gunzip.stdout)
             gunzip.stdout.close()

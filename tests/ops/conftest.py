@@ -15,28 +15,25 @@ from pathlib import Path
 import pytest
 from ports import free_ports
 from sqlalchemy import text
+from stacks import server_dir
 
 from wework.config import Settings
 from wework.db import migrate
-from wework.db.engines import Role, dispose_engines, new_engine, server_url
+from wework.db.engines import DbUser, Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
 from wework.ops.settings import OpsSettings
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    s = LocalStack(
-        tmp_path_factory.mktemp("opsstack"),
-        *free_ports(2),
-        buffer_pool_size="64M",
-        log_file_size="48M",
-    )
-    try:
-        s.up()
-        yield s
-    finally:
-        dispose_engines()
-        s.down()  # also when up() failed half-way: leave no server behind
+def stack() -> Iterator[LocalStack]:
+    with server_dir("opsstack") as base:
+        s = LocalStack(base, *free_ports(2), buffer_pool_size="64M", log_file_size="48M")
+        try:
+            s.up()
+            yield s
+        finally:
+            dispose_engines()
+            s.down()  # also when up() failed half-way: leave no server behind
 
 
 def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Settings:
@@ -47,11 +44,11 @@ def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Setti
 def fresh_settings(stack: LocalStack) -> Iterator[Settings]:
     """Migrated shard databases (2 shards) of their own on the private stack."""
     stack.up()  # a previous test may have stopped a server
-    s = settings_for(stack, f"ops_{uuid.uuid4().hex[:8]}", shard_count=2)
+    s = settings_for(stack, f"wework_ops_{uuid.uuid4().hex[:8]}", shard_count=2)
     migrate.upgrade(settings=s)
     yield s
     dispose_engines()
-    engine = new_engine(server_url(Role.PRIMARY, s))
+    engine = new_engine(server_url(Role.PRIMARY, s, DbUser.MIGRATOR))
     try:
         with engine.begin() as conn:
             for name in s.shard_databases:
