@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine to a running platform:
-#   installs what is missing, starts the local MariaDB primary + replica and the metrics
-#   store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
+#   installs what is missing, starts the local MariaDB primary + replica, Redis and the
+#   metrics store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
 #   simulator for a while, materializes every pipeline asset, then serves the Streamlit
 #   app and the Dagster UI in the background and prints their addresses and demo logins.
 #
 #   scripts/demo.sh            # everything above
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
-#   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store and MariaDB
+#   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store, Redis and
+#                              # MariaDB
 #
 # Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
 # WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), metrics 18428.
+# WEWORK_DAGSTER_PORT (3000), metrics 18428, Redis WEWORK_REDIS_PORT (16379). Every
+# server listens on 127.0.0.1 only: the Dagster UI and the metrics store have no login of
+# their own (in production they sit behind an authenticating proxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,7 +38,7 @@ stop_bg() {  # stop a background service started by this script (its whole proce
 
 if [ "${1:-}" = "--stop" ]; then
   stop_bg app; stop_bg dagster
-  [ -x $W ] && { $W metrics down || true; $W db down; }
+  [ -x $W ] && { $W metrics down || true; $W cache down || true; $W db down; }
   exit 0
 fi
 
@@ -44,6 +47,8 @@ mkdir -p "$LOGS" "$DAGSTER_HOME"
 echo "==> databases"
 $W db up
 $W db migrate
+echo "==> Redis (cache; never the source of truth)"
+$W cache up
 echo "==> metrics store (VictoriaMetrics, InfluxDB write API)"
 $W metrics up
 
@@ -80,6 +85,7 @@ echo
 echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
 echo "Metrics:     $WEWORK_INFLUX_URL"
+echo "Redis:       $($W cache status 2>&1 | head -1) (password in $DATA/local.env)"
 echo "Demo logins:"
 sed 's/^/  /' "$DATA/demo-logins.txt"
 echo "Stop everything: scripts/demo.sh --stop"

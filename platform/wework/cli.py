@@ -192,3 +192,7 @@ app.command("simulate")(simulate)
 from wework.cli_etl import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
+
+from wework.cli_servers import register as add_server_commands  # noqa: E402
+
+add_server_commands(app, db_app)  # db check | grants, cache up | down | status
