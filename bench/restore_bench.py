@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 from wework.config import Settings
 from wework.db import migrate
-from wework.db.engines import Role, dispose_engines, new_engine, server_url
+from wework.db.engines import DbUser, Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
 from wework.db.replication import wait_for_replica
 from wework.ops.backup import full_backup
@@ -56,7 +56,7 @@ def counts(settings: Settings) -> dict[str, int]:
 
 
 def drop(settings: Settings) -> None:
-    engine = new_engine(server_url(Role.PRIMARY, settings))
+    engine = new_engine(server_url(Role.PRIMARY, settings, DbUser.MIGRATOR))
     with engine.begin() as conn:
         for db in settings.shard_databases:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{db}`"))

@@ -88,6 +88,15 @@ def ensure_reachable(path: Path, user: ServiceUser, echo: Callable[[str], None])
     for directory in [*reversed(existing.parents), existing]:
         if _can_traverse(directory, user):
             continue
+        if directory.name.startswith("pytest-of-"):
+            # pytest chmods its temp root back to 700 whenever any session starts, which
+            # masks an ACL: the server would lose its way in the middle of a run.
+            raise ServiceUserError(
+                f"{path} lies under pytest's temp root {directory}, which pytest keeps "
+                f"private (mode 700, reset at every session start), so the OS user "
+                f"{user.name} cannot reach it for long: start test servers in a directory "
+                "of their own (tests/stacks.py: server_dir)"
+            )
         fix = f"setfacl -m u:{user.name}:x {directory}"
         try:
             subprocess.run(

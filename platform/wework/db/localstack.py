@@ -374,13 +374,11 @@ class LocalStack:
             wanted = self._server_args(srv)
             if running == wanted:
                 continue
-            changed = sorted(
-                {a.split("=", 1)[0] for a in set(running) ^ set(wanted)}
-                | ({"order"} if set(running) == set(wanted) else set())
-            )
+            changed = sorted({a.split("=", 1)[0] for a in set(running) ^ set(wanted)})
             self.echo(
                 f"{srv.role}: running with an older configuration (differs in "
-                f"{', '.join(changed)}); restarting it with the current one (data is kept)"
+                f"{', '.join(changed) or 'argument order'}); restarting it with the current "
+                "one (data is kept)"
             )
             self._stop(srv, pid)
             stopped = True
