@@ -33,18 +33,17 @@ from wework.ops.clients import option_file_text
 
 SLAP = shutil.which("mariadb-slap") or "/usr/bin/mariadb-slap"
 DB = "wework_settings_bench"
-MONITORING_ON = """
-    UPDATE performance_schema.setup_consumers SET ENABLED = 'YES'
-        WHERE NAME IN ('events_statements_current', 'events_statements_history',
-                       'statements_digest');
-    SET GLOBAL userstat = 1; SET GLOBAL slow_query_log = 1;
-    SET GLOBAL log_queries_not_using_indexes = 1;"""
-MONITORING_OFF = """
-    UPDATE performance_schema.setup_consumers SET ENABLED = 'NO'
-        WHERE NAME IN ('events_statements_current', 'events_statements_history',
-                       'statements_digest');
-    SET GLOBAL userstat = 0; SET GLOBAL slow_query_log = 0;
-    SET GLOBAL log_queries_not_using_indexes = 0;"""
+
+
+def monitoring(on: bool) -> str:
+    """SQL that turns the monitoring settings on or off at runtime."""
+    enabled, flag = ("YES", 1) if on else ("NO", 0)
+    return f"""
+        UPDATE performance_schema.setup_consumers SET ENABLED = '{enabled}'
+            WHERE NAME IN ('events_statements_current', 'events_statements_history',
+                           'statements_digest');
+        SET GLOBAL userstat = {flag}; SET GLOBAL slow_query_log = {flag};
+        SET GLOBAL log_queries_not_using_indexes = {flag};"""
 
 
 def slap(option_file: Path, queries: int, clients: int = 16) -> float:
@@ -112,8 +111,8 @@ def main() -> None:
 
         on, off = [], []
         for _ in range(args.rounds):
-            for sql, results in ((MONITORING_OFF, off), (MONITORING_ON, on)):
-                stack._sql(stack.primary, sql)
+            for state, results in ((False, off), (True, on)):
+                stack._sql(stack.primary, monitoring(state))
                 results.append(slap(option_file, args.queries))
         load1 = os.getloadavg()
         serial, parallel = [], []

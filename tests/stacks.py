@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wework.db.localstack import LocalStack
+
 
 @contextmanager
 def server_dir(prefix: str) -> Iterator[Path]:
@@ -23,3 +25,21 @@ def server_dir(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def private_stack(prefix: str) -> Iterator[LocalStack]:
+    """A MariaDB pair of the test's own (small InnoDB sizes, free ports), up, and stopped
+    and deleted afterwards (also when ``up`` failed half-way: no server is left behind)."""
+    from ports import free_ports
+
+    from wework.db.engines import dispose_engines
+
+    with server_dir(prefix) as base:
+        stack = LocalStack(base, *free_ports(2), buffer_pool_size="64M", log_file_size="48M")
+        try:
+            stack.up()
+            yield stack
+        finally:
+            dispose_engines()
+            stack.down()

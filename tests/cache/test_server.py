@@ -8,6 +8,7 @@ import stat
 import psutil
 import pytest
 import redis
+from ports import listening
 from typer.testing import CliRunner
 
 from wework.cache.server import PASSWORD_KEY, CacheServerError, LocalRedis
@@ -23,12 +24,7 @@ def test_up_twice_keeps_the_running_server(local_redis):
 
 def test_listens_on_localhost_only_and_runs_unprivileged(local_redis):
     proc = psutil.Process(local_redis.running_pid())
-    listening = {
-        (c.laddr.ip, c.laddr.port)
-        for c in proc.net_connections(kind="inet")
-        if c.status == psutil.CONN_LISTEN
-    }
-    assert listening == {("127.0.0.1", local_redis.port)}
+    assert listening(proc.pid) == {("127.0.0.1", local_redis.port)}
     if os.geteuid() == 0:
         assert proc.username() == "redis"
     assert proc.uids().real != 0

@@ -21,7 +21,7 @@ import pytest
 from cryptography.fernet import Fernet
 from ports import free_ports
 from sqlalchemy.exc import OperationalError
-from stacks import server_dir
+from stacks import private_stack
 from typer.testing import CliRunner
 
 from wework.config import Settings, reload_settings
@@ -36,14 +36,8 @@ MIGRATOR = DbUser.MIGRATOR
 
 @pytest.fixture(scope="module")
 def stack():
-    # Small InnoDB sizes: this private pair only holds a few rows.
-    with server_dir("ls") as base:
-        s = LocalStack(base, *free_ports(2), buffer_pool_size="64M", log_file_size="48M")
-        try:
-            s.up()
-            yield s
-        finally:
-            s.down()  # also when up() failed half-way: leave no server behind
+    with private_stack("ls") as s:
+        yield s
 
 
 def recorded(stack: LocalStack) -> list[str]:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import psutil
+from ports import listening
 
 
 def test_metrics_store_listens_on_localhost_only(vm):
-    proc = psutil.Process(vm.running_pid())
-    listening = {
-        (c.laddr.ip, c.laddr.port)
-        for c in proc.net_connections(kind="inet")
-        if c.status == psutil.CONN_LISTEN
-    }
-    assert listening == {("127.0.0.1", vm.port)}
+    assert listening(vm.running_pid()) == {("127.0.0.1", vm.port)}

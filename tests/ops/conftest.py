@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ports import free_ports
 from sqlalchemy import text
-from stacks import server_dir
+from stacks import private_stack
 
 from wework.config import Settings
 from wework.db import migrate
@@ -26,14 +25,8 @@ from wework.ops.settings import OpsSettings
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    with server_dir("opsstack") as base:
-        s = LocalStack(base, *free_ports(2), buffer_pool_size="64M", log_file_size="48M")
-        try:
-            s.up()
-            yield s
-        finally:
-            dispose_engines()
-            s.down()  # also when up() failed half-way: leave no server behind
+    with private_stack("opsstack") as s:
+        yield s
 
 
 def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Settings:

@@ -18,10 +18,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +26,7 @@ import psutil
 import redis
 
 from wework.config import Settings, get_settings
+from wework.detached import DetachedServer
 from wework.localenv import ensure_secrets, read_env_file
 from wework.osuser import ServiceUser, chown_tree, ensure_reachable, own, service_user
 
@@ -55,22 +52,17 @@ class CacheServerStatus:
     used_memory: str | None = None
 
 
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"(no log at {path})"
+class LocalRedis(DetachedServer):
+    name = "redis-server"
+    error = CacheServerError
+    port_setting = "WEWORK_REDIS_PORT"
 
-
-class LocalRedis:
     def __init__(
         self, data_dir: Path | str, port: int = 16379, echo: Callable[[str], None] = print
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.dir = self.data_dir / "redis"
-        self.port = port
+        super().__init__(self.data_dir / "redis", port)
         self.echo = echo
-        self._proc: subprocess.Popen | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs) -> LocalRedis:
@@ -90,14 +82,6 @@ class LocalRedis:
         return self.dir / "data"
 
     @property
-    def pid_file(self) -> Path:
-        return self.dir / "redis-server.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.dir / "redis-server.log"
-
-    @property
     def url(self) -> str:
         """Without the password (for messages)."""
         return f"redis://127.0.0.1:{self.port}/0"
@@ -107,30 +91,9 @@ class LocalRedis:
             self.env_file, {PASSWORD_KEY: lambda: secrets.token_urlsafe(24)}, self.echo
         )[PASSWORD_KEY]
 
-    # ----------------------------------------------------------------- state
-
-    def _is_ours(self, pid: int) -> bool:
-        if self._proc is not None and self._proc.pid == pid and self._proc.poll() is not None:
-            return False  # our child exited (now reaped)
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return False
-            # redis-server rewrites its process title to "redis-server 127.0.0.1:PORT".
-            return "redis-server" in proc.name() and f":{self.port}" in " ".join(proc.cmdline())
-        except psutil.Error:
-            return False
-
-    def running_pid(self) -> int | None:
-        try:
-            text = self.pid_file.read_text().strip()
-        except FileNotFoundError:
-            return None
-        pid = int(text) if text.isdigit() else None
-        if pid is not None and self._is_ours(pid):
-            return pid
-        self.pid_file.unlink(missing_ok=True)  # stale: that process is gone
-        return None
+    def _matches(self, proc: psutil.Process) -> bool:
+        # redis-server rewrites its process title to "redis-server 127.0.0.1:PORT".
+        return "redis-server" in proc.name() and f":{self.port}" in " ".join(proc.cmdline())
 
     def _client(self, password: str) -> redis.Redis:
         return redis.Redis(
@@ -168,8 +131,6 @@ class LocalRedis:
             owner = None
         return CacheServerStatus(True, pid, self.port, self.dir, answers, owner, version, memory)
 
-    # ----------------------------------------------------------------- lifecycle
-
     def _config(self, password: str) -> str:
         quoted = password.replace("\\", "\\\\").replace('"', '\\"')
         return "\n".join(
@@ -202,45 +163,13 @@ class LocalRedis:
                 f"{REDIS_SERVER} not found: install Debian's redis-server package "
                 "(scripts/setup.sh does)"
             )
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", self.port))
-            except OSError as e:
-                raise CacheServerError(
-                    f"port {self.port} for redis-server is in use ({e.strerror}); set "
-                    "WEWORK_REDIS_PORT to a free port"
-                ) from None
+        self._check_port_free()
         user = self._prepare(password)
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [REDIS_SERVER, str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # detached: outlives this command, ignores its Ctrl-C
-                close_fds=True,
-                **({} if user.is_self else {"user": user.uid, "group": user.gid,
-                                            "extra_groups": []}),
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
-        deadline = time.monotonic() + timeout
-        while not self._answers(password):
-            if self._proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise CacheServerError(
-                    f"redis-server exited with code {self._proc.returncode}; last lines of "
-                    f"{self.log_file}:\n{_tail(self.log_file)}"
-                )
-            if time.monotonic() > deadline:
-                raise CacheServerError(
-                    f"redis-server did not answer on {self.url} within {timeout:.0f} s; "
-                    f"see {self.log_file}"
-                )
-            time.sleep(0.05)
-        return (
-            f"redis-server started (pid {self._proc.pid}, OS user {user.name}) at {self.url}"
-        )
+        as_user = {} if user.is_self else {"user": user.uid, "group": user.gid,
+                                           "extra_groups": []}
+        proc = self._spawn([REDIS_SERVER, str(self.config_file)], **as_user)
+        self._wait_until(lambda: self._answers(password), timeout, self.url)
+        return f"redis-server started (pid {proc.pid}, OS user {user.name}) at {self.url}"
 
     def _prepare(self, password: str) -> ServiceUser:
         """Directories and config owned by the server's OS user, config mode 600."""
@@ -260,19 +189,3 @@ class LocalRedis:
         os.replace(tmp, self.config_file)
         chown_tree(self.work_dir, user)
         return user
-
-    def down(self, timeout: float = 20.0) -> str:
-        """Stop the server if it runs (SIGTERM, then SIGKILL after ``timeout``)."""
-        pid = self.running_pid()
-        if pid is None:
-            return "redis-server: not running"
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self._is_ours(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._is_ours(pid):
-            os.kill(pid, signal.SIGKILL)
-            while self._is_ours(pid):
-                time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
-        return f"redis-server: stopped (pid {pid})"
