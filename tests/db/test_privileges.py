@@ -251,3 +251,42 @@ def test_compare_flags_the_old_all_powerful_user():
     assert compare(DbUser.ETL, Grants(), ["wework_platform_0"]).missing == [
         "SELECT on platform databases"
     ]
+
+
+def test_the_printed_grants_give_external_users_exactly_what_they_need(settings, local):
+    """`wework db grants` is what a DBA runs for external servers: applied to a server, its
+    users pass `db check`."""
+    from typer.testing import CliRunner
+
+    from wework.cli import app
+
+    names = {user: f"gt{uuid.uuid4().hex[:6]}_{user}" for user in DbUser}
+    env = {"WEWORK_DB_NAME": settings.db_name, "WEWORK_LOCAL_DB_USER": names[DbUser.APP]}
+    env |= {f"WEWORK_DB_{u.name}_USER": names[u] for u in DbUser if u is not DbUser.APP}
+    printed = CliRunner().invoke(app, ["db", "grants", "--host", "127.0.0.1"], env=env)
+    assert printed.exit_code == 0, printed.output
+    passwords = {user: uuid.uuid4().hex for user in DbUser}
+    sql = printed.output
+    for user in DbUser:
+        sql = sql.replace(f"<{user.value} password>", passwords[user])
+    assert "<" not in sql
+    local._sql(local.primary, sql)
+    try:
+        def url(port: int) -> str:
+            return (f"mysql+pymysql://{names[DbUser.APP]}:{passwords[DbUser.APP]}"
+                    f"@127.0.0.1:{port}")
+
+        external = Settings(
+            primary_url=url(settings.primary_port),
+            replica_url=url(settings.replica_port),
+            db_name=settings.db_name,
+            **{f"db_{u}_user": names[u] for u in DbUser if u is not DbUser.APP},
+            **{f"db_{u}_password": passwords[u] for u in DbUser if u is not DbUser.APP},
+        )
+        wait_for_replica(settings=external)
+        report = check(external)
+        for user in report.users:
+            assert user.ok, (user.user, user.server, user.error, user.report)
+    finally:
+        local._sql(local.primary, "".join(
+            f"DROP USER IF EXISTS '{name}'@'127.0.0.1';" for name in names.values()))
