@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import text
 
-from wework.db.engines import DbUser, Role, get_engine
-from wework.ops.dagster_jobs import (
+from pipelines.operations import (
     OperationsResource,
     full_backup_job,
     incremental_backup_job,
@@ -16,6 +15,7 @@ from wework.ops.dagster_jobs import (
     ops_schedules,
     retention_job,
 )
+from wework.db.engines import DbUser, Role, get_engine
 from wework.ops.manifest import Manifest
 from wework.ops.retention import months_before
 
@@ -31,8 +31,8 @@ CONNECTION = (
 def resource_for(settings, backup_dir) -> OperationsResource:
     overrides = {k: str(getattr(settings, k)) for k in CONNECTION if getattr(settings, k)}
     return OperationsResource(
-        settings_overrides={"primary_url": "", "replica_url": "", **overrides},
-        ops_overrides={"backup_dir": str(backup_dir)},
+        settings_overrides={"primary_url": "", "replica_url": "", **overrides,
+                            "backup_dir": str(backup_dir)},
     )
 
 

@@ -306,6 +306,7 @@ class LocalStack:
             local_replica_parallel_threads=self.replica_parallel_threads,
             encryption_keys=env.get("WEWORK_ENCRYPTION_KEYS"),
             lookup_key=env.get("WEWORK_LOOKUP_KEY"),
+            db_repl_password=env.get(REPL_PASSWORD_KEY),
             **users,
             **passwords,
         )

@@ -1,27 +1,11 @@
-"""``wework db check | grants`` and ``wework cache up | down | status``: how the servers
-are set up (least privilege, the spec's monitoring settings) and the local Redis. Thin:
-each command calls into the package and prints."""
+"""``wework db check | grants``: how the servers are set up (the spec's monitoring
+settings, least privilege), for the local pair or any servers given by URL."""
 
 from __future__ import annotations
 
 import typer
 
 from wework.config import reload_settings
-
-cache_app = typer.Typer(
-    help=(
-        "Redis (cache, throttles; never the source of truth). Without WEWORK_REDIS_URL, "
-        "`up` runs a local redis-server on WEWORK_REDIS_PORT with its files under "
-        "<data_dir>/redis and a password generated into local.env."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def db_check() -> None:
@@ -86,7 +70,7 @@ def db_grants(
         setting = (
             "the user in WEWORK_PRIMARY_URL / WEWORK_REPLICA_URL"
             if user is DbUser.APP
-            else f"WEWORK_DB_{user.name}_USER / WEWORK_DB_{user.name}_PASSWORD"
+            else " / ".join("WEWORK_" + f"db_{user}_{p}".upper() for p in ("user", "password"))
         )
         typer.echo(f"\n-- {user.value}: {setting}")
         typer.echo(f"CREATE USER {account} IDENTIFIED BY '<{user.value} password>';")
@@ -98,69 +82,6 @@ def db_grants(
     )
 
 
-@cache_app.command("up")
-def cache_up() -> None:
-    """Start the local redis-server, detached (safe to run again: a running one is kept).
-    With WEWORK_REDIS_URL set, starts nothing and checks that Redis answers."""
-    from wework.cache.redis import new_redis
-    from wework.cache.server import CacheServerError, LocalRedis
-
-    settings = reload_settings()
-    if settings.redis_url:
-        guarded = new_redis(settings)
-        if not guarded.ping():
-            _fail(f"Redis from WEWORK_REDIS_URL at {guarded.address} does not answer")
-        typer.echo(f"Using Redis from WEWORK_REDIS_URL at {guarded.address}: it answers.")
-        return
-    try:
-        typer.echo(LocalRedis.from_settings(settings, echo=typer.echo).up())
-    except CacheServerError as e:
-        _fail(str(e))
-    reload_settings()  # pick up a freshly generated password
-
-
-@cache_app.command("down")
-def cache_down() -> None:
-    """Stop the local redis-server (it keeps nothing: Redis is a cache). Safe to run
-    again. With WEWORK_REDIS_URL, stops nothing."""
-    from wework.cache.server import LocalRedis
-
-    settings = reload_settings()
-    if settings.redis_url:
-        typer.echo("Using Redis from WEWORK_REDIS_URL: nothing to stop.")
-        return
-    typer.echo(LocalRedis.from_settings(settings, echo=typer.echo).down())
-
-
-@cache_app.command("status")
-def cache_status() -> None:
-    """Show where the platform's Redis is and whether it answers. Exits non-zero when it
-    does not."""
-    from wework.cache.redis import new_redis
-    from wework.cache.server import LocalRedis
-
-    settings = reload_settings()
-    guarded = new_redis(settings)
-    answers = guarded.ping()
-    if settings.redis_url:
-        typer.echo(f"Redis from WEWORK_REDIS_URL at {guarded.address}: "
-                   f"{'answers' if answers else 'does NOT answer'}")
-    else:
-        st = LocalRedis.from_settings(settings).status()
-        if not st.running:
-            typer.echo(f"local redis-server: not running (port {st.port})")
-        else:
-            typer.echo(
-                f"local redis-server: pid {st.pid}, OS user {st.os_user}, 127.0.0.1:{st.port}, "
-                f"version {st.version or '?'}, memory {st.used_memory or '?'}, "
-                f"{'answers' if answers else 'does NOT answer'}"
-            )
-    if not answers:
-        raise typer.Exit(1)
-
-
-def register(app: typer.Typer, db_app: typer.Typer) -> None:
-    """Add these commands to the ``wework`` command."""
+def add_privilege_commands(db_app: typer.Typer) -> None:
     db_app.command("check")(db_check)
     db_app.command("grants")(db_grants)
-    app.add_typer(cache_app, name="cache")
