@@ -28,11 +28,11 @@ from sqlalchemy import text
 
 from wework.config import Settings
 from wework.db import migrate
-from wework.db.engines import Role, dispose_engines, new_engine, server_url
+from wework.db.engines import DbUser, Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
 from wework.db.replication import wait_for_replica
 from wework.ops.backup import full_backup
-from wework.ops.clients import client_args, primary_option_file
+from wework.ops.clients import client_args, restore_option_file
 from wework.ops.restore import inspect_target, plan_restore, restore
 from wework.seed import SeedConfig, seed
 
@@ -55,7 +55,7 @@ def counts(settings: Settings) -> dict[str, int]:
 
 
 def drop(settings: Settings) -> None:
-    engine = new_engine(server_url(Role.PRIMARY, settings))
+    engine = new_engine(server_url(Role.PRIMARY, settings, DbUser.MIGRATOR))
     with engine.begin() as conn:
         for db in settings.shard_databases:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{db}`"))
@@ -106,7 +106,7 @@ def main() -> None:
         drop(settings)
         dump = settings.backup_path / made.files[0].path
         t0 = time.perf_counter()
-        with primary_option_file(settings) as option_file:
+        with restore_option_file(settings) as option_file:
             gunzip = subprocess.Popen(["gzip", "-dc", str(dump)], stdout=subprocess.PIPE)
             client = subprocess.run(client_args(option_file), stdin=gunzip.stdout)
             gunzip.stdout.close()

@@ -10,13 +10,14 @@ import dagster as dg
 import duckdb
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, database_url
+from wework.db.engines import DbUser, Role, database_url
 from wework.db.routing import HEARTBEAT_TABLE, ReadDecision, choose_read_source
 from wework.warehouse import connect_warehouse
 
 
 class MySQLReplicaResource(dg.ConfigurableResource):
     """Where extraction reads each shard: the replica, unless the lag policy says otherwise.
+    It reads as the ETL user (SELECT only).
 
     Empty/None fields fall back to the settings (WEWORK_REPLICA_MAX_LAG_SECONDS,
     WEWORK_REPLICA_FALLBACK, WEWORK_SHARD_COUNT ...).
@@ -50,16 +51,17 @@ class MySQLReplicaResource(dg.ConfigurableResource):
             self.settings(),
             heartbeat_table=self.heartbeat_table,
             wait_timeout=self.wait_timeout_seconds,
+            user=DbUser.ETL,
         )
 
     def url(self, decision: ReadDecision):
         s = self.settings()
-        return database_url(decision.role, s.shard_database(decision.shard), s)
+        return database_url(decision.role, s.shard_database(decision.shard), s, DbUser.ETL)
 
     def replica_url(self, shard: int):
         """The replica itself (for the asset checks' counts on the replica)."""
         s = self.settings()
-        return database_url(Role.REPLICA, s.shard_database(shard), s)
+        return database_url(Role.REPLICA, s.shard_database(shard), s, DbUser.ETL)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine to a running platform:
-#   installs what is missing, starts the local MariaDB primary + replica and the metrics
-#   store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
-#   simulator for a while, materializes every pipeline asset, then runs in the background
-#   the worker (dispatch, retries, sweeps, partitions, gauges, tenant webhooks), the
-#   Dagster daemon (the hourly schedule and the automation conditions), the Dagster UI and
-#   the Streamlit app, and prints their addresses and demo logins.
+#   installs what is missing, starts the local MariaDB primary + replica, Redis and the
+#   metrics store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom
+#   gateway simulator for a while, materializes every pipeline asset, then runs in the
+#   background the worker (dispatch, retries, sweeps, partitions, gauges, tenant
+#   webhooks), the Dagster daemon (the hourly schedule and the automation conditions), the
+#   Dagster UI and the Streamlit app, and prints their addresses and demo logins.
 #
 #   scripts/demo.sh            # everything above
+#   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store, Redis
+#                              # and MariaDB
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
-#   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store, MariaDB
 #
 # Sample data size (arguments of this script, not platform settings): DEMO_MESSAGES
 # (default 300000), DEMO_TENANTS (20), DEMO_ACCOUNTS (400), DEMO_DAYS (90). Ports and
 # folders are settings (environment, .env or local.env, see `wework config show`):
-# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_DATA_DIR; metrics 18428.
+# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_REDIS_PORT (16379),
+# WEWORK_DATA_DIR; metrics 18428. Every server listens on 127.0.0.1 only: the Dagster UI
+# and the metrics store have no login of their own (in production they sit behind an
+# authenticating proxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
@@ -43,7 +47,7 @@ if [ "${1:-}" = "--stop" ]; then
   DATA=$(setting data_dir)
   # The worker first: it finishes its sends in flight while the database is still up.
   stop_bg worker; stop_bg dagster-daemon; stop_bg dagster; stop_bg app
-  $W metrics down || true; $W db down
+  $W metrics down || true; $W cache down || true; $W db down
   exit 0
 fi
 
@@ -59,6 +63,8 @@ mkdir -p "$LOGS"
 echo "==> databases"
 $W db up
 $W db migrate
+echo "==> Redis (cache; never the source of truth)"
+$W cache up
 echo "==> metrics store (VictoriaMetrics, InfluxDB write API)"
 $W metrics up
 
@@ -94,6 +100,7 @@ echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
 echo "Worker:      log in $LOGS/worker.log; \`$W worker status\` shows its jobs and queues"
 echo "Metrics:     $WEWORK_INFLUX_URL"
+echo "Redis:       $($W cache status 2>&1 | head -1) (password in $DATA/local.env)"
 echo "Demo logins:"
 sed 's/^/  /' "$(setting demo_logins_file)"
 echo "Stop everything: scripts/demo.sh --stop"

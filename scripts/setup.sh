@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine: the Debian packages
-# (MariaDB server/client/backup; Chromium for browser tests, with CJK fonts so Chinese
-# names render; VictoriaMetrics as the InfluxDB-compatible metrics store) and the Python
-# packages into ./.venv.
+# (MariaDB server/client/backup; Redis; Chromium for browser tests, with CJK fonts so
+# Chinese names render; VictoriaMetrics as the InfluxDB-compatible metrics store; acl, so
+# the local servers' unprivileged OS users can be let through a private checkout path)
+# and the Python packages into ./.venv.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(mariadb-server mariadb-client mariadb-backup chromium fonts-noto-cjk victoria-metrics)
+DEBS=(mariadb-server mariadb-client mariadb-backup redis-server acl chromium fonts-noto-cjk
+      victoria-metrics)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from wework.config import Settings, reload_settings
 from wework.db import migrate
-from wework.db.engines import Role, dispose_engines, get_engine
+from wework.db.engines import DbUser, Role, dispose_engines, get_engine
 from wework.models import Base
 
 # Every table of the schema, from the models (so a new table is never forgotten).
@@ -58,7 +58,8 @@ def replica(settings: Settings) -> Engine:
 def empty_db(settings: Settings) -> Iterator[Settings]:
     """Every table of every shard emptied before the test (for tests that count rows)."""
     for shard in range(settings.shard_count):
-        with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+        # TRUNCATE is DDL (it needs DROP): the migrator's, not the app's.
+        with get_engine(Role.PRIMARY, shard, settings, user=DbUser.MIGRATOR).begin() as conn:
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
             for table in TABLES:
                 conn.execute(text(f"TRUNCATE TABLE `{table}`"))

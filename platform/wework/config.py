@@ -44,8 +44,33 @@ class Settings(BaseSettings):
     # Local stack (used only when the URLs above are unset).
     primary_port: int = 33306
     replica_port: int = 33307
+    # The app's user (DML only). Its password, and those below, are generated into
+    # <data_dir>/local.env by `wework db up`.
     local_db_user: str = "wework"
     local_db_password: str | None = None
+    # Worker threads the local replica applies replicated transactions with
+    # (slave_parallel_mode=optimistic); 0 applies them one at a time.
+    local_replica_parallel_threads: int = Field(default=4, ge=0, le=64)
+
+    # Least privilege: one database user per kind of work (wework.db.privileges). On the
+    # local stack the names default to wework_<role> with generated passwords; on external
+    # servers a role whose user is unset falls back to the user of the URL (and
+    # `wework db check` reports it).
+    db_migrator_user: str | None = None  # DDL: migrations, partitions, retention, seed
+    db_migrator_password: str | None = None
+    db_etl_user: str | None = None  # SELECT: the pipelines' extract from the replica
+    db_etl_password: str | None = None
+    db_backup_user: str | None = None  # mariadb-dump and binlog copies
+    db_backup_password: str | None = None
+    db_monitor_user: str | None = None  # replication status, gauges, `db check`
+    db_monitor_password: str | None = None
+    # The local replica's replication link (local stack only; generated into local.env).
+    db_repl_password: str | None = None
+    # Restore (load a dump, replay binlogs) needs BINLOG REPLAY, which no standing user
+    # holds: the local stack restores as root over the server's unix socket; on external
+    # servers give a DBA account here (default: the migrator's).
+    db_restore_user: str | None = None
+    db_restore_password: str | None = None
 
     # Logical database name; shard i lives in database f"{db_name}_{i}" (spec §分库策略).
     db_name: str = "wework_platform"
@@ -74,6 +99,17 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("WEWORK_DAGSTER_HOME", "DAGSTER_HOME")
     )
     dagster_port: int = Field(default=3000, ge=1, le=65535)
+
+    # Redis (cache, throttles; never the source of truth). Unset: the local redis-server
+    # of `wework cache up` on redis_port, with the password generated into local.env.
+    redis_url: str | None = None
+    redis_port: int = 16379
+    redis_password: str | None = None
+    # Every Redis call gives up after this long; after redis_breaker_fail_max failures in
+    # a row the circuit opens and calls fail at once for redis_breaker_reset_seconds.
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    redis_breaker_fail_max: int = Field(default=3, ge=1)
+    redis_breaker_reset_seconds: float = Field(default=5.0, gt=0)
 
     # Monitoring (InfluxDB v2 write API); off when url is unset.
     influx_url: str | None = None

@@ -8,38 +8,36 @@ depend on each other's order.
 
 from __future__ import annotations
 
+import getpass
+import os
 import socket
 import stat
 import subprocess
 import time
 import uuid
 
+import psutil
 import pytest
 from cryptography.fernet import Fernet
 from ports import free_ports
 from sqlalchemy.exc import OperationalError
+from stacks import private_stack
 from typer.testing import CliRunner
 
 from wework.config import Settings, reload_settings
-from wework.db.engines import Role, get_engine, server_url
-from wework.db.localstack import LocalStack, LocalStackError, read_env_file
+from wework.db import localstack
+from wework.db.check import check
+from wework.db.engines import DbUser, Role, get_engine, server_url
+from wework.db.localstack import MARIADBD, LocalStack, LocalStackError, read_env_file
 from wework.db.replication import replication_status, wait_for_replica
+
+MIGRATOR = DbUser.MIGRATOR
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    # Small InnoDB sizes: this private pair only holds a few rows.
-    s = LocalStack(
-        tmp_path_factory.mktemp("ls"),
-        *free_ports(2),
-        buffer_pool_size="64M",
-        log_file_size="48M",
-    )
-    try:
-        s.up()
+def stack():
+    with private_stack("ls") as s:
         yield s
-    finally:
-        s.down()  # also when up() failed half-way: leave no server behind
 
 
 def recorded(stack: LocalStack) -> list[str]:
@@ -76,8 +74,8 @@ def test_local_env_has_private_secrets_kept_across_runs(stack):
 def test_write_on_primary_appears_on_replica_which_refuses_writes(stack):
     stack.up()
     settings = stack.settings()
-    db = f"t_repl_{uuid.uuid4().hex[:8]}"
-    with get_engine(Role.PRIMARY, shard=None, settings=settings).begin() as conn:
+    db = f"wework_t_repl_{uuid.uuid4().hex[:8]}"
+    with get_engine(Role.PRIMARY, shard=None, settings=settings, user=MIGRATOR).begin() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {db}")
         conn.exec_driver_sql(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, ts DATETIME(6))")
         conn.exec_driver_sql(f"INSERT INTO {db}.t VALUES (1, '2024-01-02 03:04:05.123456')")
@@ -86,7 +84,7 @@ def test_write_on_primary_appears_on_replica_which_refuses_writes(stack):
     with replica.connect() as conn:
         row = conn.exec_driver_sql(f"SELECT id, ts FROM {db}.t").one()
     assert row[0] == 1 and str(row[1]) == "2024-01-02 03:04:05.123456"
-    # The app user may do everything on the primary, but read_only holds on the replica.
+    # The app user may write rows on the primary, but read_only holds on the replica.
     with pytest.raises(OperationalError, match="read-only"), replica.begin() as conn:
         conn.exec_driver_sql(f"INSERT INTO {db}.t VALUES (2, NULL)")
 
@@ -112,6 +110,9 @@ def test_status_through_external_urls(stack):
     external = Settings(
         primary_url=server_url(Role.PRIMARY, local).render_as_string(hide_password=False),
         replica_url=server_url(Role.REPLICA, local).render_as_string(hide_password=False),
+        # Replication state is read by the monitoring user (the app's may not).
+        db_monitor_user=local.db_monitor_user,
+        db_monitor_password=local.db_monitor_password,
     )
     assert not external.uses_local_stack
     status = replication_status(external)
@@ -136,8 +137,8 @@ def test_half_initialised_replica_is_rebuilt_and_reseeded(stack):
     """Also covers bootstrapping replication when the primary already holds data."""
     stack.up()
     settings = stack.settings()
-    db = f"t_seed_{uuid.uuid4().hex[:8]}"
-    with get_engine(Role.PRIMARY, shard=None, settings=settings).begin() as conn:
+    db = f"wework_t_seed_{uuid.uuid4().hex[:8]}"
+    with get_engine(Role.PRIMARY, shard=None, settings=settings, user=MIGRATOR).begin() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {db}")
         conn.exec_driver_sql(f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
         conn.exec_driver_sql(f"INSERT INTO {db}.t VALUES (1), (2), (3)")
@@ -215,3 +216,97 @@ def test_reset_deletes_data_but_keeps_secrets(stack):
     assert read_env_file(stack.env_file) == secrets_before
     stack.up()  # and comes back from nothing
     assert replication_status(stack.settings()).healthy
+
+
+# Options the current code starts mariadbd with that the previous version did not.
+NEW_OPTIONS = (
+    "--secure-file-priv", "--slow-query-log", "--long-query-time",
+    "--log-queries-not-using-indexes", "--log-slow-min-examined-row-limit", "--userstat",
+    "--performance-schema", "--slave-parallel",
+)
+
+
+def start_like_the_old_code(stack: LocalStack) -> None:
+    """mariadbd as the previous version ran it: as root (when we are root), on root-owned
+    files, without secure_file_priv, the monitoring settings or parallel replication."""
+    old_user = "root" if os.geteuid() == 0 else getpass.getuser()
+    for srv in stack.servers:
+        if os.geteuid() == 0:
+            for root, dirs, files in os.walk(srv.dir):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.chown(name, 0, 0, follow_symlinks=False)
+        args = [
+            "--user=" + old_user if a.startswith("--user=") else a
+            for a in stack._server_args(srv)
+            if not a.startswith(NEW_OPTIONS)
+        ]
+        with srv.log_file.open("ab") as log:
+            proc = subprocess.Popen([MARIADBD, *args], stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        localstack._children[proc.pid] = proc  # reaped when the upgrade stops it
+        deadline = time.monotonic() + 60
+        while stack._try_sql(srv, "SELECT 1") is None:
+            assert proc.poll() is None and time.monotonic() < deadline, srv.log_file.read_text()
+            time.sleep(0.1)
+
+
+def test_up_upgrades_a_stack_made_by_the_previous_version_and_keeps_its_data(stack):
+    """What `wework db up` finds where the previous version ran: mariadbd running as root
+    on root-owned files without the new settings, the app's user holding ALL PRIVILEGES
+    (and a twin @localhost), no per-role users, a local.env with one database password,
+    which the replication link shares. One `up` fixes all of it, says so, keeps the data."""
+    stack.up()
+    db = f"wework_t_old_{uuid.uuid4().hex[:8]}"
+    with get_engine(Role.PRIMARY, None, stack.settings(), user=MIGRATOR).begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {db}")
+        conn.exec_driver_sql(f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
+        conn.exec_driver_sql(f"INSERT INTO {db}.t VALUES (1), (2), (3)")
+    old_env = {k: v for k, v in read_env_file(stack.env_file).items()
+               if k in ("WEWORK_LOCAL_DB_PASSWORD", "WEWORK_ENCRYPTION_KEYS", "WEWORK_LOOKUP_KEY")}
+    app_password = old_env["WEWORK_LOCAL_DB_PASSWORD"]
+    stack._sql(stack.primary, f"""
+        GRANT ALL PRIVILEGES ON *.* TO 'wework'@'127.0.0.1' WITH GRANT OPTION;
+        CREATE USER 'wework'@'localhost' IDENTIFIED BY '{app_password}';
+        GRANT ALL PRIVILEGES ON *.* TO 'wework'@'localhost' WITH GRANT OPTION;
+        DROP USER 'wework_migrator'@'127.0.0.1', 'wework_etl'@'127.0.0.1',
+                  'wework_backup'@'127.0.0.1', 'wework_monitor'@'127.0.0.1';
+        ALTER USER 'repl'@'127.0.0.1' IDENTIFIED BY '{app_password}';""")
+    deadline = time.monotonic() + 20  # the user changes replicate
+    gone = "SELECT COUNT(*) FROM mysql.user WHERE User = 'wework_etl'"
+    while stack._sql(stack.replica, gone) != [["0"]]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stack._sql(stack.replica, f"STOP SLAVE; CHANGE MASTER TO MASTER_PASSWORD='{app_password}';"
+               " START SLAVE;", log_bin=False)
+    stack.env_file.write_text("".join(f"{k}={v}\n" for k, v in old_env.items()))
+    stack.down()
+    start_like_the_old_code(stack)
+
+    messages = recorded(stack)
+    stack.up()
+
+    said = "\n".join(messages)
+    print(said)  # what an operator sees (pytest -s)
+    assert said.count("running with an older configuration") == 2, said
+    if os.geteuid() == 0:
+        assert "files in" in said and "to the OS user mysql" in said, said
+    assert "wework@127.0.0.1: removed ALL PRIVILEGES, GRANT OPTION on *.*" in said, said
+    assert "dropped wework@localhost" in said, said
+    for role in ("migrator", "etl", "backup", "monitor"):
+        assert f"created wework_{role}@127.0.0.1 with " in said, said
+    assert "the replication link uses the repl password" in said, said
+
+    settings = stack.settings()
+    assert read_env_file(stack.env_file)["WEWORK_LOCAL_DB_PASSWORD"] == app_password
+    with get_engine(Role.PRIMARY, None, settings).begin() as conn:  # the app's user
+        assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {db}.t").scalar() == 3
+        conn.exec_driver_sql(f"INSERT INTO {db}.t VALUES (4)")
+    wait_for_replica(timeout=20, settings=settings)
+    with get_engine(Role.REPLICA, None, settings, user=DbUser.ETL).connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {db}.t").scalar() == 4
+    assert replication_status(settings).healthy
+    report = check(settings)
+    assert report.ok, (report.errors, [c for c in report.settings if not c.ok],
+                       [(u.user, u.server, u.error, u.report) for u in report.users if not u.ok])
+    for server in stack.status().values():
+        assert psutil.Process(server.pid).uids().effective != 0 or os.geteuid() != 0

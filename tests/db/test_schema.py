@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from wework.config import Settings
 from wework.db import migrate
 from wework.db.ddl import SCHEMA_SQL, render_schema
-from wework.db.engines import UTC_INIT, Role, database_url, get_engine
+from wework.db.engines import UTC_INIT, DbUser, Role, database_url, get_engine
 from wework.db.replication import wait_for_replica
 from wework.db.sharding import shard_for_tenant
 from wework.models import Base
@@ -273,7 +273,8 @@ def test_shard_router_is_crc32_mod_n():
 def test_engines_pin_utc_even_against_a_server_in_another_zone(settings):
     """A raw connection with the server's zone set to +08:00 reads shifted values; ours
     (UTC_INIT) reads the stored UTC value unchanged."""
-    url = database_url(Role.PRIMARY, settings.shard_database(0), settings)
+    # A temporary table is DDL: the migrator may make one, the app's user may not.
+    url = database_url(Role.PRIMARY, settings.shard_database(0), settings, DbUser.MIGRATOR)
     shanghai = create_engine(url, connect_args={"init_command": "SET time_zone='+08:00'"})
     ours = create_engine(url, connect_args={"init_command": UTC_INIT})
     try:

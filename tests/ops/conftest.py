@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ports import free_ports
+from stacks import private_stack
 
 from wework.config import Settings
 from wework.db import migrate
@@ -22,19 +22,9 @@ from wework.db.localstack import LocalStack
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    s = LocalStack(
-        tmp_path_factory.mktemp("opsstack"),
-        *free_ports(2),
-        buffer_pool_size="64M",
-        log_file_size="48M",
-    )
-    try:
-        s.up()
+def stack() -> Iterator[LocalStack]:
+    with private_stack("opsstack") as s:
         yield s
-    finally:
-        dispose_engines()
-        s.down()  # also when up() failed half-way: leave no server behind
 
 
 def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Settings:
@@ -46,7 +36,7 @@ def fresh_settings(stack: LocalStack, tmp_path: Path) -> Iterator[Settings]:
     """Migrated shard databases (2 shards) of their own on the private stack, and a
     backup folder of their own."""
     stack.up()  # a previous test may have stopped a server
-    s = settings_for(stack, f"ops_{uuid.uuid4().hex[:8]}", shard_count=2).model_copy(
+    s = settings_for(stack, f"wework_ops_{uuid.uuid4().hex[:8]}", shard_count=2).model_copy(
         update={"backup_dir": tmp_path / "backups"}
     )
     migrate.upgrade(settings=s)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from wework.cli import app
 from wework.config import Settings
-from wework.db.engines import Role, new_engine, server_url
+from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.db.replication import wait_for_replica
 from wework.ops.backup import BackupError, full_backup, incremental_backup, prune_backups
 from wework.ops.manifest import Manifest, ManifestError, sha256_of
@@ -23,8 +23,8 @@ from wework.ops.restore import RestoreError, parse_until, plan_restore, restore
 runner = CliRunner()
 
 
-def server(settings: Settings, role: Role = Role.PRIMARY):
-    return new_engine(server_url(role, settings))
+def server(settings: Settings, role: Role = Role.PRIMARY, user: DbUser = DbUser.APP):
+    return new_engine(server_url(role, settings, user))
 
 
 def write_batch(settings: Settings, label: str, n: int = 5) -> None:
@@ -78,7 +78,7 @@ def snapshot(settings: Settings, role: Role = Role.PRIMARY) -> dict[str, tuple[i
 
 
 def drop_databases(settings: Settings) -> None:
-    engine = server(settings)
+    engine = server(settings, user=DbUser.MIGRATOR)
     try:
         with engine.begin() as conn:
             for db in settings.shard_databases:

@@ -15,24 +15,24 @@ from pipelines.operations import (
     ops_schedules,
     retention_job,
 )
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.ops.manifest import Manifest
 from wework.ops.retention import months_before
 
+# What points the settings at the private stack: its address and every database user.
+CONNECTION = (
+    "data_dir", "primary_port", "replica_port", "db_name", "shard_count",
+    "local_db_user", "local_db_password",
+    *(f"db_{user}_{part}" for user in DbUser if user is not DbUser.APP
+      for part in ("user", "password")),
+)
+
 
 def resource_for(settings, backup_dir) -> OperationsResource:
+    overrides = {k: str(getattr(settings, k)) for k in CONNECTION if getattr(settings, k)}
     return OperationsResource(
-        settings_overrides={
-            "data_dir": str(settings.data_dir),
-            "primary_url": "",
-            "replica_url": "",
-            "primary_port": str(settings.primary_port),
-            "replica_port": str(settings.replica_port),
-            "local_db_password": settings.local_db_password or "",
-            "db_name": settings.db_name,
-            "shard_count": str(settings.shard_count),
-            "backup_dir": str(backup_dir),
-        },
+        settings_overrides={"primary_url": "", "replica_url": "", **overrides,
+                            "backup_dir": str(backup_dir)},
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from pipelines import marts as marts_module
 from pipelines.checks import REPLICA_LAG
 from pipelines.resources import MySQLReplicaResource
-from wework.db.engines import Role
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import wait_for_replica
 from wework.db.routing import ReplicaLagError, choose_read_source
 from wework.warehouse import (
@@ -131,10 +131,10 @@ def test_incremental_run_reads_only_changed_rows(seeded, run_pipeline, wh, prima
 
 
 @pytest.fixture
-def stale_heartbeat(settings, primary: Engine) -> str:
+def stale_heartbeat(settings) -> str:
     """A heartbeat table in the test database whose row is an hour old on the replica."""
     table = f"{settings.shard_database(0)}.etl_test_heartbeat"
-    with primary.begin() as conn:
+    with get_engine(Role.PRIMARY, 0, settings, user=DbUser.MIGRATOR).begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         conn.execute(text(f"CREATE TABLE {table} (id TINYINT PRIMARY KEY, ts TIMESTAMP(6))"))
         conn.execute(text(f"INSERT INTO {table} VALUES (1, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)"))

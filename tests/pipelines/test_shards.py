@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from wework.config import reload_settings
 from wework.db import migrate
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import wait_for_replica
 from wework.warehouse import connect_warehouse
 
@@ -21,7 +21,7 @@ def two_shards(empty_db, wh, monkeypatch):
     s = reload_settings()
     migrate.upgrade(settings=s)  # shard 0 is already at head; creates shard 1
     yield s
-    with get_engine(Role.PRIMARY, None, s).begin() as conn:
+    with get_engine(Role.PRIMARY, None, s, user=DbUser.MIGRATOR).begin() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS `{s.shard_database(1)}`"))
 
 

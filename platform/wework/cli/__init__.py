@@ -14,6 +14,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from wework.cli.api import api
+from wework.cli.cache import cache_app
 from wework.cli.common import command_group, fail
 from wework.cli.config import config_app
 from wework.cli.db import db_app
@@ -22,6 +23,7 @@ from wework.cli.keys import keys_app
 from wework.cli.messaging import callbacks_app, simulate
 from wework.cli.metrics import metrics_app
 from wework.cli.ops import add_ops_commands
+from wework.cli.privileges import add_privilege_commands
 from wework.cli.schema import add_schema_commands
 from wework.cli.webapp import app_app
 from wework.cli.worker import worker_app
@@ -41,8 +43,10 @@ def _check_settings() -> None:
 
 add_schema_commands(db_app)  # db migrate | partitions | ddl | seed
 add_ops_commands(db_app)  # db backup | backups | restore | maintain
+add_privilege_commands(db_app)  # db check | grants
 app.add_typer(db_app, name="db")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(cache_app, name="cache")
 app.add_typer(keys_app, name="keys")
 app.add_typer(app_app, name="app")
 app.add_typer(callbacks_app, name="callbacks")

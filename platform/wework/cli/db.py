@@ -30,7 +30,7 @@ def db_up() -> None:
     use) and set up GTID replication and the lag heartbeat. Safe to run again: a running
     pair is only checked. With external URLs, starts nothing: checks both servers answer
     and makes sure the heartbeat table and event exist on the primary."""
-    from wework.db.engines import Role, get_engine
+    from wework.db.engines import DbUser, Role, get_engine
     from wework.db.localstack import LocalStack, LocalStackError
     from wework.db.replication import ensure_heartbeat, replication_status
 
@@ -46,7 +46,8 @@ def db_up() -> None:
     status = replication_status(settings)
     if not status.primary.reachable:
         fail(f"primary unreachable: {status.primary.error}")
-    if not ensure_heartbeat(get_engine(Role.PRIMARY, shard=None, settings=settings)):
+    primary = get_engine(Role.PRIMARY, shard=None, settings=settings, user=DbUser.MIGRATOR)
+    if not ensure_heartbeat(primary):
         typer.echo("warning: event_scheduler is OFF on the primary: the lag heartbeat is stale")
     for problem in status.problems:
         typer.echo(f"warning: {problem}")

@@ -52,25 +52,64 @@ def unavailable_as_error(engine: Engine) -> Iterator[None]:
 
 
 class Role(StrEnum):
+    """Which server: the primary or its read replica."""
+
     PRIMARY = "primary"
     REPLICA = "replica"
 
 
-def server_url(role: Role | str, settings: Settings | None = None) -> URL:
-    """URL of the primary or replica server, without a database selected."""
+class DbUser(StrEnum):
+    """Who connects: one database user per kind of work, each with only the privileges
+    that work needs (:mod:`wework.db.privileges`)."""
+
+    APP = "app"  # services, worker, API, app: DML on the shard databases
+    MIGRATOR = "migrator"  # DDL: migrations, partitions, retention, the bulk seed
+    ETL = "etl"  # SELECT: the pipelines' extract (from the replica)
+    BACKUP = "backup"  # mariadb-dump and binlog copies
+    MONITOR = "monitor"  # replication status, gauges, `wework db check`
+
+
+def local_user_name(user: DbUser, settings: Settings) -> str:
+    """The name the local stack gives ``user`` (``wework`` for the app)."""
+    if user is DbUser.APP:
+        return settings.local_db_user
+    return getattr(settings, f"db_{user}_user") or f"wework_{user}"
+
+
+def credentials(user: DbUser, settings: Settings) -> tuple[str, str | None] | None:
+    """(name, password) of ``user``; None on external servers when that role has no user
+    of its own (it then connects as the user in the URL)."""
+    if settings.uses_local_stack:
+        password = (
+            settings.local_db_password
+            if user is DbUser.APP
+            else getattr(settings, f"db_{user}_password")
+        )
+        return local_user_name(user, settings), password
+    name = None if user is DbUser.APP else getattr(settings, f"db_{user}_user")
+    return (name, getattr(settings, f"db_{user}_password")) if name else None
+
+
+def server_url(
+    role: Role | str, settings: Settings | None = None, user: DbUser = DbUser.APP
+) -> URL:
+    """URL of the primary or replica server for ``user``, without a database selected."""
     s = settings or get_settings()
     role = Role(role)
+    login = credentials(user, s)
     if s.uses_local_stack:
-        if not s.local_db_password:
+        assert login is not None
+        if not login[1]:
             raise RuntimeError(
-                "No database configured: set WEWORK_PRIMARY_URL/WEWORK_REPLICA_URL, "
-                "or run `wework db up` to start the local pair."
+                f"No database configured for the {user} user: set WEWORK_PRIMARY_URL/"
+                "WEWORK_REPLICA_URL, or run `wework db up` to start the local pair (it "
+                "generates every user's password into local.env)."
             )
         port = s.primary_port if role is Role.PRIMARY else s.replica_port
         return URL.create(
             "mysql+pymysql",
-            username=s.local_db_user,
-            password=s.local_db_password,
+            username=login[0],
+            password=login[1],
             host="127.0.0.1",
             port=port,
             query={"charset": "utf8mb4"},
@@ -81,11 +120,18 @@ def server_url(role: Role | str, settings: Settings | None = None) -> URL:
     url = make_url(raw)
     if "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
+    if login is not None:
+        url = url.set(username=login[0], password=login[1])
     return url.set(database=None)
 
 
-def database_url(role: Role | str, database: str | None, settings: Settings | None = None) -> URL:
-    return server_url(role, settings).set(database=database)
+def database_url(
+    role: Role | str,
+    database: str | None,
+    settings: Settings | None = None,
+    user: DbUser = DbUser.APP,
+) -> URL:
+    return server_url(role, settings, user).set(database=database)
 
 
 def new_engine(url: URL, **kwargs) -> Engine:
@@ -113,14 +159,16 @@ def get_engine(
     shard: int | None = 0,
     settings: Settings | None = None,
     io_timeout: int | None = None,
+    user: DbUser = DbUser.APP,
 ) -> Engine:
-    """Cached engine for a shard database (or the bare server when ``shard`` is None).
+    """Cached engine for a shard database (or the bare server when ``shard`` is None),
+    connected as ``user`` (the app's DML-only user unless the work needs another).
 
     ``io_timeout`` bounds every socket read and write (OLTP paths); leave it None for
     long statements (bulk loads, index builds, reports)."""
     s = settings or get_settings()
     database = None if shard is None else s.shard_database(shard)
-    url = database_url(role, database, s)
+    url = database_url(role, database, s, user)
     key = (str(Role(role)), database, url.render_as_string(hide_password=False), io_timeout)
     with _lock:
         engine = _engines.get(key)

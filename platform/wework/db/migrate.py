@@ -17,9 +17,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine, new_engine, server_url
+from wework.db.engines import DbUser, Role, get_engine, new_engine, server_url
 from wework.db.partitions import PartitionReport, ensure_partitions
 
+# Schema work is DDL: it runs as the migrator, never as the app's DML-only user.
+MIGRATOR = DbUser.MIGRATOR
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
 
@@ -41,7 +43,7 @@ def head_revision() -> str:
 
 
 def ensure_database(name: str, settings: Settings | None = None) -> None:
-    engine = new_engine(server_url(Role.PRIMARY, settings))
+    engine = new_engine(server_url(Role.PRIMARY, settings, MIGRATOR))
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -55,13 +57,13 @@ def ensure_database(name: str, settings: Settings | None = None) -> None:
 
 
 def current_revision(shard: int, settings: Settings | None = None) -> str | None:
-    with get_engine(Role.PRIMARY, shard, settings).connect() as conn:
+    with get_engine(Role.PRIMARY, shard, settings, user=MIGRATOR).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def _run(shard: int, action, settings: Settings) -> None:
     cfg = alembic_config()
-    with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+    with get_engine(Role.PRIMARY, shard, settings, user=MIGRATOR).begin() as conn:
         cfg.attributes["connection"] = conn
         try:
             action(cfg)
@@ -81,7 +83,7 @@ def upgrade(revision: str = "head", settings: Settings | None = None) -> list[Sh
         ensure_database(s.shard_database(shard), s)
         before = current_revision(shard, s)
         _run(shard, lambda cfg: command.upgrade(cfg, revision), s)
-        with get_engine(Role.PRIMARY, shard, s).begin() as conn:
+        with get_engine(Role.PRIMARY, shard, s, user=MIGRATOR).begin() as conn:
             reports = ensure_partitions(conn)
         after = current_revision(shard, s)
         results.append(ShardMigration(shard, s.shard_database(shard), before, after, reports))
@@ -98,7 +100,7 @@ def partitions(settings: Settings | None = None) -> dict[int, list[PartitionRepo
     s = settings or get_settings()
     out = {}
     for shard in range(s.shard_count):
-        with get_engine(Role.PRIMARY, shard, s).begin() as conn:
+        with get_engine(Role.PRIMARY, shard, s, user=MIGRATOR).begin() as conn:
             out[shard] = ensure_partitions(conn)
     return out
 
@@ -106,7 +108,7 @@ def partitions(settings: Settings | None = None) -> dict[int, list[PartitionRepo
 def drop_databases(settings: Settings | None = None) -> None:
     """Drop every shard database (tests and `db reset` on external servers)."""
     s = settings or get_settings()
-    engine = new_engine(server_url(Role.PRIMARY, s))
+    engine = new_engine(server_url(Role.PRIMARY, s, MIGRATOR))
     try:
         with engine.begin() as conn:
             for name in s.shard_databases:

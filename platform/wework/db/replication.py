@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine, server_url
+from wework.db.engines import DbUser, Role, get_engine, server_url
+
+# Replication state is read as the monitoring user (SHOW SLAVE STATUS needs SLAVE MONITOR).
+MONITOR = DbUser.MONITOR
 
 HEARTBEAT_DB = "wework_meta"
 _UPSERT = (
@@ -115,7 +118,7 @@ def _address(role: Role, settings: Settings) -> str:
 def _server_info(role: Role, settings: Settings) -> tuple[ServerInfo, Engine | None]:
     info = ServerInfo(role.value, _address(role, settings))
     try:
-        engine = get_engine(role, shard=None, settings=settings)
+        engine = get_engine(role, shard=None, settings=settings, user=MONITOR)
         with engine.connect() as conn:
             info.version, info.server_id = conn.exec_driver_sql(
                 "SELECT VERSION(), @@server_id"
@@ -191,13 +194,13 @@ def wait_for_replica(timeout: float = 10.0, settings: Settings | None = None) ->
     TimeoutError if it has not caught up within ``timeout`` seconds.
     """
     s = settings or get_settings()
-    with get_engine(Role.PRIMARY, shard=None, settings=s).connect() as conn:
+    with get_engine(Role.PRIMARY, shard=None, settings=s, user=MONITOR).connect() as conn:
         position, primary_id = conn.exec_driver_sql(
             "SELECT @@GLOBAL.gtid_binlog_pos, @@server_id"
         ).one()
     if not position:
         return
-    with get_engine(Role.REPLICA, shard=None, settings=s).connect() as conn:
+    with get_engine(Role.REPLICA, shard=None, settings=s, user=MONITOR).connect() as conn:
         if conn.exec_driver_sql("SELECT @@server_id").scalar() == primary_id:
             return  # no separate replica: reads see writes already
         # MASTER_GTID_WAIT returns 0 once gtid_slave_pos has reached the position, -1 on timeout.

@@ -30,7 +30,7 @@ from cachetools import TTLCache
 from sqlalchemy import Engine
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import HEARTBEAT_DB
 from wework.errors import ReplicaLagError
 
@@ -62,11 +62,14 @@ class ReadDecision:
 
 
 def replica_lag_seconds(
-    shard: int, settings: Settings, heartbeat_table: str = HEARTBEAT_TABLE
+    shard: int,
+    settings: Settings,
+    heartbeat_table: str = HEARTBEAT_TABLE,
+    user: DbUser = DbUser.APP,
 ) -> tuple[float | None, str | None]:
     """(lag, error): the replica's heartbeat lag in seconds, or None and why not."""
     try:
-        with get_engine(Role.REPLICA, shard, settings).connect() as conn:
+        with get_engine(Role.REPLICA, shard, settings, user=user).connect() as conn:
             lag = conn.exec_driver_sql(
                 "SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) / 1e6 "
                 f"FROM {heartbeat_table} WHERE id = 1"
@@ -84,13 +87,15 @@ def choose_read_source(
     *,
     heartbeat_table: str = HEARTBEAT_TABLE,
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+    user: DbUser = DbUser.APP,
 ) -> ReadDecision:
-    """Decide where shard ``shard``'s reads go now, applying ``replica_fallback``."""
+    """Decide where shard ``shard``'s reads go now, applying ``replica_fallback``
+    (the lag is read as ``user``, the one that will do the reads)."""
     s = settings or get_settings()
     max_lag, policy = s.replica_max_lag_seconds, s.replica_fallback
     deadline = time.monotonic() + wait_timeout
     while True:
-        lag, error = replica_lag_seconds(shard, s, heartbeat_table)
+        lag, error = replica_lag_seconds(shard, s, heartbeat_table, user)
         if lag is not None and lag <= max_lag:
             decision = ReadDecision(
                 shard, Role.REPLICA, lag, max_lag, policy, f"replica lag {lag:.3f}s <= {max_lag}s"
@@ -145,7 +150,9 @@ def forget_read_decisions() -> None:
         _decisions.clear()
 
 
-def read_engine(shard: int = 0, settings: Settings | None = None) -> Engine:
-    """Engine for reads on ``shard``: the replica, or what the fallback policy chose."""
+def read_engine(shard: int = 0, settings: Settings | None = None,
+                user: DbUser = DbUser.APP) -> Engine:
+    """Engine for reads on ``shard`` as ``user``: the replica, or what the fallback policy
+    chose (the decision is the shard's, whoever reads)."""
     s = settings or get_settings()
-    return get_engine(read_decision(shard, s).role, shard, s)
+    return get_engine(read_decision(shard, s).role, shard, s, user=user)

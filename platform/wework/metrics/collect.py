@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import HEARTBEAT_DB
 from wework.db.routing import read_engine
 from wework.metrics import helpers
@@ -79,7 +79,7 @@ def read_platform_gauges(settings: Settings | None = None) -> PlatformGauges:
     pending: dict[str, int] = defaultdict(int)
     failed: dict[str, int] = defaultdict(int)
     for shard in range(s.shard_count):
-        with read_engine(shard, s).connect() as conn:
+        with read_engine(shard, s, user=DbUser.MONITOR).connect() as conn:
             for tenant, status, count in conn.execute(_ACCOUNTS):
                 accounts[tenant][str(status)] = accounts[tenant].get(str(status), 0) + int(count)
             for tenant, online, stale, age in conn.execute(
@@ -104,7 +104,7 @@ def read_platform_gauges(settings: Settings | None = None) -> PlatformGauges:
     for tenant in gauges.accounts:
         gauges.messages.setdefault(tenant, (0, 0))
     try:
-        with get_engine(Role.REPLICA, None, s).connect() as conn:
+        with get_engine(Role.REPLICA, None, s, user=DbUser.MONITOR).connect() as conn:
             lag = conn.execute(_LAG).scalar()
         gauges.replica_lag_seconds = None if lag is None else float(lag)
     except Exception:  # no heartbeat table on this replica: lag unknown, not zero

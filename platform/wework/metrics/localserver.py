@@ -8,17 +8,14 @@ session, outlives the command) on 127.0.0.1:<port> with its data, pid file and l
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from wework.detached import DetachedServer
 
 VICTORIA_METRICS = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 DEFAULT_PORT = 18428
@@ -37,18 +34,12 @@ class MetricsServerStatus:
     healthy: bool
 
 
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"(no log at {path})"
+class VictoriaMetricsServer(DetachedServer):
+    name = "victoria-metrics"
+    error = MetricsServerError
 
-
-class VictoriaMetricsServer:
     def __init__(self, data_dir: Path | str, port: int = DEFAULT_PORT) -> None:
-        self.dir = Path(data_dir).resolve() / "victoria-metrics"
-        self.port = port
-        self._proc: subprocess.Popen | None = None
+        super().__init__(Path(data_dir).resolve() / "victoria-metrics", port)
 
     @property
     def url(self) -> str:
@@ -58,37 +49,8 @@ class VictoriaMetricsServer:
     def storage_dir(self) -> Path:
         return self.dir / "data"
 
-    @property
-    def pid_file(self) -> Path:
-        return self.dir / "victoria-metrics.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.dir / "victoria-metrics.log"
-
-    # ----------------------------------------------------------------- state
-
-    def _is_ours(self, pid: int) -> bool:
-        if self._proc is not None and self._proc.pid == pid and self._proc.poll() is not None:
-            return False  # our child exited (now reaped)
-        try:
-            proc = psutil.Process(pid)
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                return False
-            return f"-storageDataPath={self.storage_dir}" in proc.cmdline()
-        except psutil.Error:
-            return False
-
-    def running_pid(self) -> int | None:
-        try:
-            text = self.pid_file.read_text().strip()
-        except FileNotFoundError:
-            return None
-        pid = int(text) if text.isdigit() else None
-        if pid is not None and self._is_ours(pid):
-            return pid
-        self.pid_file.unlink(missing_ok=True)  # stale: that process is gone
-        return None
+    def _matches(self, proc: psutil.Process) -> bool:
+        return f"-storageDataPath={self.storage_dir}" in proc.cmdline()
 
     def healthy(self, timeout: float = 1.0) -> bool:
         try:
@@ -103,8 +65,6 @@ class VictoriaMetricsServer:
             pid is not None, pid, self.url, self.dir, pid is not None and self.healthy()
         )
 
-    # ----------------------------------------------------------------- lifecycle
-
     def up(self, timeout: float = 30.0) -> str:
         """Start the server unless it runs already; return a line saying which."""
         pid = self.running_pid()
@@ -114,63 +74,20 @@ class VictoriaMetricsServer:
             raise MetricsServerError(
                 f"{VICTORIA_METRICS} not found: install Debian's victoria-metrics package"
             )
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", self.port))
-            except OSError as e:
-                raise MetricsServerError(
-                    f"port {self.port} for victoria-metrics is in use ({e.strerror}); "
-                    "pass --port with a free port"
-                ) from None
+        self._check_port_free()
         self.storage_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            VICTORIA_METRICS,
-            f"-storageDataPath={self.storage_dir}",
-            f"-httpListenAddr=127.0.0.1:{self.port}",
-            # Queries see points at once (default hides the last 30 s).
-            "-search.latencyOffset=0s",
-            "-retentionPeriod=90d",
-            "-loggerLevel=WARN",
-        ]
-        with self.log_file.open("ab") as log:
-            self._proc = subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # detached: outlives this command, ignores its Ctrl-C
-                close_fds=True,
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
-        deadline = time.monotonic() + timeout
-        while not self.healthy(timeout=0.5):
-            if self._proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                raise MetricsServerError(
-                    f"victoria-metrics exited with code {self._proc.returncode}; "
-                    f"last lines of {self.log_file}:\n{_tail(self.log_file)}"
-                )
-            if time.monotonic() > deadline:
-                raise MetricsServerError(
-                    f"victoria-metrics did not answer on {self.url} within {timeout:.0f} s; "
-                    f"see {self.log_file}"
-                )
-            time.sleep(0.1)
-        return f"victoria-metrics started (pid {self._proc.pid}) at {self.url}"
-
-    def down(self, timeout: float = 30.0) -> str:
-        """Stop the server if it runs (SIGTERM, then SIGKILL after ``timeout``)."""
-        pid = self.running_pid()
-        if pid is None:
-            return "victoria-metrics: not running"
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self._is_ours(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._is_ours(pid):
-            os.kill(pid, signal.SIGKILL)
-            while self._is_ours(pid):
-                time.sleep(0.05)
-        self.pid_file.unlink(missing_ok=True)
-        return f"victoria-metrics: stopped (pid {pid})"
+        proc = self._spawn(
+            [
+                VICTORIA_METRICS,
+                f"-storageDataPath={self.storage_dir}",
+                # Localhost only: the store has no login (in production it sits behind an
+                # authenticating proxy).
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                # Queries see points at once (default hides the last 30 s).
+                "-search.latencyOffset=0s",
+                "-retentionPeriod=90d",
+                "-loggerLevel=WARN",
+            ]
+        )
+        self._wait_until(lambda: self.healthy(timeout=0.5), timeout, self.url)
+        return f"victoria-metrics started (pid {proc.pid}) at {self.url}"

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, new_engine, server_url
+from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.ops.clients import (
     ToolError,
     binlog_fetch_args,
@@ -33,6 +33,8 @@ from wework.ops.clients import (
 from wework.ops.manifest import Backup, BackupFile, Manifest, ManifestError, format_time
 
 CHUNK = 1 << 20
+# Dumps and binlog copies run as the backup user: reads, RELOAD, binlog access, no writes.
+BACKUP = DbUser.BACKUP
 _POSITION = re.compile(rb"MASTER_LOG_FILE='([^']+)',\s*MASTER_LOG_POS=(\d+)")
 _GTID = re.compile(rb"gtid_slave_pos='([^']*)'")
 
@@ -85,7 +87,9 @@ def _backup_name(kind: str, moment: datetime, existing: set[str]) -> str:
 
 
 def _server_engine(settings: Settings):
-    return new_engine(server_url(Role.PRIMARY, settings), connect_args={"connect_timeout": 5})
+    return new_engine(
+        server_url(Role.PRIMARY, settings, BACKUP), connect_args={"connect_timeout": 5}
+    )
 
 
 def _existing_databases(settings: Settings) -> set[str]:
@@ -114,7 +118,7 @@ def full_backup(settings: Settings | None = None) -> Backup:
         name = _backup_name("full", started, {b.name for b in backups})
         target = manifest.directory / f"{name}.sql.gz"
         partial = target.with_name(target.name + ".partial")
-        with primary_option_file(s) as option_file, tempfile.TemporaryFile() as stderr:
+        with primary_option_file(s, BACKUP) as option_file, tempfile.TemporaryFile() as stderr:
             proc = subprocess.Popen(
                 dump_args(option_file, databases), stdout=subprocess.PIPE, stderr=stderr
             )
@@ -202,7 +206,7 @@ def incremental_backup(settings: Settings | None = None) -> Backup:
         files = []
         try:
             with (
-                primary_option_file(s) as option_file,
+                primary_option_file(s, BACKUP) as option_file,
                 tempfile.TemporaryDirectory(dir=manifest.directory) as raw_dir,
             ):
                 for log in wanted:

@@ -1,12 +1,14 @@
 """Running the MariaDB command-line tools against the configured primary.
 
 The tools get their connection from a temporary option file (mode 600, deleted after use),
-so the password never appears in a process list. Works for the local stack and for
-external servers alike: everything goes over the same address the engines use.
+so the password never appears in a process list. Backups connect over TCP as the backup
+user, for the local stack and external servers alike. A restore connects as the one
+identity allowed to replay binlogs (see :func:`restore_option_file`).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import tempfile
@@ -17,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import URL
 
 from wework.config import Settings
-from wework.db.engines import Role, server_url
+from wework.db.engines import DbUser, Role, server_url
 
 MARIADB = shutil.which("mariadb") or "/usr/bin/mariadb"
 MARIADB_DUMP = shutil.which("mariadb-dump") or "/usr/bin/mariadb-dump"
@@ -50,15 +52,48 @@ def option_file_text(url: URL) -> str:
 
 
 @contextmanager
-def primary_option_file(settings: Settings) -> Iterator[Path]:
-    """A ``--defaults-file`` for the primary, readable only by us, removed afterwards."""
+def _option_file(url: URL) -> Iterator[Path]:
+    """A ``--defaults-file`` for ``url``, readable only by us, removed afterwards."""
     fd, name = tempfile.mkstemp(prefix="wework-client-", suffix=".cnf")
     try:
         with os.fdopen(fd, "w") as f:  # mkstemp creates it 0600
-            f.write(option_file_text(server_url(Role.PRIMARY, settings)))
+            f.write(option_file_text(url))
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def primary_option_file(settings: Settings, user: DbUser) -> Iterator[Path]:
+    """A ``--defaults-file`` for the primary, connecting as ``user``."""
+    return _option_file(server_url(Role.PRIMARY, settings, user))
+
+
+def restore_url(settings: Settings) -> URL:
+    """Who loads a dump and replays binlogs into the primary.
+
+    That needs BINLOG REPLAY (``BINLOG`` statements, session ``server_id`` and
+    ``gtid_domain_id``), which no standing user holds (:mod:`wework.db.privileges`). The
+    local stack restores as root over the primary's unix socket, which only the OS user
+    running the stack can use. External servers: the DBA account given in
+    ``WEWORK_DB_RESTORE_USER`` / ``_PASSWORD`` for the occasion, else the migrator (which
+    can restore a full backup, but replays binlogs only if granted BINLOG REPLAY).
+    """
+    if settings.uses_local_stack:
+        from wework.db.localstack import LocalStack
+
+        socket = LocalStack.from_settings(settings).primary.socket
+        return URL.create(
+            "mysql+pymysql", username=getpass.getuser(), query={"unix_socket": str(socket)}
+        )
+    url = server_url(Role.PRIMARY, settings, DbUser.MIGRATOR)
+    if settings.db_restore_user:
+        url = url.set(username=settings.db_restore_user, password=settings.db_restore_password)
+    return url
+
+
+def restore_option_file(settings: Settings) -> Iterator[Path]:
+    """A ``--defaults-file`` for the restore identity (:func:`restore_url`)."""
+    return _option_file(restore_url(settings))
 
 
 def client_args(option_file: Path, *extra: str) -> list[str]:

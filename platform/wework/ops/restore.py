@@ -32,13 +32,13 @@ from pathlib import Path
 from sqlalchemy import text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, new_engine, server_url
+from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.ops.backup import binlog_sequence
 from wework.ops.clients import (
     ToolError,
     binlog_replay_args,
     client_args,
-    primary_option_file,
+    restore_option_file,
     utc_env,
 )
 from wework.ops.manifest import Backup, BackupFile, Manifest, ManifestError, format_time
@@ -138,7 +138,11 @@ def _holds_data(tables: list[TableState]) -> bool:
 
 
 def _server_engine(settings: Settings):
-    return new_engine(server_url(Role.PRIMARY, settings), connect_args={"connect_timeout": 5})
+    """Counting rows and dropping the shard databases: the migrator's work. Loading and
+    replaying go through the restore identity (:func:`wework.ops.clients.restore_url`)."""
+    return new_engine(
+        server_url(Role.PRIMARY, settings, DbUser.MIGRATOR), connect_args={"connect_timeout": 5}
+    )
 
 
 def inspect_target(databases: list[str], settings: Settings) -> list[TableState]:
@@ -297,7 +301,7 @@ def restore(
         finally:
             engine.dispose()
         dump = manifest.directory / plan.full.files[0].path
-        with primary_option_file(s) as option_file, tempfile.TemporaryFile() as err:
+        with restore_option_file(s) as option_file, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 client_args(option_file),
                 stdin=subprocess.PIPE,
@@ -332,7 +336,7 @@ def _replay(plan: RestorePlan, directory: Path, settings: Settings) -> int:
             with gzip.open(directory / f.path, "rb") as src, target.open("wb") as dst:
                 shutil.copyfileobj(src, dst, CHUNK)
             files.append(target)
-        with primary_option_file(settings) as option_file:
+        with restore_option_file(settings) as option_file:
             for database in plan.databases:
                 args = binlog_replay_args(files, plan.full.binlog_position, database, stop)
                 with tempfile.TemporaryFile() as decode_err, tempfile.TemporaryFile() as err:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
 
@@ -185,7 +185,8 @@ def maintain(
         raise ValueError("now: must be timezone-aware (UTC), got a naive datetime")
     reports = []
     for shard in range(s.shard_count):
-        engine = get_engine(Role.PRIMARY, shard, s)
+        # Partition drops are DDL: retention runs as the migrator.
+        engine = get_engine(Role.PRIMARY, shard, s, user=DbUser.MIGRATOR)
         for policy in policies(s):
             report = clean_table(engine, shard, policy, moment, s.retention_batch_size, echo)
             echo(report.summary())

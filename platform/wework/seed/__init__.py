@@ -37,7 +37,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session
 
 from wework.config import Settings, get_settings
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.sharding import shard_for_tenant
 from wework.gateway.base import EventType, NotifyType
 from wework.models import (
@@ -107,10 +107,16 @@ class SeedError(RuntimeError):
     pass
 
 
+def _primary(shard: int, settings: Settings):
+    """The seed bulk-loads (dropping and rebuilding indexes, TRUNCATE): DDL, so it runs as
+    the migrator, not as the app's DML-only user."""
+    return get_engine(Role.PRIMARY, shard, settings, user=DbUser.MIGRATOR)
+
+
 def table_counts(settings: Settings) -> dict[str, int]:
     counts = dict.fromkeys(SEED_TABLES, 0)
     for shard in range(settings.shard_count):
-        with get_engine(Role.PRIMARY, shard, settings).connect() as conn:
+        with _primary(shard, settings).connect() as conn:
             for t in SEED_TABLES:
                 counts[t] += conn.execute(text(f"SELECT COUNT(*) FROM `{t}`")).scalar_one()
     return counts
@@ -118,7 +124,7 @@ def table_counts(settings: Settings) -> dict[str, int]:
 
 def wipe(settings: Settings) -> None:
     for shard in range(settings.shard_count):
-        with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+        with _primary(shard, settings).begin() as conn:
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
             for t in SEED_TABLES:
                 conn.execute(text(f"TRUNCATE TABLE `{t}`"))
@@ -218,7 +224,7 @@ def _insert_entities(plans: list[TenantPlan], settings: Settings) -> dict[str, i
         counts[model.__tablename__] = counts.get(model.__tablename__, 0) + len(rows)
 
     for shard, shard_plans in _by_shard(plans, settings).items():
-        with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+        with _primary(shard, settings).begin() as conn:
             add(Tenant, [p.row for p in shard_plans], conn)
             add(RoleModel, [r for p in shard_plans for r in p.roles], conn)
             add(User, [u for p in shard_plans for u in p.users], conn)
@@ -368,7 +374,7 @@ def _stream_messages(gen, free_total, cfg: SeedConfig, batch_frames, settings, p
     counts = {"messages": 0, "callback_events": 0, "callback_event_keys": 0}
     conv_last: list[pl.DataFrame] = []
     daily: list[pl.DataFrame] = []
-    loaders = {i: bulk.loader_engine(get_engine(Role.PRIMARY, i, settings))
+    loaders = {i: bulk.loader_engine(_primary(i, settings))
                for i in range(settings.shard_count)}
     raw = {i: e.raw_connection() for i, e in loaders.items()}
     producer = threading.Thread(target=produce, name="seed-generator", daemon=True)
@@ -439,7 +445,7 @@ def _insert_batches(tasks: list[dict], settings: Settings) -> int:
     for t in tasks:
         by_shard.setdefault(shard_for_tenant(t["tenant_id"], settings.shard_count), []).append(t)
     for shard, rows in by_shard.items():
-        with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+        with _primary(shard, settings).begin() as conn:
             conn.execute(insert(BatchSendTask), rows)
     return len(tasks)
 
@@ -472,7 +478,7 @@ def _status_callbacks(plans: list[TenantPlan], settings: Settings, seed: int) ->
                         "source_ip": "10.8.0.12", "user_agent": "WeWorkInstance/3.1",
                     })
         if rows:
-            with get_engine(Role.PRIMARY, shard, settings).begin() as conn:
+            with _primary(shard, settings).begin() as conn:
                 conn.execute(insert(CallbackEvent), rows)
                 conn.execute(insert(CallbackEventKey), keys)
         total += len(rows)
@@ -485,7 +491,7 @@ def _finalise(plans: list[TenantPlan], settings: Settings, rng: random.Random,
     conversations = aggregates["conversations"]
     peak = aggregates["peak_daily"]
     for shard, shard_plans in _by_shard(plans, settings).items():
-        engine = get_engine(Role.PRIMARY, shard, settings)
+        engine = _primary(shard, settings)
         with Session(engine) as session, session.begin():
             # The batch service's own recount, so the seeded counters mean what its do.
             for (batch_id,) in session.execute(text("SELECT id FROM batch_send_tasks")):
