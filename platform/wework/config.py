@@ -7,6 +7,7 @@ stack on first ``wework db up``) < ``<repo>/.env`` < the process environment.
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,9 +50,11 @@ class Settings(BaseSettings):
     replica_max_lag_seconds: float = 5.0
     replica_fallback: str = Field(default="primary", pattern="^(primary|wait|fail)$")
 
-    # Warehouse (DuckDB) and its published, read-only copy for readers.
+    # Warehouse (DuckDB) and the published marts readers open (a DuckLake folder).
     warehouse_path: Path | None = None
     publish_dir: Path | None = None
+    # First day of the pipelines' daily partitions (backfills, the Dagster UI's day view).
+    etl_first_day: date = date(2024, 1, 1)
 
     # Monitoring (InfluxDB v2 write API); off when url is unset.
     influx_url: str | None = None

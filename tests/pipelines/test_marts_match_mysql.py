@@ -11,7 +11,7 @@ from etl_dataset import utcnow
 from sqlalchemy import Engine, bindparam, text
 
 from wework.db.replication import wait_for_replica
-from wework.warehouse import MART_NAMES
+from pipelines.registry import MART_NAMES
 
 
 def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
