@@ -37,10 +37,11 @@ def columns_of(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[str, ...]
     """
     with setting(con, "catalog_error_max_schemas", 0):
         try:
-            cur = con.execute(f"SELECT * FROM {relation} LIMIT 0")
+            # execute() returns the connection itself: read the columns before the
+            # setting is restored on it.
+            return tuple(d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description)
         except duckdb.CatalogException:
             return None
-    return tuple(d[0] for d in cur.description)
 
 
 def _q(name: str) -> str:

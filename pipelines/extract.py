@@ -370,7 +370,7 @@ def _upsert_rows(
             f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
             f"EXCEPT SELECT r.* FROM {t} r SEMI JOIN _batch b ON {match}"
         )
-        gone = "SELECT NULL LIMIT 0"
+        gone = f"SELECT {key_list} FROM {t} LIMIT 0"
         if range_filter:
             gone = (
                 f"SELECT {key_list} FROM {t} r WHERE r._shard = {int(shard)} AND {range_filter} "

@@ -30,7 +30,7 @@ def run(
     from wework import metrics
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def("refresh_warehouse")
     result = job.execute_in_process(
         instance=instance,
         tags={FULL_REFRESH_TAG: "true"} if full else None,
@@ -44,13 +44,21 @@ def run(
         key = mat.asset_key.to_user_string()
         if "rows_read" in meta:
             typer.echo(
-                f"{key:32} read {meta['rows_read']:>9} rows ({meta['rows_in_raw']} in raw) "
-                f"in {meta['seconds']:.2f}s from {meta['read_from']}"
+                f"{key:32} read {meta['rows_read']:>9} rows, {meta['rows_changed']} changed "
+                f"({meta['rows_in_raw']} in raw) in {meta['seconds']:.2f}s from "
+                f"{meta['read_from']}"
             )
-        elif "rows" in meta:
-            typer.echo(f"{key:32} {meta['rows']:>9} rows")
+        elif "mode" in meta:
+            typer.echo(
+                f"{key:32} {meta['mode']:9} {meta['slices']:>7} slices "
+                f"{meta['rows_written']:>9} rows in {meta['seconds']:.2f}s"
+            )
         else:
-            typer.echo(f"{key:32} {meta.get('path', '')}")
+            typer.echo(
+                f"{key:32} snapshot {meta.get('snapshot')}: {meta.get('rows_written')} rows "
+                f"({'whole: ' + meta['whole_marts'] if meta.get('whole_marts') != '-' else ''}"
+                f"{meta.get('slices')}) in {meta.get('seconds')}s"
+            )
     failed_checks = [
         f"{c.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"
         for c in result.get_asset_check_evaluations()
@@ -79,9 +87,10 @@ def status() -> None:
     the file) and where each shard's reads would go now (replica lag)."""
     import duckdb
 
+    from pipelines.registry import MART_NAMES
     from wework.config import get_settings
     from wework.db.routing import ReplicaLagError, choose_read_source
-    from wework.warehouse import MART_NAMES, NoPublishedMarts, open_marts, published_file
+    from wework.warehouse import NoPublishedMarts, open_marts, snapshot_version
 
     s = get_settings()
     try:
@@ -94,7 +103,7 @@ def status() -> None:
                 "SELECT published_at, run_id FROM marts.publish_info"
             ).fetchone()
             age = datetime.now(UTC).replace(tzinfo=None) - published_at
-            typer.echo(f"published: {published_file(s)}")
+            typer.echo(f"published: {s.publish_path} ({snapshot_version(con)})")
             typer.echo(f"  at {published_at:%Y-%m-%d %H:%M:%S} UTC ({age} ago), run {run_id}")
             for name in MART_NAMES:
                 (n,) = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()

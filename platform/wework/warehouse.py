@@ -163,17 +163,22 @@ def open_marts(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     return _READER.cursor(settings or get_settings())
 
 
+def snapshot_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The id of the snapshot ``con`` (from :func:`open_marts`) reads: a cache key."""
+    (snapshot,) = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()
+    return f"snapshot-{snapshot}"
+
+
 def published_version(settings: Settings | None = None) -> str | None:
-    """An id of the newest published snapshot (a cache key for readers), or None."""
+    """The id of the newest published snapshot, or None when nothing readable is."""
     try:
         con = open_marts(settings)
     except NoPublishedMarts:
         return None
     try:
-        (snapshot,) = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()
+        return snapshot_version(con)
     finally:
         con.close()
-    return f"snapshot-{snapshot}"
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from etl_compare import assert_marts_match, published_rows
 from etl_dataset import utcnow
 from sqlalchemy import Engine, bindparam, text
 
-from wework.db.replication import wait_for_replica
 from pipelines.registry import MART_NAMES
+from wework.db.replication import wait_for_replica
 
 
 def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
