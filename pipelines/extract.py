@@ -106,7 +106,7 @@ def table_specs() -> dict[str, TableSpec]:
         specs[table.name] = TableSpec(
             name=table.name,
             columns=cols,
-            key=tuple(c.name for c in table.primary_key.columns),
+            key=reg.key or tuple(c.name for c in table.primary_key.columns),
             strategy=_strategy(table.name, cols),
             json_columns=tuple(
                 c.name for c in table.columns if isinstance(c.type, JSON) and c.name in cols

@@ -31,6 +31,9 @@ class RawTable:
     name: str
     excluded: dict[str, str] = field(default_factory=dict)
     changes: tuple[str, ...] = ()
+    # The row's identity when the primary key also holds the partition column (MariaDB
+    # needs it there): an UPDATE of created_at is the same row, not a new one.
+    key: tuple[str, ...] | None = None
 
 
 CREDENTIAL = "credential: never leaves MariaDB"
@@ -84,6 +87,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
         "account_status_history",
         excluded={"extra_data": "free-form gateway detail that may carry addresses or tokens"},
         changes=("account_id",),
+        key=("id",),
     ),
     RawTable(
         "conversations",
@@ -104,6 +108,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
         "messages",
         excluded={"content": CONTENT},
         changes=("tenant_id", "account_id", "created_at", "batch_id"),
+        key=("id",),
     ),
     RawTable("message_statistics"),
     RawTable(
@@ -115,6 +120,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
             "user_agent": "not used by any report",
         },
         changes=("received_time",),
+        key=("id",),
     ),
     RawTable("callback_event_keys"),
 )
