@@ -12,7 +12,7 @@ Used by ``wework etl backfill --from D1 --to D2`` and the Dagster UI (``marts_by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -53,6 +53,28 @@ class BackfillResult:
     last: date
     source_rows: int
     rows_changed: int
+
+
+def run_backfill(first: date, last: date, *, instance=None, resources=None):
+    """Materialize ``marts_by_day`` for the days ``first``..``last`` as one run (what the
+    UI's backfill of that range does). Checks the range first (:class:`BackfillRangeError`)."""
+    from pipelines.definitions import defs
+    from wework.config import get_settings
+
+    today = datetime.now(UTC).date()
+    check_range(first, last, get_settings().etl_first_day, today)
+    job = defs.resolve_job_def("backfill_days")
+    return job.execute_in_process(
+        instance=instance,
+        resources=resources,
+        # The tags a UI backfill of one range as a single run carries.
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
 
 
 def reextract_days(

@@ -16,8 +16,8 @@ publisher move the damaged folder aside and publish every mart whole into a new 
 from __future__ import annotations
 
 import errno
-import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from wework.warehouse import (
     LAKE,
     PUBLISH_INFO,
     attach_lake,
+    lake_damage,
     lake_paths,
     make_private,
     private_files,
@@ -70,29 +71,6 @@ def _pending(spec: MartSpec) -> str:
     return f"{changes.SCHEMA}.{_q('pending_' + spec.name)}"
 
 
-def _lake_damage(settings: Settings) -> str | None:
-    """Why the lake cannot be published into incrementally (None: it is sound)."""
-    catalog, _ = lake_paths(settings)
-    if not catalog.exists():
-        return "no lake yet"
-    con = duckdb.connect()
-    try:
-        attach_lake(con, settings, read_only=True)
-        for spec in MARTS:
-            for (path,) in con.execute(
-                f"SELECT data_file FROM ducklake_list_files('{LAKE}', '{spec.name}', "
-                "schema => 'marts')"
-            ).fetchall():
-                if not os.path.exists(path):
-                    return f"missing data file {path}"
-        con.execute(f"SELECT count(*) FROM {LAKE}.marts.{PUBLISH_INFO}").fetchone()
-    except duckdb.Error as e:
-        return str(e).splitlines()[0]
-    finally:
-        con.close()
-    return None
-
-
 def _set_aside(settings: Settings) -> str:
     root = settings.publish_path
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -102,12 +80,17 @@ def _set_aside(settings: Settings) -> str:
     return str(aside)
 
 
-def _disk_full(e: BaseException) -> bool:
+def _disk_full(e: BaseException, folder: Path) -> bool:
+    """ENOSPC as DuckDB, Parquet or SQLite word it (SQLite may only say "disk I/O error"
+    when it cannot grow its WAL, so the free space itself is asked too)."""
+    if shutil.disk_usage(folder).free < 1 << 20:
+        return True
     text = str(e).lower()
-    return "no space left" in text or "disk full" in text or getattr(e, "errno", None) in (
+    words = ("no space left", "disk full", "disk is full", "file too large")
+    return any(w in text for w in words) or getattr(e, "errno", None) in (
         errno.ENOSPC,
         errno.EFBIG,
-    ) or "file too large" in text
+    )
 
 
 def publish(
@@ -119,9 +102,11 @@ def publish(
 ) -> PublishResult:
     """Publish what is pending; a no-op (no new snapshot) when nothing is."""
     changes.ensure(con)
-    damage = _lake_damage(settings)
+    # Checked every run, in a few ms (SQLite only): a lake damaged while nothing changed
+    # is still republished by the next run.
+    damage = lake_damage(settings)
     repaired = None
-    if damage is not None and damage != "no lake yet":
+    if damage is not None and damage != "nothing published yet":
         repaired = f"{damage}; the damaged lake was moved to {_set_aside(settings)}"
     rebuild = damage is not None
     whole = [s for s in MARTS if rebuild or changes.get(con, f"publish_full:{s.name}")]
@@ -148,14 +133,14 @@ def publish(
         except duckdb.Error as e:
             raise PublishError(f"cannot open the lake at {catalog}: {e}") from None
         try:
-            _wal(catalog)
+            _rollback_journal(catalog)
             result.rows = _commit(con, whole, sliced, run_id, as_of)
             (result.snapshot,) = con.execute(
                 f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()"
             ).fetchone()
             result.compacted = _maintain(con, data)
         except duckdb.Error as e:
-            if _disk_full(e):
+            if _disk_full(e, data):
                 raise PublishError(
                     f"disk full while publishing the marts into {data} "
                     f"({shutil.disk_usage(data).free // 2**20} MiB free): the previously "
@@ -174,17 +159,42 @@ def publish(
     return result
 
 
-def _wal(catalog: Path) -> None:
-    """SQLite WAL mode: readers never block the writer's commit (with the default
-    rollback journal a reader holding the catalog makes the commit fail "database is
-    locked", seen here)."""
+def _rollback_journal(catalog: Path) -> None:
+    """The catalog uses SQLite's rollback journal, not WAL. Measured both: with WAL a
+    reader never delays a commit, but a publish that hit a full disk left the WAL index
+    needing a recovery that no reader could write, so the last marts became unreadable;
+    with the rollback journal readers need no writes at all. The price: a reader query
+    running at the instant of the commit makes it fail "database is locked", and
+    :func:`_commit` simply tries again (readers' queries take milliseconds)."""
     import sqlite3
 
-    with sqlite3.connect(catalog) as db:
-        db.execute("PRAGMA journal_mode=WAL")
+    if catalog.exists():
+        with sqlite3.connect(catalog) as db:
+            db.execute("PRAGMA journal_mode=DELETE")
+
+
+COMMIT_ATTEMPTS = 20
+COMMIT_RETRY_SECONDS = 0.25
 
 
 def _commit(
+    con: duckdb.DuckDBPyConnection,
+    whole: list[MartSpec],
+    sliced: list[MartSpec],
+    run_id: str,
+    as_of: datetime | None,
+) -> int:
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            return _commit_once(con, whole, sliced, run_id, as_of)
+        except duckdb.Error as e:
+            if "database is locked" not in str(e) or attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(COMMIT_RETRY_SECONDS)
+    raise AssertionError("unreachable")
+
+
+def _commit_once(
     con: duckdb.DuckDBPyConnection,
     whole: list[MartSpec],
     sliced: list[MartSpec],

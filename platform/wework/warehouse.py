@@ -3,7 +3,7 @@
 DuckDB lets one process hold a file for writing and then refuses every other process, even
 read-only ones. So readers (the Streamlit app, notebooks) never open the warehouse file:
 the pipelines publish the marts into a **DuckLake** under ``WEWORK_PUBLISH_DIR``: a SQLite
-catalog (``catalog.sqlite``, WAL mode) and immutable Parquet files (``data/``). Each
+catalog (``catalog.sqlite``, rollback journal) and immutable Parquet files (``data/``). Each
 publish is one DuckLake transaction that deletes and re-inserts only the changed slices,
 so it costs what changed, not what the marts hold; readers see the last committed
 snapshot, consistent across every mart, and a running or killed publish never blocks or
@@ -65,6 +65,53 @@ def attach_lake(
     )
 
 
+LIVE_FILES = """
+    SELECT m.value, s.path, s.path_is_relative, t.path, t.path_is_relative,
+           f.path, f.path_is_relative
+    FROM (SELECT table_id, path, path_is_relative FROM ducklake_data_file
+          WHERE end_snapshot IS NULL
+          UNION ALL
+          SELECT table_id, path, path_is_relative FROM ducklake_delete_file
+          WHERE end_snapshot IS NULL) AS f
+    JOIN ducklake_table AS t ON t.table_id = f.table_id AND t.end_snapshot IS NULL
+    JOIN ducklake_schema AS s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+    CROSS JOIN (SELECT value FROM ducklake_metadata WHERE key = 'data_path') AS m
+"""
+
+
+def lake_damage(settings: Settings | None = None) -> str | None:
+    """Why the published marts cannot be read (None: they can), read straight from the
+    SQLite catalog in a few ms (no DuckDB extension to load): the catalog is missing or
+    not a DuckLake catalog, or a data or delete file of the live snapshot is gone."""
+    import sqlite3
+
+    catalog, _ = lake_paths(settings)
+    if not catalog.exists():
+        return "nothing published yet"
+    try:
+        with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as db:
+            rows = db.execute(LIVE_FILES).fetchall()
+            (published,) = db.execute(
+                "SELECT count(*) FROM ducklake_table WHERE table_name = ? "
+                "AND end_snapshot IS NULL",
+                [PUBLISH_INFO],
+            ).fetchone()
+    except sqlite3.Error as e:
+        return f"unreadable catalog {catalog.name}: {e}"
+    if not published:
+        return "nothing published yet"
+    for data_path, s_path, s_rel, t_path, t_rel, f_path, f_rel in rows:
+        path = f_path
+        if f_rel:
+            table_dir = t_path if not t_rel else os.path.join(
+                s_path if not s_rel else os.path.join(data_path, s_path), t_path
+            )
+            path = os.path.join(table_dir, f_path)
+        if not os.path.exists(path):
+            return f"missing data file {path}"
+    return None
+
+
 class _Reader:
     """One attached lake per process and catalog; readers get cursors on it (0.4 ms, vs
     0.4-0.7 s to load the extensions and attach). A cursor sees the newest snapshot at the
@@ -74,10 +121,9 @@ class _Reader:
         self.lock = threading.Lock()
         self.con: duckdb.DuckDBPyConnection | None = None
         self.identity: tuple | None = None
-        self.verified_snapshot: int | None = None
 
     def cursor(self, settings: Settings) -> duckdb.DuckDBPyConnection:
-        catalog, data = lake_paths(settings)
+        catalog, _ = lake_paths(settings)
         try:
             st = catalog.stat()
         except FileNotFoundError:
@@ -85,62 +131,54 @@ class _Reader:
                 f"no published marts at {catalog.parent}: run `wework etl run` to build and "
                 "publish them"
             ) from None
+        self._verify(settings)
         identity = (str(catalog), st.st_ino, st.st_dev)
-        with self.lock:
-            if self.con is None or self.identity != identity:
-                self._close()
-                con = duckdb.connect()
-                try:
-                    attach_lake(con, settings, read_only=True)
-                except duckdb.Error as e:
-                    con.close()
+        # A kept connection can be left unusable (its SQLite handle saw an I/O error, e.g.
+        # a full disk): then it is replaced once by a fresh one.
+        for fresh in (False, True):
+            try:
+                return self._cursor(settings, identity, fresh)
+            except duckdb.Error as e:
+                if fresh:
                     raise NoPublishedMarts(
                         f"the published marts at {catalog.parent} cannot be read "
                         f"({str(e).splitlines()[0]}); the next `wework etl run` republishes "
                         "them"
                     ) from None
-                self.con, self.identity, self.verified_snapshot = con, identity, None
+        raise AssertionError("unreachable")
+
+    def _cursor(self, settings: Settings, identity: tuple, fresh: bool):
+        with self.lock:
+            if fresh or self.con is None or self.identity != identity:
+                self._close()
+                con = duckdb.connect()
+                try:
+                    attach_lake(con, settings, read_only=True)
+                except duckdb.Error:
+                    con.close()
+                    raise
+                self.con, self.identity = con, identity
             cur = self.con.cursor()
         try:
             cur.execute(f"USE {LAKE}")
-            self._verify(cur, data)
-        except NoPublishedMarts:
+            cur.execute(f"SELECT count(*) FROM marts.{PUBLISH_INFO}").fetchone()
+        except duckdb.Error:
             cur.close()
             raise
-        except duckdb.Error as e:
-            cur.close()
-            raise NoPublishedMarts(
-                f"the published marts at {catalog.parent} cannot be read "
-                f"({str(e).splitlines()[0]}); the next `wework etl run` republishes them"
-            ) from None
         return cur
 
-    def _verify(self, cur: duckdb.DuckDBPyConnection, data: Path) -> None:
-        """Every file of the newest snapshot exists (checked once per snapshot)."""
-        (snapshot,) = cur.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()
-        if snapshot == self.verified_snapshot:
-            return
-        tables = [
-            r[0]
-            for r in cur.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                "AND schema_name = 'marts'",
-                [LAKE],
-            ).fetchall()
-        ]
-        if PUBLISH_INFO not in tables:
+    @staticmethod
+    def _verify(settings: Settings) -> None:
+        """Every file of the live snapshot exists: a few ms (SQLite and stat), on every
+        open, so a file removed under a running app reads as "damaged", not as a crash."""
+        damage = lake_damage(settings)
+        if damage == "nothing published yet":
             raise NoPublishedMarts("no published marts yet: run `wework etl run`")
-        for table in tables:
-            for (path,) in cur.execute(
-                f"SELECT data_file FROM ducklake_list_files('{LAKE}', '{table}', "
-                "schema => 'marts')"
-            ).fetchall():
-                if not os.path.exists(path):
-                    raise NoPublishedMarts(
-                        f"the published marts are damaged (missing {path}); the next "
-                        "`wework etl run` republishes them"
-                    )
-        self.verified_snapshot = snapshot
+        if damage:
+            raise NoPublishedMarts(
+                f"the published marts are damaged ({damage}); the next `wework etl run` "
+                "republishes them"
+            )
 
     def _close(self) -> None:
         if self.con is not None:
