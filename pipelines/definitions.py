@@ -18,9 +18,9 @@ from pipelines.assets import (
     published_marts_fresh,
     raw_assets,
 )
+from pipelines.operations import ops_jobs, ops_schedules  # retention + backups
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from pipelines.schedules import backfill_job, hourly_refresh, refresh_job
-from wework.ops.dagster_jobs import ops_jobs, ops_schedules  # retention + backups
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

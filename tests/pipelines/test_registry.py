@@ -11,23 +11,12 @@ from etl_oracle import ORACLES
 from sqlalchemy import Engine, text
 
 from pipelines.checks import mart_check_specs
-from pipelines.definitions import defs
 from pipelines.extract import SourceUnavailable, attach_source, table_specs
 from pipelines.marts import SQL_DIR
 from pipelines.registry import MART_NAMES, MARTS, RAW_BY_NAME
 from wework.db.engines import Role, database_url
 from wework.models import Base
 from wework.warehouse import open_marts
-
-
-def test_definitions_load_with_every_asset_check_job_and_schedule():
-    repo = defs.get_repository_def()
-    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert {f"marts/{m}" for m in MART_NAMES} <= keys
-    assert {f"raw/{t.name}" for t in Base.metadata.sorted_tables} <= keys
-    assert {"published_marts", "marts_by_day"} <= keys
-    assert {"refresh_warehouse", "backfill_days"} <= {j.name for j in repo.get_all_jobs()}
-    assert "hourly_refresh" in {s.name for s in repo.schedule_defs}
 
 
 def test_every_registered_mart_has_sql_oracle_checks_and_ordered_inputs():
