@@ -50,13 +50,21 @@ def run(
         key = mat.asset_key.to_user_string()
         if "rows_read" in meta:
             typer.echo(
-                f"{key:32} read {meta['rows_read']:>9} rows ({meta['rows_in_raw']} in raw) "
-                f"in {meta['seconds']:.2f}s from {meta['read_from']}"
+                f"{key:32} read {meta['rows_read']:>9} rows, {meta['rows_changed']} changed "
+                f"({meta['rows_in_raw']} in raw) in {meta['seconds']:.2f}s from "
+                f"{meta['read_from']}"
             )
-        elif "rows" in meta:
-            typer.echo(f"{key:32} {meta['rows']:>9} rows")
+        elif "mode" in meta:
+            typer.echo(
+                f"{key:32} {meta['mode']:9} {meta['slices']:>7} slices "
+                f"{meta['rows_written']:>9} rows in {meta['seconds']:.2f}s"
+            )
         else:
-            typer.echo(f"{key:32} {meta.get('path', '')}")
+            typer.echo(
+                f"{key:32} snapshot {meta.get('snapshot')}: {meta.get('rows_written')} rows "
+                f"({'whole: ' + meta['whole_marts'] if meta.get('whole_marts') != '-' else ''}"
+                f"{meta.get('slices')}) in {meta.get('seconds')}s"
+            )
     failed_checks = [
         f"{c.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"
         for c in result.get_asset_check_evaluations()
@@ -91,16 +99,67 @@ def home() -> None:
     typer.echo(str(prepare_home(reload_settings())))
 
 
+@etl_app.command("backfill")
+def backfill(
+    first: str = typer.Option(..., "--from", help="First UTC day, YYYY-MM-DD."),
+    last: str = typer.Option(..., "--to", help="Last UTC day, YYYY-MM-DD (inclusive)."),
+) -> None:
+    """Re-read the days --from..--to from the source and recompute and publish their mart
+    slices, as one run (the Dagster UI's backfill of `marts_by_day` does the same)."""
+    from datetime import date
+
+    from pipelines.backfill import BackfillRangeError, run_backfill
+    from pipelines.instance import get_instance
+    from wework.config import reload_settings
+
+    days = {}
+    for arg, value in (("--from", first), ("--to", last)):
+        try:
+            days[arg] = date.fromisoformat(value)
+        except ValueError:
+            typer.secho(f"{arg}: {value!r} is not a date (YYYY-MM-DD)", fg=typer.colors.RED,
+                        err=True)
+            raise typer.Exit(2) from None
+    instance = get_instance(reload_settings())
+    try:
+        result = run_backfill(days["--from"], days["--to"], instance=instance)
+    except BackfillRangeError as e:
+        typer.secho(str(e), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                err = event.step_failure_data.error
+                cause = err.cause if err and err.cause else err
+                typer.secho(
+                    (err.message if err and not err.cause else cause.message).strip()
+                    if cause else "backfill failed", fg=typer.colors.RED, err=True)
+                user = event.step_failure_data.user_failure_data
+                if user and user.description:
+                    typer.secho(user.description, fg=typer.colors.RED, err=True)
+        typer.secho("backfill failed: the published marts were left as they were", err=True)
+        raise typer.Exit(1)
+    for event in result.get_asset_materialization_events():
+        meta = {k: v.value for k, v in event.materialization.metadata.items()}
+        typer.echo(
+            f"days {meta['first_day']}..{meta['last_day']}: {meta['source_rows']} source rows, "
+            f"{meta['rows_changed']} changed, slices {meta['slices']}, "
+            f"published snapshot {meta['snapshot']}"
+        )
+    typer.secho("ok: backfilled and published", fg=typer.colors.GREEN)
+
+
 @etl_app.command("status")
 def status() -> None:
     """The published marts (time, age, rows), the warehouse's watermarks (unless a run holds
     the file) and where each shard's reads would go now (replica lag)."""
     import duckdb
 
+    from pipelines.registry import MART_NAMES
     from wework.config import get_settings
     from wework.db.routing import choose_read_source
     from wework.errors import ReplicaLagError
-    from wework.warehouse import MART_NAMES, NoPublishedMarts, open_marts, published_file
+    from wework.warehouse import NoPublishedMarts, open_marts, snapshot_version
 
     s = get_settings()
     try:
@@ -113,7 +172,7 @@ def status() -> None:
                 "SELECT published_at, run_id FROM marts.publish_info"
             ).fetchone()
             age = datetime.now(UTC).replace(tzinfo=None) - published_at
-            typer.echo(f"published: {published_file(s)}")
+            typer.echo(f"published: {s.publish_path} ({snapshot_version(con)})")
             typer.echo(f"  at {published_at:%Y-%m-%d %H:%M:%S} UTC ({age} ago), run {run_id}")
             for name in MART_NAMES:
                 (n,) = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()

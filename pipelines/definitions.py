@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
+from pipelines.assets import (
+    mart_assets,
+    marts_by_day,
+    published_marts,
+    published_marts_fresh,
+    raw_assets,
+)
 from pipelines.operations import ops_jobs, ops_schedules  # retention + backups
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
-from pipelines.schedules import hourly_refresh, refresh_job
+from pipelines.schedules import backfill_job, hourly_refresh, refresh_job
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:
@@ -22,9 +28,9 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *mart_assets, published_marts],
+    assets=[*raw_assets, *mart_assets, published_marts, marts_by_day],
     asset_checks=[published_marts_fresh],
-    jobs=[refresh_job, *ops_jobs],
+    jobs=[refresh_job, backfill_job, *ops_jobs],
     schedules=[hourly_refresh, *ops_schedules],
     resources=resources(),
     executor=dg.in_process_executor,

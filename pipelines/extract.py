@@ -47,12 +47,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 from sqlalchemy import JSON
 
 import wework.models  # noqa: F401  (registers every table on Base.metadata)
+from pipelines import changes
+from pipelines.registry import NOT_EXTRACTED, RAW_BY_NAME
 from wework.models import Base
 from wework.warehouse import setting, transaction
 
@@ -65,10 +67,11 @@ IN_FLIGHT_CALLBACK_STATUSES = ("received", "processing")
 @dataclass(frozen=True)
 class TableSpec:
     name: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # extracted: the model's columns less the registry's exclusions
     key: tuple[str, ...]  # source primary key (raw adds _shard)
     strategy: str  # updated_at | append_id | callback | created_at | snapshot
     json_columns: tuple[str, ...] = ()  # arrive as BLOB through mysql_query()
+    changes: tuple[str, ...] = ()  # recorded per changed row (pipelines.registry.RawTable)
 
 
 def _strategy(name: str, columns: tuple[str, ...]) -> str:
@@ -83,19 +86,34 @@ def _strategy(name: str, columns: tuple[str, ...]) -> str:
     return "snapshot"
 
 
+class UnregisteredTable(LookupError):
+    """A source table or column that pipelines.registry has not decided on."""
+
+
 def table_specs() -> dict[str, TableSpec]:
-    """Every table of the transactional schema, from the SQLAlchemy models."""
+    """Every table of the transactional schema (SQLAlchemy models), with the columns that
+    pipelines.registry lets into the warehouse. A table or column the registry does not
+    name is refused rather than copied: secrets must never reach raw by default."""
     specs = {}
     for table in Base.metadata.sorted_tables:
-        if table.info.get("warehouse") is False:  # secrets (e.g. webhook signing keys)
+        if table.name in NOT_EXTRACTED:
             continue
-        cols = tuple(c.name for c in table.columns)
+        reg = RAW_BY_NAME.get(table.name)
+        if reg is None:
+            raise UnregisteredTable(f"table {table.name!r} is not in pipelines.registry")
+        unknown = set(reg.excluded) - {c.name for c in table.columns}
+        if unknown:
+            raise UnregisteredTable(f"{table.name}: excluded columns not in the model: {unknown}")
+        cols = tuple(c.name for c in table.columns if c.name not in reg.excluded)
         specs[table.name] = TableSpec(
             name=table.name,
             columns=cols,
-            key=tuple(c.name for c in table.primary_key.columns),
+            key=reg.key or tuple(c.name for c in table.primary_key.columns),
             strategy=_strategy(table.name, cols),
-            json_columns=tuple(c.name for c in table.columns if isinstance(c.type, JSON)),
+            json_columns=tuple(
+                c.name for c in table.columns if isinstance(c.type, JSON) and c.name in cols
+            ),
+            changes=reg.changes,
         )
     return specs
 
@@ -107,10 +125,12 @@ class ExtractResult:
     strategy: str
     full: bool
     rows_read: int
+    rows_changed: int  # rows that differed from raw (all of them on a full load)
     rows_in_raw: int
     seconds: float
     watermark: dict[str, object] = field(default_factory=dict)
     query: str = ""
+    window: dict = field(default_factory=dict)  # the watermarks this run read from
 
 
 def _lit(ts: datetime) -> str:
@@ -157,28 +177,36 @@ def _watermarks(con: duckdb.DuckDBPyConnection, spec: TableSpec, shard: int) -> 
     return {}
 
 
+def window_condition(spec: TableSpec, wm: dict, overlap: timedelta, quote: str = "`") -> str:
+    """The rows this run reads, as a WHERE condition (``TRUE``: the whole table), quoted
+    for MySQL (backticks) or DuckDB (double quotes): the checks count the same window on
+    both sides, so checking costs what the extraction read, not the table's size."""
+
+    def c(name: str) -> str:
+        return f"{quote}{name}{quote}"
+
+    if not wm or spec.strategy == "snapshot":
+        return "TRUE"
+    if spec.strategy in ("updated_at", "created_at"):
+        col = spec.strategy
+        return f"{c(col)} >= {_lit(wm[col] - overlap)}"
+    if spec.strategy == "append_id":
+        since = _lit(wm["created_at"] - overlap)
+        return f"({c('id')} > {int(wm['id'])} OR {c('created_at')} >= {since})"
+    conds = [f"{c('received_time')} >= {_lit(wm['received_time'] - overlap)}"]
+    if wm.get("process_time") is not None:
+        conds.append(f"{c('process_time')} >= {_lit(wm['process_time'] - overlap)}")
+    in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
+    conds.append(f"{c('status')} IN ({in_flight})")
+    return "(" + " OR ".join(conds) + ")"
+
+
 def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
     """The MySQL SELECT for this run (whole table when ``wm`` is empty)."""
     cols = ", ".join(f"`{c}`" for c in spec.columns)
     sql = f"SELECT {cols} FROM `{spec.name}`"
-    if not wm:
-        return sql
-    if spec.strategy in ("updated_at", "created_at"):
-        col = spec.strategy
-        return f"{sql} WHERE `{col}` >= {_lit(wm[col] - overlap)}"
-    if spec.strategy == "append_id":
-        return (
-            f"{sql} WHERE `id` > {int(wm['id'])} "
-            f"OR `created_at` >= {_lit(wm['created_at'] - overlap)}"
-        )
-    if spec.strategy == "callback":
-        conds = [f"`received_time` >= {_lit(wm['received_time'] - overlap)}"]
-        if wm.get("process_time") is not None:
-            conds.append(f"`process_time` >= {_lit(wm['process_time'] - overlap)}")
-        in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
-        conds.append(f"`status` IN ({in_flight})")
-        return f"{sql} WHERE " + " OR ".join(conds)
-    return sql
+    cond = window_condition(spec, wm, overlap)
+    return sql if cond == "TRUE" else f"{sql} WHERE {cond}"
 
 
 def _select_list(spec: TableSpec, shard: int) -> str:
@@ -190,20 +218,9 @@ def _select_list(spec: TableSpec, shard: int) -> str:
     return ", ".join(exprs)
 
 
-def _raw_table_exists(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
-    """Whether ``raw.<table>`` exists, without touching the attached MySQL catalogs.
-
-    ``duckdb_tables()`` and information_schema list every attached catalog, and a failed
-    lookup searches them all for a "did you mean" hint: either loads the MySQL catalog,
-    0.4 s (measured). With ``catalog_error_max_schemas = 0`` the failed lookup takes 1 ms.
-    """
+def _raw_columns(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> tuple[str, ...] | None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    with setting(con, "catalog_error_max_schemas", 0):
-        try:
-            con.execute(f"SELECT 1 FROM raw.{_q(spec.name)} LIMIT 0")
-            return True
-        except duckdb.CatalogException:
-            return False
+    return changes.columns_of(con, f"raw.{_q(spec.name)}")
 
 
 def extract_table(
@@ -215,18 +232,27 @@ def extract_table(
     full: bool = False,
     overlap: timedelta = DEFAULT_OVERLAP,
 ) -> ExtractResult:
-    """Bring ``raw.<table>`` up to date for one shard from the attached MySQL ``src``."""
+    """Bring ``raw.<table>`` up to date for one shard from the attached MySQL ``src``.
+
+    A raw table whose columns are not the registry's (an older warehouse, or a column
+    newly excluded as a secret) is dropped and loaded again, so an excluded column never
+    lingers in the warehouse.
+    """
     started = time.perf_counter()
     shard = int(shard)
-    exists = _raw_table_exists(con, spec)
+    have = _raw_columns(con, spec)
     t = f"raw.{_q(spec.name)}"
+    if have is not None and have != ("_shard", *spec.columns):
+        con.execute(f"DROP TABLE {t}")
+        have = None
+    exists = have is not None
     wm = _watermarks(con, spec, shard) if exists and not full else {}
     query = source_query(spec, wm, overlap)
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
     if not wm or spec.strategy == "snapshot":
-        rows_read = _replace_rows(con, t, shard, select, create=not exists)
+        rows_read = rows_changed = _replace_rows(con, t, spec, shard, select, create=not exists)
     else:
-        rows_read = _upsert_rows(con, t, spec, select)
+        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select)
     (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = {shard}").fetchone()
     return ExtractResult(
         table=spec.name,
@@ -234,18 +260,46 @@ def extract_table(
         strategy=spec.strategy,
         full=not wm,
         rows_read=int(rows_read),
+        rows_changed=int(rows_changed),
         rows_in_raw=int(rows_in_raw),
         seconds=time.perf_counter() - started,
         watermark={k: str(v) for k, v in _watermarks(con, spec, shard).items()},
         query=query,
+        window=wm,
     )
+
+
+def reextract_range(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    spec: TableSpec,
+    shard: int,
+    column: str,
+    first: date,
+    last: date,
+) -> int:
+    """Re-read the rows whose ``column`` falls on the days ``first``..``last`` (UTC) and make
+    raw's rows of that range equal to the source's: new and changed rows are upserted,
+    rows gone from the source are deleted, and every one of them is recorded as a change
+    (a backfill). Returns the number of rows that differed."""
+    lo = datetime.combine(first, datetime.min.time())
+    hi = datetime.combine(last, datetime.min.time()) + timedelta(days=1)
+    cols = ", ".join(f"`{c}`" for c in spec.columns)
+    query = (
+        f"SELECT {cols} FROM `{spec.name}` "
+        f"WHERE `{column}` >= {_lit(lo)} AND `{column}` < {_lit(hi)}"
+    )
+    select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
+    in_range = f"{_q(column)} >= '{lo}' AND {_q(column)} < '{hi}'"
+    return _upsert_rows(con, f"raw.{_q(spec.name)}", spec, shard, select, range_filter=in_range)[1]
 
 
 STREAM_BATCH_ROWS = 122_880  # one DuckDB row group
 
 
 def _replace_rows(
-    con: duckdb.DuckDBPyConnection, t: str, shard: int, select: str, *, create: bool
+    con: duckdb.DuckDBPyConnection, t: str, spec: TableSpec, shard: int, select: str, *,
+    create: bool,
 ) -> int:
     """First load, --full or a snapshot table: replace the shard's rows in one transaction.
 
@@ -259,6 +313,9 @@ def _replace_rows(
     FROM mysql_query()`` runs the whole pipeline on one thread (the scan is a single
     stream); staging everything in a temp table first was as fast on 1M rows but held
     them all (1.3 GB RSS at 2M). Measured in bench/extract_bench.py.
+
+    Row-level changes are not recorded here: the table is flagged for a full rebuild of
+    the marts that read it (``etl.state``), in the same transaction.
     """
     reader_con = con.cursor()
     try:
@@ -273,6 +330,8 @@ def _replace_rows(
                 else:
                     con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
                     (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
+                if spec.changes:
+                    changes.flag_full(con, spec.name)
         finally:
             con.unregister("_stream")
     finally:
@@ -280,30 +339,80 @@ def _replace_rows(
     return int(rows)
 
 
-def _upsert_rows(con: duckdb.DuckDBPyConnection, t: str, spec: TableSpec, select: str) -> int:
-    """Incremental: delete the keys of the changed rows, insert them, one transaction.
+def _upsert_rows(
+    con: duckdb.DuckDBPyConnection,
+    t: str,
+    spec: TableSpec,
+    shard: int,
+    select: str,
+    *,
+    range_filter: str | None = None,
+) -> tuple[int, int]:
+    """Incremental: apply the rows that differ from raw, and record them, in one transaction.
 
     The rows are staged in a temp table with ONE DuckDB thread (the mysql_query() scan is
     a single stream; more threads only compete with the MySQL server feeding it), and the
     stage is committed before raw's transaction opens: a table created inside the same
     transaction is scanned by one thread only. The stage is private to this connection
     and spills to disk past the memory_limit.
+
+    Rows read again that raw already holds unchanged (the overlap window re-reads the last
+    minutes every run) are dropped by ``EXCEPT`` on every column, so a run with nothing
+    new records no change and recomputes nothing. With ``range_filter`` (a backfill) raw
+    rows of the shard in that range that the source no longer has are deleted too.
+    Returns (rows read, rows that differed).
     """
     with setting(con, "threads", 1):
         con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
+    keys = ("_shard", *spec.key)
+    match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in keys)
+    key_list = ", ".join(_q(k) for k in keys)
     try:
-        (rows,) = con.execute("SELECT count(*) FROM _batch").fetchone()
-        match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in ("_shard", *spec.key))
-        with transaction(con):
-            con.execute(f"DELETE FROM {t} r USING _batch b WHERE {match}")
-            con.execute(f"INSERT INTO {t} SELECT * FROM _batch")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
+            f"EXCEPT SELECT r.* FROM {t} r SEMI JOIN _batch b ON {match}"
+        )
+        gone = f"SELECT {key_list} FROM {t} LIMIT 0"
+        if range_filter:
+            gone = (
+                f"SELECT {key_list} FROM {t} r WHERE r._shard = {int(shard)} AND {range_filter} "
+                f"AND NOT EXISTS (SELECT 1 FROM _batch b WHERE {match})"
+            )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS {gone}")
+        (n_read,) = con.execute("SELECT count(*) FROM _batch").fetchone()
+        (n_changed,) = con.execute("SELECT count(*) FROM _changed").fetchone()
+        (n_gone,) = con.execute("SELECT count(*) FROM _gone").fetchone()
+        if n_changed or n_gone:
+            with transaction(con):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM {t} r "
+                    f"WHERE EXISTS (SELECT 1 FROM _changed b WHERE {match}) "
+                    f"OR EXISTS (SELECT 1 FROM _gone b WHERE {match})"
+                )
+                if spec.changes:
+                    changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
+                con.execute(f"DELETE FROM {t} r USING _old b WHERE {match}")
+                con.execute(f"INSERT INTO {t} SELECT * FROM _changed")
     finally:
         con.execute("DROP TABLE IF EXISTS _batch")
-    return int(rows)
+        con.execute("DROP TABLE IF EXISTS _changed")
+        con.execute("DROP TABLE IF EXISTS _gone")
+        con.execute("DROP TABLE IF EXISTS _old")
+    return int(n_read), int(n_changed + n_gone)
+
+
+class SourceUnavailable(RuntimeError):
+    """ATTACH of a source database failed; the message never carries its credentials."""
 
 
 def attach_source(con: duckdb.DuckDBPyConnection, alias: str, url) -> None:
-    """ATTACH a MySQL database (SQLAlchemy URL) read-only, uncompressed, pinned to UTC."""
+    """ATTACH a MySQL database (SQLAlchemy URL) read-only, uncompressed, pinned to UTC.
+
+    The credentials go into a temporary DuckDB secret (in memory, never written to disk,
+    shown redacted by ``duckdb_secrets()``), so neither the ATTACH statement nor an error
+    it raises contains the password; the error is scrubbed once more before it is raised,
+    in case a driver echoes it.
+    """
     import duckdb_extensions
 
     try:
@@ -311,14 +420,21 @@ def attach_source(con: duckdb.DuckDBPyConnection, alias: str, url) -> None:
     except Exception:  # already loaded in this connection
         con.execute("LOAD mysql")
     con.execute("SET mysql_session_time_zone = '+00:00'")
-    parts = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 3306,
-        "user": url.username,
-        "password": url.password or "",
-        "database": url.database,
-        "compress": "false",
-    }
-    dsn = " ".join(f"{k}={v}" for k, v in parts.items())
+    password = url.password or ""
+    secret = f"{alias}_secret"
+    con.execute(
+        f"CREATE OR REPLACE TEMPORARY SECRET {secret} (TYPE mysql, "
+        f"HOST {_sql_string(url.host or '127.0.0.1')}, PORT {int(url.port or 3306)}, "
+        f"USER {_sql_string(url.username or '')}, PASSWORD {_sql_string(password)}, "
+        f"DATABASE {_sql_string(url.database or '')})"
+    )
     con.execute(f"DETACH DATABASE IF EXISTS {alias}")
-    con.execute(f"ATTACH '{dsn}' AS {alias} (TYPE mysql, READ_ONLY)")
+    try:
+        con.execute(f"ATTACH 'compress=false' AS {alias} (TYPE mysql, READ_ONLY, SECRET {secret})")
+    except duckdb.Error as e:
+        message = str(e)
+        if password:
+            message = message.replace(password, "***")
+        raise SourceUnavailable(
+            f"cannot attach {url.database} on {url.host}:{url.port} as {url.username}: {message}"
+        ) from None

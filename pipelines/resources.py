@@ -12,7 +12,7 @@ import duckdb
 from wework.config import Settings, get_settings
 from wework.db.engines import DbUser, Role, database_url
 from wework.db.routing import HEARTBEAT_TABLE, ReadDecision, choose_read_source
-from wework.warehouse import connect_warehouse
+from wework.warehouse import connect_warehouse, private_files
 
 
 class MySQLReplicaResource(dg.ConfigurableResource):
@@ -82,12 +82,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect_warehouse(self.settings())
-        try:
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            con.execute(f"SET threads = {int(self.threads)}")
-            # Streaming inserts need no ordering; this keeps memory bounded.
-            con.execute("SET preserve_insertion_order = false")
-            yield con
-        finally:
-            con.close()
+        # Every file the step writes (warehouse, WAL, spill files, published Parquet) is
+        # created 0600: the umask holds for the whole step.
+        with private_files():
+            con = connect_warehouse(self.settings())
+            try:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                con.execute(f"SET threads = {int(self.threads)}")
+                # Streaming inserts need no ordering; this keeps memory bounded.
+                con.execute("SET preserve_insertion_order = false")
+                yield con
+            finally:
+                con.close()

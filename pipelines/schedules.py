@@ -1,13 +1,24 @@
-"""The hourly incremental refresh: every raw table, then the marts, then publishing."""
+"""The hourly incremental refresh (every raw table, then the marts, then publishing) and
+the backfill job of day ranges."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.backfill import DAY_PARTITIONS, marts_by_day
+
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",
-    selection=dg.AssetSelection.all(),
-    description="Extract incrementally from the replicas, rebuild the marts, publish them.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(marts_by_day),
+    description="Extract incrementally from the replicas, recompute the changed mart "
+    "slices, publish them.",
+)
+
+backfill_job = dg.define_asset_job(
+    "backfill_days",
+    selection=dg.AssetSelection.assets(marts_by_day),
+    partitions_def=DAY_PARTITIONS,
+    description="Re-read a range of days from the source and recompute their slices.",
 )
 
 hourly_refresh = dg.ScheduleDefinition(

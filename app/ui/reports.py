@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
+import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -16,7 +16,7 @@ from ui import session
 from ui.report_queries import REPORTS, Filters, account_labels
 from wework.enums import MessageType
 from wework.services.context import ServiceContext
-from wework.warehouse import NoPublishedMarts, open_marts, published_file
+from wework.warehouse import NoPublishedMarts, open_marts, snapshot_version
 
 # Report data is cached this long; a new publish of the marts invalidates it earlier,
 # because the published file's path is part of every cache key.
@@ -36,13 +36,18 @@ STALE_AFTER = timedelta(hours=2)  # the schedule refreshes hourly
 ALL = "(all)"
 
 
-def published_marts() -> Path:
-    """The published marts file, or stop the page with a clear note when there is none."""
-    path = published_file()
-    if path is None:
-        st.warning("No marts have been published yet: run `wework etl run` to build them.")
+def published_marts() -> str:
+    """The published marts' snapshot id (the cache key of every report's data), or stop
+    the page with a clear note when nothing readable is published."""
+    try:
+        con = open_marts()
+    except NoPublishedMarts as e:
+        st.warning(f"No marts to show: {e}")
         st.stop()
-    return path
+    try:
+        return snapshot_version(con)
+    finally:
+        con.close()
 
 
 @st.cache_data(ttl=REPORT_CACHE_TTL_SECONDS, show_spinner=False)
@@ -55,7 +60,7 @@ def _publish_info(path: str) -> tuple[datetime | None, datetime | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def show_freshness(path: Path) -> None:
+def show_freshness(path: str) -> None:
     published_at, as_of = _publish_info(str(path))
     if published_at is None:
         st.caption("Marts freshness unknown.")
@@ -112,7 +117,7 @@ def with_tenant_names(df: pd.DataFrame, ctx: ServiceContext) -> pd.DataFrame:
     return out
 
 
-def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
+def filters(key: str, path: str, ctx: ServiceContext, *, account: bool = True,
             message_type: bool = True, tenant: bool = True,
             default_days: int = 7) -> Filters:
     """The filter row. Tenant: a super-admin may pick any tenant or all of them (default:
@@ -157,7 +162,7 @@ def filters(key: str, path: Path, ctx: ServiceContext, *, account: bool = True,
 
 @st.cache_data(ttl=REPORT_CACHE_TTL_SECONDS, show_spinner="Loading report…")
 def _load(report: str, path: str, f: Filters, options: tuple) -> dict[str, pd.DataFrame]:
-    # ``path`` (the published file) is part of the key: a new publish is a new cache entry.
+    # ``path`` (the published snapshot) is part of the key: a new publish is a new entry.
     con = open_marts()
     try:
         return REPORTS[report](con, f, *options)
@@ -165,15 +170,19 @@ def _load(report: str, path: str, f: Filters, options: tuple) -> dict[str, pd.Da
         con.close()
 
 
-def load(report: str, path: Path, f: Filters, *options) -> dict[str, pd.DataFrame]:
+def load(report: str, path: str, f: Filters, *options) -> dict[str, pd.DataFrame]:
     try:
         return _load(report, str(path), f, tuple(options))
     except NoPublishedMarts as e:
         st.warning(str(e))
         st.stop()
+    except duckdb.IOException as e:  # a published file vanished under a running page
+        st.warning(f"The published marts cannot be read now ({str(e).splitlines()[0]}); "
+                   "the next pipeline run republishes them.")
+        st.stop()
 
 
-def start(script: str) -> tuple[ServiceContext, Path]:
+def start(script: str) -> tuple[ServiceContext, str]:
     """Header of a report page (``script`` is its ``__file__``): the page's gate and title
     (ui.nav), then the marts' freshness."""
     from ui import nav

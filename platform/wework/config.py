@@ -20,6 +20,7 @@ runs and demo logins), so two database sets in one data dir never mix theirs.
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -87,10 +88,12 @@ class Settings(BaseSettings):
     replica_fallback: str = Field(default="primary", pattern="^(primary|wait|fail)$")
     replica_wait_timeout_seconds: float = Field(default=60.0, ge=0)
 
-    # Warehouse (DuckDB) and its published, read-only copy for readers; default under
-    # set_dir/warehouse.
+    # Warehouse (DuckDB) and the published marts readers open (a DuckLake folder); default
+    # under set_dir/warehouse.
     warehouse_path: Path | None = None
     publish_dir: Path | None = None
+    # First day of the pipelines' daily partitions (backfills, the Dagster UI's day view).
+    etl_first_day: date = date(2024, 1, 1)
 
     # Dagster's instance folder (run history, schedules, dagster.yaml), default
     # set_dir/dagster; Dagster's own DAGSTER_HOME is honoured too. The Dagster UI

@@ -17,5 +17,5 @@ SELECT
     a.account_name || ' · ' || right(a.id, 6) AS account_label,
     a.status,
     a.created_at
-FROM raw.wework_accounts AS a
-LEFT JOIN raw.tenants AS t ON t.id = a.tenant_id
+FROM wework_accounts AS a
+LEFT JOIN tenants AS t ON t.id = a.tenant_id

@@ -27,12 +27,12 @@ WITH params AS (
 ),
 acc AS (
     SELECT a.id AS account_id, a.tenant_id, a.created_at, a.status AS current_status
-    FROM raw.wework_accounts AS a, params
+    FROM wework_accounts AS a, params
     WHERE a.created_at <= params.as_of
 ),
 h0 AS (
     SELECT s.account_id, s.id, s.created_at, s.old_status, s.new_status
-    FROM raw.account_status_history AS s, params
+    FROM account_status_history AS s, params
     WHERE s.created_at <= params.as_of
 ),
 h1 AS (
@@ -146,7 +146,7 @@ msg AS (
         CAST(created_at AS DATE) AS stat_date,
         count(*) FILTER (WHERE status IN ('sent', 'delivered')) AS messages_sent,
         count(*) FILTER (WHERE status = 'failed') AS messages_failed
-    FROM raw.messages
+    FROM messages
     GROUP BY ALL
 ),
 joined AS (

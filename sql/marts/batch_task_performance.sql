@@ -16,7 +16,7 @@ WITH msg AS (
         count(*) FILTER (WHERE status = 'failed') AS message_failed_count,
         count(*) FILTER (WHERE status <> 'cancelled') AS service_total,
         count(*) FILTER (WHERE status = 'delivered') AS service_success
-    FROM raw.messages
+    FROM messages
     WHERE batch_id IS NOT NULL
     GROUP BY batch_id
 )
@@ -47,6 +47,6 @@ SELECT
         AND t.failed_count = coalesce(msg.message_failed_count, 0)) AS counters_match,
     try_cast(json_extract_string(t.send_strategy, '$.rate_per_minute') AS INTEGER)
         AS rate_per_minute
-FROM raw.batch_send_tasks AS t
+FROM batch_send_tasks AS t
 LEFT JOIN msg ON msg.batch_id = t.id
 ORDER BY t.tenant_id, t.created_at, t.id

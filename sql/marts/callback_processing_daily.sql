@@ -10,7 +10,7 @@ WITH e AS (
         status,
         CASE WHEN process_time IS NOT NULL
              THEN epoch(process_time) - epoch(received_time) END AS processing_seconds
-    FROM raw.callback_events
+    FROM callback_events
 )
 SELECT
     stat_date,
@@ -21,8 +21,8 @@ SELECT
     count(*) FILTER (WHERE status = 'ignored') AS ignored_count,
     count(*) FILTER (WHERE status IN ('received', 'processing')) AS pending_count,
     avg(processing_seconds) AS avg_processing_seconds,
-    list_sort(list(processing_seconds) FILTER (WHERE processing_seconds IS NOT NULL))
-        [CAST(ceil(0.95 * count(processing_seconds)) AS BIGINT)] AS p95_processing_seconds
+    nearest_rank(list(processing_seconds) FILTER (WHERE processing_seconds IS NOT NULL), 0.95)
+        AS p95_processing_seconds
 FROM e
 GROUP BY ALL
 ORDER BY stat_date, event_type

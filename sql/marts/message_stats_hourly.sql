@@ -13,9 +13,8 @@ WITH m AS (
         message_type,
         status,
         retry_count,
-        CASE WHEN send_time IS NOT NULL AND callback_time IS NOT NULL
-             THEN epoch(callback_time) - epoch(send_time) END AS delivery_seconds
-    FROM raw.messages
+        delivery_seconds(send_time, callback_time) AS delivery_seconds
+    FROM messages
 )
 SELECT
     tenant_id,
@@ -33,10 +32,10 @@ SELECT
     count(*) FILTER (WHERE status IN ('sent', 'delivered')) AS success_count,
     CAST(sum(retry_count) AS BIGINT) AS retry_total,
     avg(delivery_seconds) AS avg_delivery_seconds,
-    list_sort(list(delivery_seconds) FILTER (WHERE delivery_seconds IS NOT NULL))
-        [CAST(ceil(0.50 * count(delivery_seconds)) AS BIGINT)] AS p50_delivery_seconds,
-    list_sort(list(delivery_seconds) FILTER (WHERE delivery_seconds IS NOT NULL))
-        [CAST(ceil(0.95 * count(delivery_seconds)) AS BIGINT)] AS p95_delivery_seconds
+    nearest_rank(list(delivery_seconds) FILTER (WHERE delivery_seconds IS NOT NULL), 0.50)
+        AS p50_delivery_seconds,
+    nearest_rank(list(delivery_seconds) FILTER (WHERE delivery_seconds IS NOT NULL), 0.95)
+        AS p95_delivery_seconds
 FROM m
 GROUP BY ALL
 ORDER BY tenant_id, account_id, stat_date, stat_hour, message_type

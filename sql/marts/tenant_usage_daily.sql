@@ -13,12 +13,13 @@ WITH params AS (
     SELECT CAST(getvariable('as_of') AS TIMESTAMP) AS as_of
 ),
 msg AS (
+    -- From the hourly mart (its counts per account and hour), not from the messages again.
     SELECT
         tenant_id,
-        CAST(created_at AS DATE) AS stat_date,
-        count(*) AS messages_created,
+        stat_date,
+        CAST(sum(total_count) AS BIGINT) AS messages_created,
         count(DISTINCT account_id) AS active_accounts
-    FROM raw.messages
+    FROM message_stats_hourly
     GROUP BY ALL
 ),
 bounds AS (
@@ -28,7 +29,7 @@ bounds AS (
         t.max_accounts,
         least(CAST(t.created_at AS DATE), min(m.stat_date)) AS first_day,
         greatest(CAST(params.as_of AS DATE), max(m.stat_date)) AS last_day
-    FROM raw.tenants AS t
+    FROM tenants AS t
     CROSS JOIN params
     LEFT JOIN msg AS m ON m.tenant_id = t.id
     GROUP BY t.id, t.max_daily_messages, t.max_accounts, t.created_at, params.as_of
@@ -42,7 +43,7 @@ days AS (
 accounts AS (
     SELECT d.tenant_id, d.stat_date, count(a.id) AS accounts
     FROM days AS d
-    LEFT JOIN raw.wework_accounts AS a
+    LEFT JOIN wework_accounts AS a
       ON a.tenant_id = d.tenant_id AND a.created_at < d.stat_date + INTERVAL 1 DAY
     GROUP BY ALL
 )

@@ -27,7 +27,7 @@ from wework.models import User
 from wework.seed import SeedConfig, SeedSummary, seed
 from wework.services import auth, tenants, users
 from wework.services.context import ServiceContext
-from wework.warehouse import published_file
+from wework.warehouse import published_version
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 MAIN = str(APP_DIR / "main.py")
@@ -65,7 +65,7 @@ def seeded(settings: Settings) -> SeedSummary:
                               chunk_size=3000), settings, replace=True)
     wait_for_replica(timeout=180, settings=settings)  # the shared box may be busy
     run_pipeline()
-    assert published_file() is not None
+    assert published_version() is not None
     return summary
 
 

@@ -36,7 +36,7 @@ def published_marts(settings: Settings, tmp_path_factory: pytest.TempPathFactory
     )
     assert result.success
     s = reload_settings()
-    assert (s.publish_path / "current").exists(), "the pipelines published nothing"
+    assert (s.publish_path / "catalog.sqlite").exists(), "the pipelines published nothing"
     yield s.publish_path
 
 
@@ -45,17 +45,21 @@ def empty_published_marts(published_marts: Path, tmp_path_factory: pytest.TempPa
     """A publish folder whose marts have the real schema but no rows."""
     import duckdb
 
-    from wework.warehouse import MART_NAMES, publish_marts
+    from pipelines.publish import publish
+    from pipelines.registry import MART_NAMES
+    from wework.warehouse import open_marts
 
-    folder = tmp_path_factory.mktemp("empty-published")
-    source = (published_marts / "current").resolve()
+    folder = tmp_path_factory.mktemp("empty-published") / "published"
+    source = open_marts(Settings(publish_dir=published_marts))
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
         con.execute("CREATE SCHEMA marts")
         for name in MART_NAMES:
-            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM src.marts.{name} LIMIT 0")
-        publish_marts(con, Settings(publish_dir=folder), run_id="empty")
+            con.register("empty", source.execute(f"SELECT * FROM marts.{name} LIMIT 0").arrow())
+            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM empty")
+            con.unregister("empty")
+        publish(con, Settings(publish_dir=folder), run_id="empty")
     finally:
         con.close()
+        source.close()
     return folder

@@ -10,8 +10,8 @@ import pytest
 from etl_oracle import oracle_rows
 from sqlalchemy import Engine
 
-from pipelines.marts import MART_KEYS
-from wework.warehouse import MART_NAMES, open_marts
+from pipelines.registry import MART_NAMES, MARTS_BY_NAME
+from wework.warehouse import open_marts
 
 
 def _norm(v):
@@ -81,7 +81,7 @@ def assert_marts_match(
     for mart in marts:
         got = published_rows(mart, wh)
         want = _expected(mart, sources, as_of)
-        key = MART_KEYS[mart]
+        key = MARTS_BY_NAME[mart].key
         got_by = {tuple(_norm(r[k]) for k in key): r for r in got}
         want_by = {tuple(_norm(r[k]) for k in key): r for r in want}
         assert len(got_by) == len(got), f"{mart}: duplicate keys in the mart"

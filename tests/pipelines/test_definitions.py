@@ -14,7 +14,8 @@ from wework.cli import app
 from wework.models import Base
 
 # The jobs and schedules the README promises (a new one is added here on purpose).
-JOBS = {"refresh_warehouse", "retention_job", "full_backup_job", "incremental_backup_job"}
+JOBS = {"refresh_warehouse", "backfill_days", "retention_job", "full_backup_job",
+        "incremental_backup_job"}
 SCHEDULES = {"hourly_refresh", "daily_retention", "daily_full_backup",
              "binlog_backup_every_15_minutes"}
 

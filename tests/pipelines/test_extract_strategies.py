@@ -90,16 +90,23 @@ def test_status_history_row_committed_late_with_old_time_is_read(empty_db, prima
 
 
 def test_json_text_arrives_intact(empty_db, primary, con):
+    with primary.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (id, tenant_code, tenant_name, max_accounts,"
+                " max_daily_messages, status) VALUES ('t1', 'c1', 'one', 1, 1, 'active')"
+            )
+        )
     _sync(
         empty_db,
         primary,
-        "INSERT INTO tenants (id, tenant_code, tenant_name, max_accounts, max_daily_messages,"
-        " config, status) VALUES ('t1', 'c1', '租户', 1, 1, :cfg, 'active')",
-        {"cfg": '{"名字": "企业微信"}'},
+        "INSERT INTO roles (id, tenant_id, role_code, role_name, permissions)"
+        " VALUES ('r1', 't1', 'c1', '角色', :perms)",
+        {"perms": '["报表:查看", "企业微信"]'},
     )
-    extract_table(con, "src", table_specs()["tenants"], 0)
-    name, cfg = con.execute("SELECT tenant_name, config FROM raw.tenants").fetchone()
-    assert name == "租户" and cfg == '{"名字": "企业微信"}'
+    extract_table(con, "src", table_specs()["roles"], 0)
+    name, perms = con.execute("SELECT role_name, permissions FROM raw.roles").fetchone()
+    assert name == "角色" and perms == '["报表:查看", "企业微信"]'
 
 
 def test_first_load_creates_raw_with_the_source_scan_types_and_reruns_upsert(

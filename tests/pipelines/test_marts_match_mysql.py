@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import dagster as dg
 from etl_compare import assert_marts_match, published_rows
 from etl_dataset import utcnow
 from sqlalchemy import Engine, bindparam, text
 
+from pipelines.registry import MART_NAMES
 from wework.db.replication import wait_for_replica
-from wework.warehouse import MART_NAMES
+from wework.warehouse import published_version
 
 
 def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
@@ -52,8 +54,13 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
         )
     wait_for_replica(timeout=180, settings=wh)
     as_of = utcnow() + timedelta(seconds=1)
-    run_pipeline(as_of)
+    result = run_pipeline(as_of)
     assert_marts_match(replica, wh, as_of)
+    # Only the touched slices were recomputed, and only they were published.
+    modes = mart_modes(result)
+    assert set(modes.values()) <= {"slices", "unchanged"}, modes
+    assert modes["message_stats_hourly"] == modes["account_health_daily"] == "slices"
+    assert mart_meta(result, "message_stats_hourly")["slices"].value <= len(pending)
 
     # A late commit: a row stamped 3 minutes ago (inside the 10-minute overlap) that
     # becomes visible only after the previous run's watermark passed it.
@@ -70,15 +77,75 @@ def test_marts_equal_mysql_through_updates_late_commit_and_rerun(
     run_pipeline(as_of)
     assert_marts_match(replica, wh, as_of)
 
-    # A rerun with nothing new changes nothing and duplicates nothing.
+    # A rerun with nothing new (same as_of) recomputes nothing and publishes no snapshot.
     before = {m: published_rows(m, wh) for m in MART_NAMES}
+    version = published_version(wh)
     result = run_pipeline(as_of)
     assert {m: published_rows(m, wh) for m in MART_NAMES} == before
+    assert set(mart_modes(result).values()) == {"unchanged"}
+    assert published_version(wh) == version
     checks = result.get_asset_check_evaluations()
     failed = [(c.asset_key.to_user_string(), c.check_name) for c in checks if not c.passed]
     assert failed == [], failed
 
     # --full re-reads everything and agrees.
+    run_pipeline(as_of, full=True)
+    assert_marts_match(replica, wh, as_of)
+
+
+def mart_meta(result, mart: str):
+    (mat,) = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey(["marts", mart])
+    ]
+    return mat.metadata
+
+
+def mart_modes(result) -> dict[str, str]:
+    return {m: mart_meta(result, m)["mode"].value for m in MART_NAMES}
+
+
+def test_status_change_of_a_months_old_message_redoes_only_its_slices(
+    seeded, run_pipeline, replica: Engine, primary: Engine, wh
+):
+    as_of = utcnow()
+    run_pipeline(as_of)
+    old = seeded.messages[1]
+    with primary.begin() as conn:  # a receipt arrives for a message created ~4 months ago
+        conn.execute(
+            text(
+                "UPDATE messages SET created_at = created_at - INTERVAL 120 DAY, "
+                "status = 'sent', send_time = NULL, callback_time = NULL WHERE id = :id"
+            ),
+            {"id": old["id"]},
+        )
+    wait_for_replica(timeout=180, settings=wh)
+    run_pipeline(as_of)
+    assert_marts_match(replica, wh, as_of)
+    with primary.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE messages SET status = 'delivered', send_time = created_at, "
+                "callback_time = created_at + INTERVAL 5 SECOND WHERE id = :id"
+            ),
+            {"id": old["id"]},
+        )
+    wait_for_replica(timeout=180, settings=wh)
+    result = run_pipeline(as_of)
+    assert_marts_match(replica, wh, as_of)
+    # one message: one (tenant, day) slice of the message marts, one (account, day)
+    assert mart_meta(result, "message_stats_daily")["slices"].value == 1
+    assert mart_meta(result, "account_health_daily")["slices"].value == 1
+
+
+def test_deleted_message_disappears_after_full(seeded, run_pipeline, replica, primary, wh):
+    as_of = utcnow()
+    run_pipeline(as_of)
+    gone = seeded.messages[2]["id"]
+    with primary.begin() as conn:
+        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": gone})
+    wait_for_replica(timeout=180, settings=wh)
     run_pipeline(as_of, full=True)
     assert_marts_match(replica, wh, as_of)
 

@@ -8,22 +8,23 @@ import subprocess
 import sys
 import textwrap
 
+import dagster as dg
 import pytest
 from etl_dataset import utcnow
 from sqlalchemy import Engine, text
 
 from pipelines import marts as marts_module
 from pipelines.checks import REPLICA_LAG
+from pipelines.registry import MART_NAMES
 from pipelines.resources import MySQLReplicaResource
 from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import wait_for_replica
 from wework.db.routing import ReplicaLagError, choose_read_source
 from wework.warehouse import (
-    MART_NAMES,
     NoPublishedMarts,
     connect_warehouse,
     open_marts,
-    published_file,
+    published_version,
 )
 
 
@@ -37,8 +38,15 @@ def _snapshot(wh) -> dict[str, list]:
         con.close()
 
 
-def _materialization(result, node: str):
-    return result.asset_materializations_for_node(node)[0].metadata
+def _materialization(result, table: str):
+    """Metadata of ``raw/<table>``'s materialization in ``result``."""
+    key = dg.AssetKey(["raw", table])
+    (mat,) = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == key
+    ]
+    return mat.metadata
 
 
 def test_nothing_published_is_a_clear_error(wh):
@@ -83,7 +91,7 @@ def test_failed_runs_leave_the_published_marts_unchanged(
     seeded, run_pipeline, wh, primary: Engine, tmp_path, monkeypatch
 ):
     run_pipeline(utcnow())
-    published, before = published_file(wh), _snapshot(wh)
+    published, before = published_version(wh), _snapshot(wh)
     with primary.begin() as conn:  # new data that a successful run would publish
         conn.execute(text("UPDATE messages SET status = 'failed' LIMIT 20"))
     wait_for_replica(timeout=180, settings=wh)
@@ -92,7 +100,7 @@ def test_failed_runs_leave_the_published_marts_unchanged(
     refuse = MySQLReplicaResource(max_lag_seconds=-1, fallback="fail")
     result = run_pipeline(utcnow(), replica=refuse, raise_on_error=False)
     assert not result.success
-    assert published_file(wh) == published and _snapshot(wh) == before
+    assert published_version(wh) == published and _snapshot(wh) == before
 
     # 2. A mart whose SQL breaks mid-run: that mart and the publication stay as they were.
     broken = tmp_path / "sql"
@@ -105,27 +113,28 @@ def test_failed_runs_leave_the_published_marts_unchanged(
     monkeypatch.setattr(marts_module, "SQL_DIR", broken)
     result = run_pipeline(utcnow(), raise_on_error=False)
     assert not result.success
-    assert published_file(wh) == published and _snapshot(wh) == before
+    assert published_version(wh) == published and _snapshot(wh) == before
     with connect_warehouse(wh) as con:  # the previous mart is still in the warehouse
         assert con.execute("SELECT count(*) FROM marts.account_health_daily").fetchone()[0] > 0
 
     # 3. The next good run publishes the new data.
     monkeypatch.undo()
     run_pipeline(utcnow())
-    assert published_file(wh) != published and _snapshot(wh) != before
+    assert published_version(wh) != published and _snapshot(wh) != before
 
 
 def test_incremental_run_reads_only_changed_rows(seeded, run_pipeline, wh, primary: Engine):
     first = run_pipeline(utcnow())
-    assert _materialization(first, "raw__messages")["rows_read"].value == len(seeded.messages)
+    assert _materialization(first, "messages")["rows_read"].value == len(seeded.messages)
     old = [m["id"] for m in seeded.messages if m["updated_at"] < utcnow().replace(hour=0)][:5]
     with primary.begin() as conn:
         for mid in old:
             conn.execute(text("UPDATE messages SET retry_count = 9 WHERE id = :id"), {"id": mid})
     wait_for_replica(timeout=180, settings=wh)
     second = run_pipeline(utcnow(), replica=MySQLReplicaResource(overlap_seconds=1))
-    meta = _materialization(second, "raw__messages")
+    meta = _materialization(second, "messages")
     assert len(old) <= meta["rows_read"].value < len(seeded.messages) / 10
+    assert meta["rows_changed"].value == len(old)
     assert meta["rows_in_raw"].value == len(seeded.messages)
     assert meta["full"].value is False
 
@@ -170,7 +179,7 @@ def test_lagging_replica_policies(settings, stale_heartbeat, caplog):
 def test_pipeline_reports_the_fallback(seeded, run_pipeline, stale_heartbeat):
     lagging = MySQLReplicaResource(heartbeat_table=stale_heartbeat, fallback="primary")
     result = run_pipeline(utcnow(), replica=lagging)
-    meta = _materialization(result, "raw__messages")
+    meta = _materialization(result, "messages")
     assert "primary" in meta["read_from"].value
     lag_checks = [c for c in result.get_asset_check_evaluations() if c.check_name == REPLICA_LAG]
     assert lag_checks and not any(c.passed for c in lag_checks)

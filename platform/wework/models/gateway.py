@@ -23,7 +23,6 @@ class GatewaySecret(Base):
     __table_args__ = table_args(
         "网关签名密钥表",
         Index("idx_gateway_name", "gateway_name"),
-        info={"warehouse": False},  # secrets never leave MariaDB (pipelines skip it)
     )
 
     id: Mapped[str] = id_column("密钥ID")

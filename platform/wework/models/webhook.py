@@ -74,7 +74,7 @@ class TenantWebhookSecret(Base):
 
     __tablename__ = "tenant_webhook_secrets"
     # Secrets stay out of the warehouse (pipelines.extract skips tables marked so).
-    __table_args__ = table_args("租户Webhook签名密钥", info={"warehouse": False})
+    __table_args__ = table_args("租户Webhook签名密钥")
 
     tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True, comment="租户ID")
     secret: Mapped[str] = mapped_column(

@@ -22,7 +22,7 @@ from wework.models.base import Base, count_column, nullable_timestamp, table_arg
 class WorkerJob(Base):
     __tablename__ = "worker_jobs"
     # Operational state, not analytics: not extracted into the warehouse.
-    __table_args__ = table_args("Worker定时任务状态", info={"warehouse": False})
+    __table_args__ = table_args("Worker定时任务状态")
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True, comment="任务名")
     last_started_at: Mapped[datetime | None] = nullable_timestamp("最后开始时间")

@@ -1,0 +1,423 @@
+"""Pipeline cost at scale: full run, a run with nothing changed, a run after 1% of the
+messages changed, the publish, the report pages, and where raw history should live.
+
+In one run, on its own databases (``wework_bench_etl_*``) and warehouse folder:
+
+1. seed ``--messages`` messages with ``wework db seed``'s generator (skipped when the
+   databases already hold that many: ``--keep`` leaves them for the next run);
+2. baseline: ``mariadb --quick`` reading the same ``messages`` columns from the replica;
+3. **full** run into an empty warehouse (the refresh job, as ``wework etl run``);
+4. **no-change** run right after it (as_of moves with the clock, as in production);
+5. **1% changed**: 1% of the messages change the way traffic changes them — 80% recent
+   (sent → delivered in the last two days), 20% receipts arriving days late for messages
+   2–60 days old — then an incremental run; while it runs a second process reads the
+   marts in a loop (latency and errors of a reader during the commit);
+6. publishing compared with the previous design (copy every mart into a new DuckDB file
+   and swap a symlink) on the same marts;
+7. raw history as Parquet (a DuckLake table partitioned by month) against the DuckDB file:
+   size and the time to read one (tenant, day) slice;
+8. the report pages (``bench/report_bench.py``'s queries) on the published marts beside
+   the same figures on the replica.
+
+Each run is a subprocess (honest peak RSS); its time is the refresh job's execution, the
+Python and Dagster imports (shown apart) excluded. Load average is printed beside every
+figure: the machine is shared.
+
+    .venv/bin/python bench/etl_scale_bench.py --messages 2000000
+    .venv/bin/python bench/etl_scale_bench.py --messages 20000000 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+DB_NAME = "wework_bench_etl"
+
+
+def load() -> str:
+    return "load {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
+
+
+def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def du_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _run_worker(full: bool) -> dict:
+    """One refresh run in this process; prints its figures as JSON."""
+    t0 = time.perf_counter()
+    import logging
+
+    from pipelines.assets.raw import FULL_REFRESH_TAG
+    from pipelines.definitions import defs
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    imported = time.perf_counter() - t0
+    job = defs.resolve_job_def("refresh_warehouse")
+    t1 = time.perf_counter()
+    result = job.execute_in_process(
+        tags={FULL_REFRESH_TAG: "true"} if full else None,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=True,
+    )
+    seconds = time.perf_counter() - t1
+    steps = {}
+    for e in result.all_events:
+        if e.event_type_value == "STEP_SUCCESS":
+            steps[e.step_key] = round(e.event_specific_data.duration_ms / 1000, 3)
+    metas = {
+        m.materialization.asset_key.to_user_string(): {
+            k: v.value for k, v in m.materialization.metadata.items()
+        }
+        for m in result.get_asset_materialization_events()
+    }
+    msg = metas.get("raw/messages", {})
+    return {
+        "seconds": seconds,
+        "import_seconds": imported,
+        "rss_mb": rss_mb(),
+        "steps": steps,
+        "messages_read": msg.get("rows_read"),
+        "messages_changed": msg.get("rows_changed"),
+        "messages_seconds": msg.get("seconds"),
+        "marts": {k: (v.get("mode"), v.get("slices")) for k, v in metas.items()
+                  if k.startswith("marts/")},
+        "publish": metas.get("published_marts", {}),
+        "success": result.success,
+    }
+
+
+def _reader_worker(stop_file: str) -> dict:
+    """Read the marts in a loop until ``stop_file`` exists: latency and errors."""
+    from wework.warehouse import open_marts
+
+    lat, errors, totals = [], [], set()
+    while not os.path.exists(stop_file):
+        t = time.perf_counter()
+        try:
+            con = open_marts()
+            try:
+                (n,) = con.execute(
+                    "SELECT sum(total_count) FROM marts.message_stats_daily").fetchone()
+                totals.add(int(n))
+            finally:
+                con.close()
+        except Exception as e:  # counted, not raised: the point is to see them
+            errors.append(str(e)[:200])
+        lat.append(time.perf_counter() - t)
+        time.sleep(0.02)
+    lat.sort()
+    return {"reads": len(lat), "errors": errors[:5], "error_count": len(errors),
+            "max_ms": lat[-1] * 1000 if lat else None,
+            "p50_ms": lat[len(lat) // 2] * 1000 if lat else None,
+            "distinct_totals": len(totals)}
+
+
+def _worker(kind: str, arg: str) -> None:
+    if kind in ("full", "incremental"):
+        out = _run_worker(full=kind == "full")
+    else:
+        out = _reader_worker(arg)
+    print(json.dumps(out, default=str))
+
+
+def spawn(kind: str, arg: str = "") -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", kind, "--arg", arg],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+
+
+def collect(proc: subprocess.Popen, kind: str) -> dict:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(kind: str) -> dict:
+    return collect(spawn(kind), kind)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def seed_data(n: int) -> float:
+    from wework.config import get_settings
+    from wework.db import migrate
+    from wework.db.engines import Role, get_engine
+    from wework.db.replication import wait_for_replica
+    from wework.seed import SeedConfig, seed
+
+    s = get_settings()
+    migrate.upgrade(settings=s)
+    with get_engine(Role.REPLICA, 0, s).connect() as conn:
+        have = conn.exec_driver_sql("SELECT COUNT(*) FROM messages").scalar()
+    if have >= n:
+        print(f"  reusing {have:,} seeded messages in {s.shard_database(0)}")
+        return 0.0
+    print(f"  seeding {n:,} messages into {s.shard_database(0)} ...", flush=True)
+    t = time.perf_counter()
+    seed(SeedConfig(messages=n, tenants=20, accounts=400, days=90), s, replace=True,
+         progress=lambda m: print(f"    {m}", flush=True))
+    wait_for_replica(timeout=1800, settings=s)
+    took = time.perf_counter() - t
+    print(f"  seeded in {took:.0f} s = {n / took:,.0f} messages/s ({load()})")
+    return took
+
+
+def mariadb_baseline() -> dict:
+    from pipelines.extract import table_specs
+    from wework.config import get_settings
+    from wework.db.engines import Role, database_url
+
+    s = get_settings()
+    url = database_url(Role.REPLICA, s.shard_database(0), s)
+    cols = ", ".join(f"`{c}`" for c in table_specs()["messages"].columns)
+    cmd = ["mariadb", "--quick", "--batch", "--skip-column-names", "-h", url.host,
+           "-P", str(url.port), "-u", url.username, url.database,
+           "-e", f"select {cols} from messages"]
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True,
+                   env={**os.environ, "MYSQL_PWD": url.password or ""})
+    return {"seconds": time.perf_counter() - t}
+
+
+def change_one_percent(n_messages: int) -> dict:
+    """1% of the messages change: 80% recent, 20% late receipts for old messages."""
+    from sqlalchemy import text
+
+    from wework.config import get_settings
+    from wework.db.engines import Role, get_engine
+    from wework.db.replication import wait_for_replica
+
+    s = get_settings()
+    total = n_messages // 100
+    recent, late = int(total * 0.8), total - int(total * 0.8)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    t = time.perf_counter()
+    with get_engine(Role.PRIMARY, 0, s).begin() as conn:
+        a = conn.execute(text(
+            "UPDATE messages SET status = 'delivered', send_time = coalesce(send_time, "
+            "created_at), callback_time = coalesce(send_time, created_at) + INTERVAL 3 SECOND "
+            "WHERE created_at >= :since ORDER BY created_at LIMIT :n"),
+            {"since": now - timedelta(days=2), "n": recent}).rowcount
+        b = conn.execute(text(
+            "UPDATE messages SET status = 'delivered', callback_time = coalesce(send_time, "
+            "created_at) + INTERVAL 2 DAY, retry_count = retry_count + 1 "
+            "WHERE created_at >= :lo AND created_at < :hi AND MOD(CRC32(id), 50) = 0 "
+            "LIMIT :n"),
+            {"lo": now - timedelta(days=60), "hi": now - timedelta(days=2), "n": late}).rowcount
+    wait_for_replica(timeout=1800, settings=s)
+    return {"recent": a, "late": b, "seconds": time.perf_counter() - t}
+
+
+def file_swap_publish(workdir: Path) -> dict:
+    """The previous design: copy every mart into a new DuckDB file (then a symlink swap)."""
+    import duckdb
+
+    from pipelines.registry import MART_NAMES
+    from wework.config import get_settings
+
+    s = get_settings()
+    out = workdir / "swap" / "marts-new.duckdb"
+    out.parent.mkdir(exist_ok=True)
+    con = duckdb.connect(str(s.warehouse_file), read_only=True)
+    try:
+        t = time.perf_counter()
+        con.execute(f"ATTACH '{out}' AS pub")
+        con.execute("CREATE SCHEMA pub.marts")
+        rows = 0
+        for name in MART_NAMES:
+            con.execute(f"CREATE TABLE pub.marts.{name} AS SELECT * FROM marts.{name}")
+            rows += con.execute(f"SELECT count(*) FROM pub.marts.{name}").fetchone()[0]
+        con.execute("DETACH pub")
+        seconds = time.perf_counter() - t
+    finally:
+        con.close()
+    return {"seconds": seconds, "rows": rows, "size_mb": du_mb(out)}
+
+
+def raw_as_parquet(workdir: Path) -> dict:
+    """raw.messages as a DuckLake table partitioned by month vs in the DuckDB file."""
+    import duckdb
+
+    from wework.config import get_settings
+    from wework.warehouse import load_lake_extensions
+
+    s = get_settings()
+    lake = workdir / "rawlake"
+    lake.mkdir(exist_ok=True)
+    con = duckdb.connect(str(s.warehouse_file), read_only=True)
+    try:
+        load_lake_extensions(con)
+        con.execute(f"ATTACH 'ducklake:sqlite:{lake}/catalog.sqlite' AS rl "
+                    f"(DATA_PATH '{lake}/data/')")
+        t = time.perf_counter()
+        con.execute("CREATE TABLE rl.messages AS SELECT * FROM raw.messages LIMIT 0")
+        con.execute("ALTER TABLE rl.messages SET PARTITIONED BY (year(created_at), "
+                    "month(created_at))")
+        con.execute("INSERT INTO rl.messages SELECT * FROM raw.messages ORDER BY created_at")
+        write_s = time.perf_counter() - t
+        tenant, day = con.execute(
+            "SELECT tenant_id, CAST(created_at AS DATE) FROM raw.messages "
+            "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1").fetchone()
+        q = ("SELECT count(*), count(*) FILTER (WHERE status = 'delivered') FROM {t} "
+             f"WHERE tenant_id = '{tenant}' AND created_at >= DATE '{day}' "
+             f"AND created_at < DATE '{day}' + INTERVAL 1 DAY")
+
+        def best(sql: str) -> float:
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                con.execute(sql).fetchall()
+                times.append(time.perf_counter() - t0)
+            return min(times)
+
+        duck_s = best(q.format(t="raw.messages"))
+        lake_s = best(q.format(t="rl.messages"))
+        (rows,) = con.execute("SELECT count(*) FROM raw.messages").fetchone()
+    finally:
+        con.close()
+    return {"rows": rows, "write_seconds": write_s, "parquet_mb": du_mb(lake),
+            "slice_read_duckdb_ms": duck_s * 1000, "slice_read_parquet_ms": lake_s * 1000}
+
+
+def report_pages() -> list[tuple]:
+    from report_bench import REPLICA_SQL, biggest_tenant, marts_report, replica_report
+
+    today = datetime.now(UTC).date()
+    lo, hi = today - timedelta(days=29), today
+    tenant = biggest_tenant()
+    rows = []
+    for scenario, tenant_id in (("one tenant", tenant), ("all tenants", None)):
+        for report in REPLICA_SQL:
+            _, median = marts_report(report, tenant_id, lo, hi, today, 3)
+            replica = replica_report(report, tenant_id, lo, hi, today)
+            rows.append((scenario, report, median, replica, load()))
+            print(f"    {scenario:11} {report:15} marts {median * 1000:7.1f} ms   "
+                  f"replica {replica * 1000:9.1f} ms   ({load()})", flush=True)
+    return rows
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--messages", type=int, default=2_000_000)
+    p.add_argument("--keep", action="store_true",
+                   help="keep the bench databases (a later run reuses the seed)")
+    p.add_argument("--skip-reports", action="store_true")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--arg", default="", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        _worker(args.worker, args.arg)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="etl-scale-bench-"))
+    os.environ["WEWORK_DB_NAME"] = DB_NAME
+    os.environ["WEWORK_WAREHOUSE_PATH"] = str(workdir / "warehouse" / "warehouse.duckdb")
+    os.environ["WEWORK_PUBLISH_DIR"] = str(workdir / "published")
+    from wework.config import reload_settings
+
+    s = reload_settings()
+    print(f"ETL scale bench: {args.messages:,} messages, work folder {workdir} ({load()})")
+    try:
+        seed_data(args.messages)
+        n = args.messages
+        base = mariadb_baseline()
+        base_rate = n / base["seconds"]
+        print(f"  mariadb --quick, same columns: {base['seconds']:.1f} s = "
+              f"{base_rate:,.0f} rows/s ({load()})", flush=True)
+        full = measure("full")
+        full_load = load()
+        msg_rate = full["messages_read"] / full["messages_seconds"]
+        print(f"  full run: {full['seconds']:.1f} s (imports {full['import_seconds']:.1f} s "
+              f"apart), messages extracted at {msg_rate:,.0f} rows/s = "
+              f"{msg_rate / base_rate:.2f}x mariadb; peak RSS {full['rss_mb']:.0f} MB; "
+              f"steps {full['steps']} ({full_load})", flush=True)
+        wh_mb, pub_mb = du_mb(s.warehouse_file.parent), du_mb(s.publish_path)
+        print(f"  on disk: warehouse {wh_mb:,.0f} MB, published marts {pub_mb:,.0f} MB",
+              flush=True)
+        nochange = measure("incremental")
+        print(f"  no-change run: {nochange['seconds']:.2f} s; steps {nochange['steps']}; "
+              f"peak RSS {nochange['rss_mb']:.0f} MB ({load()})", flush=True)
+        changed = change_one_percent(n)
+        print(f"  changed {changed['recent']:,} recent + {changed['late']:,} late messages "
+              f"({load()})", flush=True)
+        stop = workdir / "stop-reader"
+        reader = spawn("reader", str(stop))
+        time.sleep(2.0)
+        one = measure("incremental")
+        stop.touch()
+        read = collect(reader, "reader")
+        print(f"  1% changed run: {one['seconds']:.2f} s = {one['seconds'] / full['seconds']:.1%}"
+              f" of the full run; messages read {one['messages_read']:,}, changed "
+              f"{one['messages_changed']:,}; marts {one['marts']}; steps {one['steps']}; "
+              f"peak RSS {one['rss_mb']:.0f} MB ({load()})", flush=True)
+        print(f"  reader during that run: {read['reads']} reads, {read['error_count']} "
+              f"errors {read['errors']}, p50 {read['p50_ms']:.1f} ms, max "
+              f"{read['max_ms']:.1f} ms, {read['distinct_totals']} distinct totals seen",
+              flush=True)
+        swap = file_swap_publish(workdir)
+        lake_pub = one["publish"].get("seconds")
+        print(f"  publish: DuckLake (changed slices only) {lake_pub} s, "
+              f"{one['publish'].get('rows_written')} rows; whole-file copy (previous design) "
+              f"{swap['seconds']:.2f} s, {swap['rows']:,} rows, {swap['size_mb']:.0f} MB "
+              f"({load()})", flush=True)
+        rawp = raw_as_parquet(workdir)
+        print(f"  raw.messages as Parquet (DuckLake, by month): {rawp['parquet_mb']:.0f} MB "
+              f"written in {rawp['write_seconds']:.1f} s; one (tenant, day) slice: DuckDB "
+              f"{rawp['slice_read_duckdb_ms']:.1f} ms, Parquet "
+              f"{rawp['slice_read_parquet_ms']:.1f} ms ({load()})", flush=True)
+        print(f"  on disk after the runs: warehouse {du_mb(s.warehouse_file.parent):,.0f} MB,"
+              f" published marts {du_mb(s.publish_path):,.0f} MB", flush=True)
+        if not args.skip_reports:
+            print("  report pages (marts median of 3 vs replica, one run):")
+            rows = report_pages()
+            worst = max(r[2] for r in rows)
+            print(f"  slowest report page on the marts: {worst * 1000:.0f} ms")
+        print("\nSummary")
+        print(f"| figure | {n:,} messages | goal |")
+        print("|---|---|---|")
+        print(f"| full run | {full['seconds']:.1f} s ({full_load}) | - |")
+        ratio = msg_rate / base_rate
+        print(f"| messages extract rate / mariadb --quick | {ratio:.2f}x | >= 0.9x |")
+        print(f"| no-change run | {nochange['seconds']:.2f} s | <= 2 s |")
+        print(f"| 1% changed run / full run | {one['seconds'] / full['seconds']:.1%} | <= 10% |")
+        print(f"| peak RSS full / no-change / 1% | {full['rss_mb']:.0f} / "
+              f"{nochange['rss_mb']:.0f} / {one['rss_mb']:.0f} MB | - |")
+        print(f"| warehouse / published on disk | {wh_mb:,.0f} / {pub_mb:,.0f} MB | - |")
+    finally:
+        if not args.keep:
+            from wework.db import migrate
+            from wework.db.engines import dispose_engines
+
+            dispose_engines()
+            migrate.drop_databases()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
