@@ -7,8 +7,10 @@ import streamlit as st
 
 from ui import session
 from ui.config import PAGE_SIZE
+from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import paged
+from ui.text import md
 from wework.models import MessageType
 from wework.services import templates
 from wework.services.permissions import TEMPLATE_MANAGE
@@ -58,6 +60,7 @@ if listing.empty:
     st.info("No templates yet.")
 else:
     st.dataframe(listing, hide_index=True)
+    csv_button(listing, "templates", "admin_templates")
 
 tab_new, tab_edit = st.tabs(["Create template", "Edit / preview"])
 with tab_new:
@@ -117,7 +120,7 @@ with tab_edit:
             values = {}
             for var in tpl.variables or []:
                 values[var["name"]] = st.text_input(
-                    var["name"] + ("" if var.get("required") else " (optional)"),
+                    md(var["name"]) + ("" if var.get("required") else " (optional)"),
                     value=(tpl.preview_data or {}).get(var["name"], var.get("default") or ""),
                     key=f"tpl_preview_{tid}_{var['name']}")
                 errors.slot(f"variables.{var['name']}")
