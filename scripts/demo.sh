@@ -62,8 +62,8 @@ $W etl run
 
 echo "==> serving"
 stop_bg app; stop_bg dagster
-setsid .venv/bin/python -m streamlit run app/main.py --server.headless true \
-  --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false \
+# wework app serve: the one way the app is started (its settings: app/.streamlit/config.toml)
+setsid .venv/bin/wework app serve --port "$APP_PORT" --address 127.0.0.1 \
   > "$LOGS/app.log" 2>&1 < /dev/null &
 echo $! > "$DATA/app.pid"
 setsid .venv/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p "$DAGSTER_PORT" \

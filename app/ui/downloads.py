@@ -28,7 +28,9 @@ def inert(value: object) -> object:
 def csv_bytes(df: pd.DataFrame) -> bytes:
     out = map_text_cells(df, inert)
     out.columns = [inert(str(c)) for c in out.columns]
-    return out.to_csv(index=False).encode()
+    # RFC 4180 line ends: the csv writer then quotes every cell holding a CR or LF (with
+    # "\n" alone, a lone CR went out unquoted and split the row in a spreadsheet).
+    return out.to_csv(index=False, lineterminator="\r\n").encode()
 
 
 def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
