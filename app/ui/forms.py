@@ -12,7 +12,6 @@ import streamlit as st
 
 from ui.errors import show_unexpected
 from ui.text import md
-from wework.db.engines import PrimaryUnavailable
 from wework.services.errors import (
     NotFoundError,
     PermissionDeniedError,
@@ -79,7 +78,9 @@ def attempt(action: Callable[[], T], errors: FieldErrors | None = None,
     except ServiceError as exc:
         (errors or FieldErrors()).show(exc)
         return None
-    except PrimaryUnavailable as exc:  # nothing was written; say so instead of a traceback
+    except Exception as exc:
+        # Nothing was written (one transaction): say so with an error id, and let the rest
+        # of the page render (the database unreachable, or a bug).
         show_unexpected(exc)
         return None
     if rerun:

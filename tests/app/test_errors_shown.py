@@ -61,8 +61,16 @@ def test_app_settings_hide_error_details_toolbar_and_raw_export(app_config, tmp_
     assert at.exception and "secret-detail" not in shown and "password_hash" not in shown
 
 
-def test_unexpected_error_shows_an_id_that_the_log_explains(app_as, tmp_path, monkeypatch,
-                                                            caplog):
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_unexpected_error_shows_an_id_that_the_log_explains(app_as, tmp_path, monkeypatch):
     """A corrupt published marts file: the report page fails, the user sees an id."""
     published = tmp_path / "published"
     published.mkdir()
@@ -71,14 +79,18 @@ def test_unexpected_error_shows_an_id_that_the_log_explains(app_as, tmp_path, mo
     monkeypatch.setenv("WEWORK_PUBLISH_DIR", str(published))
     reload_settings()
 
-    with caplog.at_level(logging.ERROR, logger="wework.app"):
+    log = Records()
+    logging.getLogger("wework.app").addHandler(log)
+    try:
         at = app_as("analyst")
+    finally:
+        logging.getLogger("wework.app").removeHandler(log)
     assert not at.exception  # nothing reached Streamlit's own error display
     notes = [e.value for e in at.error]
     assert len(notes) == 1 and "error id" in notes[0], notes
     error_id = re.search(r"error id ([0-9a-f]{12})", notes[0]).group(1)
     assert "duckdb" not in notes[0].lower() and str(published) not in notes[0]
-    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    logged = [r for r in log.records if error_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None  # the details, for the platform team
 
 
