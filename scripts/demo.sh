@@ -9,19 +9,15 @@
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
 #   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store and MariaDB
 #
-# Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
-# WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), metrics 18428.
+# Sample data size (arguments of this script, not platform settings): DEMO_MESSAGES
+# (default 300000), DEMO_TENANTS (20), DEMO_ACCOUNTS (400), DEMO_DAYS (90). Ports and
+# folders are settings (environment, .env or local.env, see `wework config show`):
+# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_DATA_DIR; metrics 18428.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
-LOGS=$DATA/logs
-APP_PORT=${WEWORK_APP_PORT:-8501}
-DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
 export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
-export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
 W=.venv/bin/wework
+setting() { $W config get "$1"; }
 
 stop_bg() {  # stop a background service started by this script (its whole process group)
   local pidfile=$DATA/$1.pid
@@ -34,13 +30,22 @@ stop_bg() {  # stop a background service started by this script (its whole proce
 }
 
 if [ "${1:-}" = "--stop" ]; then
+  [ -x $W ] || exit 0
+  DATA=$(setting data_dir)
   stop_bg app; stop_bg dagster
-  [ -x $W ] && { $W metrics down || true; $W db down; }
+  $W metrics down || true; $W db down
   exit 0
 fi
 
 ./scripts/setup.sh
-mkdir -p "$LOGS" "$DAGSTER_HOME"
+DATA=$(setting data_dir)
+LOGS=$DATA/logs
+APP_PORT=$(setting app_port)
+DAGSTER_PORT=$(setting dagster_port)
+# The Dagster instance (dagster.yaml written there) that `wework etl run` records its runs
+# in, so the UI started below lists them.
+export DAGSTER_HOME=$($W etl home)
+mkdir -p "$LOGS"
 echo "==> databases"
 $W db up
 $W db migrate
@@ -50,8 +55,8 @@ $W metrics up
 echo "==> sample data"
 if [ "${1:-}" = "--fresh" ]; then MODE=--replace; else MODE=--if-empty; fi
 $W db seed $MODE \
-  --tenants "${WEWORK_DEMO_TENANTS:-20}" --accounts "${WEWORK_DEMO_ACCOUNTS:-400}" \
-  --days "${WEWORK_DEMO_DAYS:-90}" --messages "${WEWORK_DEMO_MESSAGES:-300000}"
+  --tenants "${DEMO_TENANTS:-20}" --accounts "${DEMO_ACCOUNTS:-400}" \
+  --days "${DEMO_DAYS:-90}" --messages "${DEMO_MESSAGES:-300000}"
 
 echo "==> live activity: the WeCom gateway simulator for 20 s"
 $W simulate --seconds 20 --seed 1
@@ -81,5 +86,5 @@ echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Demo logins:"
-sed 's/^/  /' "$DATA/demo-logins.txt"
+sed 's/^/  /' "$(setting demo_logins_file)"
 echo "Stop everything: scripts/demo.sh --stop"

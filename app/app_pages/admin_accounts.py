@@ -8,12 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.downloads import csv_button
 from ui.errors import stored_error
 from ui.forms import FieldErrors, attempt
-from ui.paging import paged, reset
-from wework.models import AccountStatus
+from ui.paging import PAGE_SIZE, paged, reset
+from wework.enums import AccountStatus
 from wework.security.masking import PiiMask
 from wework.services import accounts
 from wework.services.permissions import ACCOUNT_MANAGE

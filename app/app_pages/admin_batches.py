@@ -4,14 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from ui import errors, session
-from ui.config import PAGE_SIZE
 from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt, parse_json
-from ui.paging import paged
+from ui.paging import PAGE_SIZE, paged
 from ui.text import md
-from wework.models import TargetType
+from wework.enums import TargetType
+from wework.errors import ServiceError
 from wework.services import accounts, batches, templates
-from wework.services.errors import ServiceError
 from wework.services.permissions import ACCOUNT_MANAGE, BATCH_MANAGE
 
 ctx = session.require(BATCH_MANAGE)

@@ -6,12 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt, parse_json
-from ui.paging import paged
+from ui.paging import PAGE_SIZE, paged
 from ui.text import md
-from wework.models import MessageType
+from wework.enums import MessageType
 from wework.services import templates
 from wework.services.permissions import TEMPLATE_MANAGE
 

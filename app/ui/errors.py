@@ -24,7 +24,7 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
-from wework.db.engines import PrimaryUnavailable
+from wework.errors import PrimaryUnavailable
 
 log = logging.getLogger("wework.app")
 if not log.handlers:  # Streamlit configures only its own loggers

@@ -12,9 +12,10 @@ import streamlit as st
 
 from ui.errors import show_unexpected
 from ui.text import md
-from wework.services.errors import (
+from wework.errors import (
     NotFoundError,
     PermissionDeniedError,
+    PrimaryUnavailable,
     ServiceError,
     ValidationError,
 )
@@ -53,6 +54,8 @@ class FieldErrors:
             st.error(md(f"{exc.field}: {exc.reason}"), icon=":material/error:")
         elif isinstance(exc, PermissionDeniedError | NotFoundError):
             st.error(md(exc), icon=":material/block:")
+        elif isinstance(exc, PrimaryUnavailable):  # nothing was written; the user may retry
+            show_unexpected(exc)  # without the server's address, with an error id
         else:
             st.error(md(exc), icon=":material/error:")
 
@@ -80,7 +83,7 @@ def attempt(action: Callable[[], T], errors: FieldErrors | None = None,
         return None
     except Exception as exc:
         # Nothing was written (one transaction): say so with an error id, and let the rest
-        # of the page render (the database unreachable, or a bug).
+        # of the page render (a bug, or a failure outside the service error tree).
         show_unexpected(exc)
         return None
     if rerun:

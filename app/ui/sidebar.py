@@ -7,9 +7,9 @@ import streamlit as st
 
 from ui import session
 from ui.text import md
+from wework.errors import ServiceError
 from wework.services import tenants
 from wework.services.context import Actor
-from wework.services.errors import ServiceError
 
 _TENANT_CHOICES = "wework_tenant_choices"
 
