@@ -3,6 +3,8 @@
 
 Every run: end an idle or revoked session, then build the navigation from the signed-in
 user's permissions (Reports / Admin groups). Signed out, the only page is the login form.
+An unexpected error anywhere in the run shows an error id, never a traceback
+(``ui.errors``).
 """
 
 from __future__ import annotations
@@ -16,29 +18,30 @@ if str(APP_DIR) not in sys.path:  # pages import the shared helpers as ``ui.*``
 
 import streamlit as st  # noqa: E402
 
-from ui import nav, session, sidebar  # noqa: E402
+from ui import errors, nav, session, sidebar  # noqa: E402
 
 st.set_page_config(page_title="WeWork Platform", page_icon=":material/hub:", layout="wide")
 
-actor = session.refresh()
-if actor is None:
-    page = st.navigation(
-        [st.Page(str(nav.PAGES_DIR / "login.py"), title="Sign in", icon=":material/login:",
-                 url_path="login")],
-        position="hidden",
-    )
-else:
-    groups = {
-        group: [
-            st.Page(str(nav.PAGES_DIR / spec.file), title=spec.title, icon=spec.icon,
-                    url_path=spec.url_path)
-            for spec in specs
-        ]
-        for group, specs in nav.grouped(actor).items()
-    }
-    if not groups:
-        groups = {"": [st.Page(str(nav.PAGES_DIR / "no_access.py"), title="No access",
-                               url_path="no-access")]}
-    page = st.navigation(groups)
-    sidebar.render(actor)
-page.run()
+with errors.guarded():
+    actor = session.refresh()
+    if actor is None:
+        page = st.navigation(
+            [st.Page(str(nav.PAGES_DIR / "login.py"), title="Sign in", icon=":material/login:",
+                     url_path="login")],
+            position="hidden",
+        )
+    else:
+        groups = {
+            group: [
+                st.Page(str(nav.PAGES_DIR / spec.file), title=spec.title, icon=spec.icon,
+                        url_path=spec.url_path)
+                for spec in specs
+            ]
+            for group, specs in nav.grouped(actor).items()
+        }
+        if not groups:
+            groups = {"": [st.Page(str(nav.PAGES_DIR / "no_access.py"), title="No access",
+                                   url_path="no-access")]}
+        page = st.navigation(groups)
+        sidebar.render(actor)
+    page.run()

@@ -86,8 +86,8 @@ start_bg worker $W worker
 start_bg dagster-daemon .venv/bin/dagster-daemon run -m pipelines.definitions
 start_bg dagster .venv/bin/dagster-webserver -m pipelines.definitions -h 127.0.0.1 \
   -p "$DAGSTER_PORT"
-start_bg app .venv/bin/python -m streamlit run app/main.py --server.headless true \
-  --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false
+# wework app serve: the one way the app is started (its settings: app/.streamlit/config.toml)
+start_bg app $W app serve --port "$APP_PORT" --address 127.0.0.1
 for _ in $(seq 120); do
   curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
 done

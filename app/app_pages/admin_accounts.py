@@ -1,5 +1,6 @@
 """WeCom accounts: list with status and heartbeat age, create (within max_accounts),
-allowed status transitions only, status history."""
+allowed status transitions only, status history. Bound phones and emails are masked
+unless the signed-in user holds pii:view (``wework.security.masking``)."""
 
 from datetime import UTC, datetime
 
@@ -7,12 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from ui import nav
+from ui.downloads import csv_button
+from ui.errors import stored_error
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged, reset
 from wework.enums import AccountStatus
+from wework.security.masking import PiiMask
 from wework.services import accounts
 
 ctx = nav.start(__file__)
+pii = PiiMask.for_permissions(ctx.actor.permissions)
 
 status_filter = st.selectbox("Status", ["(all)", *[s.value for s in AccountStatus]],
                              key="accounts_status", on_change=reset, args=("accounts",))
@@ -27,15 +32,18 @@ def age(ts):
 
 
 listing = pd.DataFrame([
-    {"name": a.account_name, "status": str(a.status),
+    {"name": a.account_name, "status": str(a.status), "phone": pii.phone(a.phone),
+     "email": pii.email(a.email),
      "heartbeat_age_s": age(a.last_heartbeat_time), "last_login": a.last_login_time,
-     "login_retries": a.login_retry_count, "error": a.error_message, "id": a.id}
+     "login_retries": a.login_retry_count,
+     "error": stored_error(a.error_message, full=ctx.actor.is_super_admin), "id": a.id}
     for a in page.items
 ])
 if listing.empty:
     st.info("No accounts match.")
 else:
     st.dataframe(listing, hide_index=True)
+    csv_button(listing, "accounts", "admin_accounts")
 
 with st.expander("Create account"), st.form("account_create"):
     errors = FieldErrors()

@@ -3,9 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from ui import nav, session
+from ui import errors, nav, session
+from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import PAGE_SIZE, paged
+from ui.text import md
 from wework.enums import TargetType
 from wework.errors import ServiceError
 from wework.services import accounts, batches, templates
@@ -17,6 +19,7 @@ ACTIVE = ("created", "running", "paused")
 
 
 @st.fragment(run_every="3s")
+@errors.guard  # its reruns run outside the page's own error handler
 def progress() -> None:
     """Re-read every 3 s (primary, fresh): counters move as the dispatcher sends."""
     if not session.still_active():
@@ -29,7 +32,7 @@ def progress() -> None:
     for b in live:
         done = b.sent_count + b.failed_count
         st.progress(min(1.0, float(b.progress_percent) / 100),
-                    text=f"{b.task_name} — {b.status}: {done}/{b.total_count} "
+                    text=f"{md(b.task_name)} — {b.status}: {done}/{b.total_count} "
                          f"(sent {b.sent_count}, delivered {b.success_count}, "
                          f"failed {b.failed_count})")
 
@@ -48,6 +51,7 @@ if listing.empty:
     st.info("No batch tasks yet.")
 else:
     st.dataframe(listing, hide_index=True)
+    csv_button(listing, "batch tasks", "admin_batches")
 by_id = {b.id: b for b in page.items}
 if by_id:
     bid = st.selectbox("Task", list(by_id), key="batch_pick",
@@ -104,7 +108,7 @@ with st.form("batch_create"):
     tpl = tpl_by_id[tid]
     values = {}
     for var in tpl.variables or []:
-        values[var["name"]] = st.text_input(f"Variable {var['name']}",
+        values[var["name"]] = st.text_input(f"Variable {md(var['name'])}",
                                             key=f"batch_var_{tid}_{var['name']}")
     errors.slot("variables", "template_values", "template_id")
     rate = st.number_input("Rate per minute (0 = unlimited)", min_value=0, value=0,

@@ -2,12 +2,15 @@
 
 A tenant user sees and replays the events of its own accounts (callbacks.list_events /
 replay_events scope them by guid); replaying the oldest N of a status is platform-wide,
-so only a super-admin gets that button."""
+so only a super-admin gets that button. A raw database error stored on an event is shown to
+platform admins only (``ui.errors.stored_error``)."""
 
 import pandas as pd
 import streamlit as st
 
 from ui import nav
+from ui.downloads import csv_button
+from ui.errors import stored_error
 from ui.forms import attempt
 from ui.paging import PAGE_SIZE, paged, reset
 from wework.services import callbacks
@@ -20,7 +23,8 @@ page = paged("callbacks", lambda c: callbacks.list_events(ctx, status=status,
                                                           limit=PAGE_SIZE, cursor=c))
 listing = pd.DataFrame([
     {"replay": False, "received": e.received_time, "event_type": e.event_type,
-     "guid": e.guid, "error": e.error_message, "retries": e.retry_count, "id": e.id}
+     "guid": e.guid, "error": stored_error(e.error_message, full=ctx.actor.is_super_admin),
+     "retries": e.retry_count, "id": e.id}
     for e in page.items
 ])
 chosen: list[str] = []
@@ -30,6 +34,7 @@ else:
     edited = st.data_editor(listing, hide_index=True, key=f"cb_table_{status}",
                             disabled=[c for c in listing.columns if c != "replay"])
     chosen = list(edited.loc[edited["replay"], "id"])
+    csv_button(listing.drop(columns="replay"), f"{status} callback events", "admin_callbacks")
 replayable = status in ("failed", "received", "processing")
 if replayable and st.button(f"Replay {len(chosen)} selected", key="cb_replay_selected",
                             disabled=not chosen):

@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from ui import nav
+from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt, parse_json
 from ui.paging import PAGE_SIZE, paged
+from ui.text import md
 from wework.enums import MessageType
 from wework.services import templates
 
@@ -55,6 +57,7 @@ if listing.empty:
     st.info("No templates yet.")
 else:
     st.dataframe(listing, hide_index=True)
+    csv_button(listing, "templates", "admin_templates")
 
 tab_new, tab_edit = st.tabs(["Create template", "Edit / preview"])
 with tab_new:
@@ -114,7 +117,7 @@ with tab_edit:
             values = {}
             for var in tpl.variables or []:
                 values[var["name"]] = st.text_input(
-                    var["name"] + ("" if var.get("required") else " (optional)"),
+                    md(var["name"]) + ("" if var.get("required") else " (optional)"),
                     value=(tpl.preview_data or {}).get(var["name"], var.get("default") or ""),
                     key=f"tpl_preview_{tid}_{var['name']}")
                 errors.slot(f"variables.{var['name']}")

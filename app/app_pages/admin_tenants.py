@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import nav
+from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt
 from ui.paging import paged
 from ui.sidebar import forget_tenant_choices
@@ -23,6 +24,7 @@ if rows.empty:
     st.info("No tenants.")
 else:
     st.dataframe(rows, hide_index=True)
+    csv_button(rows, "tenants", "admin_tenants")
 
 tab_create, tab_edit = st.tabs(["Create tenant", "Quotas and status"])
 with tab_create, st.form("tenant_create", clear_on_submit=False):

@@ -1,16 +1,20 @@
 """Users & roles: list, create, edit, deactivate/reactivate, reset password, unlock,
-assign roles; roles with their permission lists."""
+assign roles; roles with their permission lists. Phones and emails are masked unless the
+signed-in user holds pii:view (``wework.security.masking``)."""
 
 import pandas as pd
 import streamlit as st
 
 from ui import nav
+from ui.downloads import csv_button
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged
+from wework.security.masking import PiiMask
 from wework.services import roles, users
 from wework.services.permissions import ALL_PERMISSIONS
 
 ctx = nav.start(__file__)
+pii = PiiMask.for_permissions(ctx.actor.permissions)
 
 all_roles = roles.list_roles(ctx, limit=500, fresh=True).items
 role_by_id = {r.id: r for r in all_roles}
@@ -20,7 +24,8 @@ with tab_users:
     page = paged("users", lambda c: users.list_users(ctx, limit=PAGE_SIZE, cursor=c,
                                                      fresh=True))
     listing = pd.DataFrame([
-        {"username": u.username, "email": u.email, "real_name": u.real_name,
+        {"username": u.username, "email": pii.email(u.email), "phone": pii.phone(u.phone),
+         "real_name": u.real_name,
          "status": str(u.status), "locked_until": u.locked_until,
          "failed_logins": u.failed_login_count, "last_login": u.last_login_time, "id": u.id}
         for u in page.items
@@ -29,6 +34,7 @@ with tab_users:
         st.info("No users.")
     else:
         st.dataframe(listing, hide_index=True)
+        csv_button(listing, "users", "admin_users")
 
     with st.expander("Create user", expanded=False), st.form("user_create"):
         errors = FieldErrors()
@@ -57,15 +63,25 @@ with tab_users:
         user = by_id[uid]
         with st.form("user_edit"):
             errors = FieldErrors()
-            new_email = st.text_input("Email", value=user.email, key=f"user_edit_email_{uid}")
+            if pii.visible:
+                new_email = st.text_input("Email", value=user.email,
+                                          key=f"user_edit_email_{uid}")
+            else:  # never sent to this browser: a new address replaces it, empty keeps it
+                new_email = st.text_input(
+                    "Email", value="", placeholder=pii.email(user.email),
+                    key=f"user_edit_email_{uid}",
+                    help="Masked: you do not hold pii:view. Type a new address to replace "
+                         "it, or leave empty to keep it.")
             errors.slot("email")
             new_name = st.text_input("Real name", value=user.real_name or "",
                                      key=f"user_edit_real_name_{uid}")
             errors.slot("real_name")
             if st.form_submit_button("Save"):
-                attempt(lambda: users.update_user(ctx, uid, email=new_email.strip(),
-                                                  real_name=new_name.strip() or None),
-                        errors, success="User saved.")
+                changes = {"real_name": new_name.strip() or None}
+                if new_email.strip() or pii.visible:
+                    changes["email"] = new_email.strip()
+                attempt(lambda: users.update_user(ctx, uid, **changes), errors,
+                        success="User saved.")
         c1, c2, c3 = st.columns(3)
         if c1.button("Deactivate", key="user_deactivate", disabled=user.status != "active"):
             attempt(lambda: users.deactivate_user(ctx, uid), success="User deactivated.")

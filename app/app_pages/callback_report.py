@@ -1,15 +1,24 @@
 """Callbacks: received / processed / failed / ignored per day and event type, processing
-time (callback events are platform-wide: they carry no tenant)."""
+time. A tenant's users see the callbacks of their own tenant's accounts; platform-wide
+figures are for platform admins (the tenant filter's "(all)")."""
 
 import plotly.express as px
 import streamlit as st
 
 from ui import reports
+from ui.report_queries import CallbacksNotScoped
 
 ctx, path = reports.start(__file__)
-st.caption("Callback events arrive per WeCom instance and are counted platform-wide.")
-f = reports.filters("cbrep", path, ctx, account=False, message_type=False, tenant=False)
-data = reports.load("callbacks", path, f)
+st.caption("Callback events arrive per WeCom instance; each counts for the tenant of the "
+           "instance's account.")
+f = reports.filters("cbrep", path, ctx, account=False, message_type=False)
+try:
+    data = reports.load("callbacks", path, f)
+except CallbacksNotScoped:
+    st.info("The published marts count callbacks for the whole platform only, not per "
+            "tenant, so there are no figures to show for one tenant yet. Platform admins "
+            "see the platform-wide figures.", icon=":material/info:")
+    st.stop()
 daily = data["daily"]
 reports.chart(
     daily,

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import nav
 from ui.reports import chart
+from ui.text import md
 from wework.metrics.query import MetricsQueryError, recent
 
 ctx = nav.start(__file__)
@@ -32,5 +33,5 @@ try:
                                     line_group="labels", hover_data=["labels"]),
               name=title, key=f"mon_{series.rstrip('*_')}")
 except MetricsQueryError as e:
-    st.info(f"Metrics are not available: {e}")
+    st.info(f"Metrics are not available: {md(e)}")
 

@@ -5,7 +5,7 @@ import math
 import plotly.express as px
 import streamlit as st
 
-from ui import reports
+from ui import downloads, reports
 
 ctx, path = reports.start(__file__)
 f = reports.filters("overview", path, ctx)
@@ -51,7 +51,7 @@ for i, row in enumerate(kpis.itertuples(index=False)):
         help="Compared with yesterday" if row.metric == "Messages today"
         else "Compared with the previous period of the same length",
     )
-reports.csv_button(kpis, "key figures", "overview_kpis")
+downloads.csv_button(kpis, "key figures", "overview_kpis")
 
 reports.chart(
     data["daily"],

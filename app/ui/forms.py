@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from ui.errors import show_unexpected
+from ui.text import md
 from wework.errors import (
     NotFoundError,
     PermissionDeniedError,
@@ -43,18 +45,19 @@ class FieldErrors:
         return None
 
     def show(self, exc: ServiceError) -> None:
+        # A reason may quote what the user typed: shown as text, never as Markdown.
         if isinstance(exc, ValidationError):
             holder = self._holder(exc.field)
             if holder is not None:
-                holder.error(f"{exc.field}: {exc.reason}", icon=":material/error:")
+                holder.error(md(f"{exc.field}: {exc.reason}"), icon=":material/error:")
                 return
-            st.error(f"{exc.field}: {exc.reason}", icon=":material/error:")
+            st.error(md(f"{exc.field}: {exc.reason}"), icon=":material/error:")
         elif isinstance(exc, PermissionDeniedError | NotFoundError):
-            st.error(str(exc), icon=":material/block:")
+            st.error(md(exc), icon=":material/block:")
         elif isinstance(exc, PrimaryUnavailable):  # nothing was written; the user may retry
-            st.error(str(exc), icon=":material/cloud_off:")
+            show_unexpected(exc)  # without the server's address, with an error id
         else:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(exc), icon=":material/error:")
 
 
 _DONE = "wework_page_done"
@@ -64,24 +67,30 @@ def show_done() -> None:
     """The success note of the write made in the previous run (see :func:`attempt`)."""
     done = st.session_state.pop(_DONE, None)
     if done:
-        st.success(done, icon=":material/check_circle:")
+        st.success(md(done), icon=":material/check_circle:")
 
 
 def attempt(action: Callable[[], T], errors: FieldErrors | None = None,
             success: str | None = None, *, rerun: bool = True) -> T | None:
     """Run a service call; on a domain error show it (next to the field when known) and
     return None. On success, rerun the page so lists above the form show the change, with
-    ``success`` shown at the top (``rerun=False``: show it here and return the result)."""
+    ``success`` shown at the top (``rerun=False``: show it here and return the result).
+    ``success`` is plain text (it may quote a name the user typed)."""
     try:
         result = action()
     except ServiceError as exc:
         (errors or FieldErrors()).show(exc)
         return None
+    except Exception as exc:
+        # Nothing was written (one transaction): say so with an error id, and let the rest
+        # of the page render (a bug, or a failure outside the service error tree).
+        show_unexpected(exc)
+        return None
     if rerun:
         st.session_state[_DONE] = success or "Saved."
         st.rerun()
     if success:
-        st.success(success, icon=":material/check_circle:")
+        st.success(md(success), icon=":material/check_circle:")
     return result
 
 

@@ -97,9 +97,33 @@ def _account_status_at(con: duckdb.DuckDBPyConnection, f: Filters, day: date) ->
     return {status: n for status, n in rows}
 
 
-def _callback_failures(con: duckdb.DuckDBPyConnection, f: Filters) -> int:
-    # callback_processing_daily has no tenant: callback events are platform-wide.
-    where, params = _where(f, tenant=False, account=False, mtype=False)
+class CallbacksNotScoped(LookupError):
+    """The published callback mart has no tenant column, so one tenant's callback figures
+    cannot be told apart from the platform's."""
+
+
+def callbacks_scoped(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether marts.callback_processing_daily carries the tenant (of the event's account)."""
+    return con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'marts' "
+        "AND table_name = 'callback_processing_daily' AND column_name = 'tenant_id'"
+    ).fetchone()[0] > 0
+
+
+def _callback_where(con: duckdb.DuckDBPyConnection, f: Filters) -> tuple[str, list]:
+    """Callback figures of ``f.tenant_id``'s accounts, or of the whole platform when
+    ``f.tenant_id`` is None (offered to platform admins only). Never platform-wide figures
+    for a tenant: CallbacksNotScoped when the mart cannot scope them."""
+    if f.tenant_id and not callbacks_scoped(con):
+        raise CallbacksNotScoped
+    return _where(f, account=False, mtype=False)
+
+
+def _callback_failures(con: duckdb.DuckDBPyConnection, f: Filters) -> int | None:
+    try:
+        where, params = _callback_where(con, f)
+    except CallbacksNotScoped:
+        return None
     return con.execute(
         f"SELECT coalesce(sum(failed_count), 0) FROM marts.callback_processing_daily "
         f"WHERE {where}", params).fetchone()[0]
@@ -253,12 +277,23 @@ def batch_tasks(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, pd.Data
 
 
 def callbacks(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, pd.DataFrame]:
-    where, params = _where(f, tenant=False, account=False, mtype=False)
+    """Per day and event type. With a tenant column, a day's figures of several tenants
+    are summed (the p95 as the received-weighted mean of the tenants' p95s)."""
+    where, params = _callback_where(con, f)
     daily = _df(con, f"""
-        SELECT stat_date, event_type, received_count, processed_count, failed_count,
-               ignored_count, pending_count, avg_processing_seconds, p95_processing_seconds
+        SELECT stat_date, event_type, sum(received_count) AS received_count,
+               sum(processed_count) AS processed_count, sum(failed_count) AS failed_count,
+               sum(ignored_count) AS ignored_count, sum(pending_count) AS pending_count,
+               sum(avg_processing_seconds * received_count)
+                   / nullif(sum(received_count) FILTER (
+                       WHERE avg_processing_seconds IS NOT NULL), 0)
+                   AS avg_processing_seconds,
+               sum(p95_processing_seconds * received_count)
+                   / nullif(sum(received_count) FILTER (
+                       WHERE p95_processing_seconds IS NOT NULL), 0)
+                   AS p95_processing_seconds
         FROM marts.callback_processing_daily WHERE {where}
-        ORDER BY stat_date, event_type""", params)
+        GROUP BY stat_date, event_type ORDER BY stat_date, event_type""", params)
     by_type = daily.groupby("event_type", as_index=False)[
         ["received_count", "processed_count", "failed_count", "ignored_count", "pending_count"]
     ].sum()

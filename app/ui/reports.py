@@ -1,6 +1,9 @@
 """What every report page shares: the permission gate, the marts' freshness, the filter
 row, cached loading of the page's data, and charts/tables that say "no data" instead of
-drawing an empty figure, each with a CSV download of exactly what is shown."""
+drawing an empty figure, each with a CSV download of exactly what is shown.
+
+Names in figures are drawn as text (``ui.text.plot_frame``); CSVs come from
+``ui.downloads``."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import session
+from ui.downloads import csv_button
 from ui.report_queries import REPORTS, Filters, account_labels
+from ui.text import md, plot_frame
 from wework.enums import MessageType
 from wework.services.context import ServiceContext
 from wework.warehouse import NoPublishedMarts, open_marts, snapshot_version
@@ -174,7 +179,7 @@ def load(report: str, path: str, f: Filters, *options) -> dict[str, pd.DataFrame
     try:
         return _load(report, str(path), f, tuple(options))
     except NoPublishedMarts as e:
-        st.warning(str(e))
+        st.warning(md(e))
         st.stop()
     except duckdb.IOException as e:  # a published file vanished under a running page
         st.warning(f"The published marts cannot be read now ({str(e).splitlines()[0]}); "
@@ -193,13 +198,6 @@ def start(script: str) -> tuple[ServiceContext, str]:
     return ctx, path
 
 
-def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
-    st.download_button(
-        f"Download {name} (CSV)", df.to_csv(index=False).encode(), file_name=f"{key}.csv",
-        mime="text/csv", key=f"csv_{key}", icon=":material/download:",
-    )
-
-
 def no_data(what: str) -> None:
     st.info(f"No data for these filters ({what}).", icon=":material/info:")
 
@@ -210,7 +208,7 @@ def chart(df: pd.DataFrame, make: Callable[[pd.DataFrame], go.Figure], *, name: 
     if df is None or df.empty:
         no_data(name)
         return
-    fig = make(df)
+    fig = make(plot_frame(df))
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=10), title=name)
     st.plotly_chart(fig, key=f"fig_{key}")
     if table:
@@ -263,7 +261,7 @@ def heartbeat_freshness(ctx: ServiceContext, f: Filters) -> None:
                 break
             cursor = page.next_cursor
     except ServiceError as e:
-        st.error(str(e))
+        st.error(md(e))
         return
     df = pd.DataFrame(rows)
     if df.empty:

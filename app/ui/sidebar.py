@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import session
+from ui.text import md
 from wework.errors import ServiceError
 from wework.services import tenants
 from wework.services.context import Actor
@@ -39,12 +40,12 @@ def forget_tenant_choices() -> None:
 
 def render(actor: Actor) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.username}**")
+        st.caption(f"Signed in as **{md(actor.username)}**")
         if actor.is_super_admin:
             try:
                 choices = tenant_choices(actor)
             except ServiceError as e:
-                st.error(str(e))
+                st.error(md(e))
                 choices = {}
             current = session.acting_tenant()
             ids = list(choices)

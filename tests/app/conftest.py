@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,13 +101,109 @@ def app() -> AppTest:
 
 
 @pytest.fixture
-def app_as(app_world: AppWorld):
-    """``app_as("analyst")`` → an AppTest signed in as that role, already run once."""
+def app_for():
+    """``app_for(user)`` → an AppTest signed in as that user, already run once."""
 
-    def make(role: str, acting_tenant: str | None = None) -> AppTest:
-        at = sign_in_as(AppTest.from_file(MAIN, default_timeout=60), app_world.users[role])
+    def make(user: User, acting_tenant: str | None = None) -> AppTest:
+        at = sign_in_as(AppTest.from_file(MAIN, default_timeout=60), user)
         if acting_tenant:
             at.session_state["wework_acting_tenant"] = acting_tenant
         return at.run()
 
     return make
+
+
+@pytest.fixture
+def app_as(app_world: AppWorld, app_for):
+    """``app_as("analyst")`` → an AppTest signed in as that role, already run once."""
+
+    def make(role: str, acting_tenant: str | None = None) -> AppTest:
+        return app_for(app_world.users[role], acting_tenant)
+
+    return make
+
+
+# --------------------------------------------------------------------------- hostile names
+
+
+class CountingServer:
+    """A stand-in for an attacker's host on 127.0.0.1: counts every request it gets (an
+    image a browser loads, a link it prefetches)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.hits = hits
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class HostileWorld:
+    """A tenant whose names are attacks on whoever views them: Markdown images and links,
+    HTML, LaTeX, emoji codes, and spreadsheet formulas (each at most 100 characters)."""
+
+    evil: CountingServer
+    tenant_id: str
+    names: dict[str, str]  # what -> the stored name
+    admin: User
+
+
+def hostile_names(host: str) -> dict[str, str]:
+    return {
+        "tenant": f'@SUM(1) <a href="http://{host}/n">n</a> <img src=http://{host}/n.png>',
+        "account": f'=HYPERLINK("http://{host}/c","c") ![a](http://{host}/a.png) **a**',
+        "task": f"-2+3 ![t](http://{host}/t.png) <a href=http://{host}/t>t</a> $x$ :smile:",
+        "template": f"+1 [l](http://{host}/l) :red[r] ~~s~~ <b>b</b>",
+    }
+
+
+@pytest.fixture(scope="session")
+def hostile_world(app_world: AppWorld) -> Iterator[HostileWorld]:
+    """The hostile tenant with an online account, a template and a created batch send
+    (so its names reach the live progress, every report and the published marts)."""
+    from wework.services import accounts, batches, templates
+
+    evil = CountingServer()
+    names = hostile_names(evil.host)
+    tenant = tenants.create_tenant(app_world.super_ctx, tenant_code=unique("hostile"),
+                                   tenant_name=names["tenant"])
+    as_super = app_world.super_ctx.for_tenant(tenant.id)
+    admin_name = unique("hadmin")
+    admin = users.create_user(as_super, username=admin_name,
+                              email=f"{admin_name}@example.com", password=PASSWORD,
+                              role_codes=["admin"])
+    account = accounts.create_account(as_super, account_name=names["account"],
+                                      phone="13812345678", email="alice@example.com")
+    for status in ("logging_in", "waiting_scan", "waiting_confirm", "online"):
+        accounts.change_status(as_super, account.id, status)
+    template = templates.create_template(as_super, template_name=names["template"],
+                                         template_type="text",
+                                         template_content={"text": "hello"})
+    batches.create_batch(as_super, task_name=names["task"], account_id=account.id,
+                         target_type="manual",
+                         target_config={"conversation_ids": ["c-1", "c-2"]},
+                         template_id=template.id)
+    run_pipeline()
+    try:
+        yield HostileWorld(evil, tenant.id, names, admin)
+    finally:
+        evil.close()

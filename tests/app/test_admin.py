@@ -7,6 +7,7 @@ import json
 import uuid
 
 import pytest
+from rendered import shown
 from sqlalchemy import text
 
 from ui.nav import PAGES_DIR
@@ -26,11 +27,11 @@ def click(at, label):
 
 
 def errors(at) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def successes(at) -> list[str]:
-    return [s.value for s in at.success]
+    return [shown(s.value) for s in at.success]
 
 
 def one(primary, sql, **params):

@@ -28,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic"]
 PASSWORD = "app-test-password-1"
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)  # a cold app's first run can pass expect's 5 s
 
 
 
@@ -158,3 +159,51 @@ def test_wrong_password_is_refused(browser_page: Page, served_app, app_world):
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("invalid username or password")).to_be_visible()
     shot(page, "14_login_refused")
+
+
+def elements_pointing_at(page: Page, host: str) -> int:
+    """Elements (HTML or SVG) with any attribute naming ``host`` (src, href, xlink:href …)."""
+    return page.evaluate(
+        "host => [...document.querySelectorAll('*')].filter(e => [...e.attributes]"
+        ".some(a => a.value.includes(host))).length", host)
+
+
+def test_hostile_names_render_as_text_and_load_nothing(browser_page: Page, served_app,
+                                                       hostile_world):
+    """Names carrying Markdown images and links, HTML and LaTeX show as their literal text
+    in the live progress label, the report figures and the lists; the browser sends no
+    request to the host they name. The app runs with the viewer toolbar, and tables offer
+    no unescaped CSV export."""
+    page = browser_page
+    evil = hostile_world.evil
+    names = hostile_world.names
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if evil.host in r.url else None)
+
+    page.goto(served_app)
+    heading(page, "WeWork Platform")
+    page.get_by_label("Username", exact=True).fill(hostile_world.admin.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    heading(page, "Overview")
+    expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+
+    open_nav(page, "Batch sends")
+    progress = page.get_by_test_id("stProgress").filter(has_text="$x$ :smile:")
+    expect(progress).to_contain_text(names["task"])  # the literal text, markup and all
+    expect(progress.locator("img, a, .katex")).to_have_count(0)
+    page.get_by_test_id("stDataFrame").first.hover()
+    expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
+    shot(page, "15_hostile_batch_progress")
+
+    open_nav(page, "Message statistics")
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    open_nav(page, "Tenant usage")
+    legend = page.get_by_test_id("stPlotlyChart").first.locator(".legend")
+    expect(legend).to_contain_text('<a href="http://')  # the tenant name as text
+    shot(page, "16_hostile_tenant_legend")
+
+    # Rendering is done; an image or prefetch would have been requested by now.
+    page.wait_for_timeout(1000)
+    assert elements_pointing_at(page, evil.host) == 0
+    assert asked == [] and evil.hits == []

@@ -30,9 +30,8 @@ def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", address,
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--client.toolbarMode", "viewer",  # no developer menu / deploy button for users
+        # The rest (no error details, viewer toolbar, no usage stats …) is in
+        # app/.streamlit/config.toml, which Streamlit reads next to the main script.
     ]
 
 

@@ -11,6 +11,7 @@ TEMPLATE_MANAGE = "template:manage"
 BATCH_MANAGE = "batch:manage"
 REPORT_VIEW = "report:view"
 CALLBACK_REPLAY = "callback:replay"
+PII_VIEW = "pii:view"  # phones and emails unmasked (wework.security.masking)
 
 TENANT_PERMISSIONS = (
     TENANT_MANAGE,
@@ -21,6 +22,7 @@ TENANT_PERMISSIONS = (
     BATCH_MANAGE,
     REPORT_VIEW,
     CALLBACK_REPLAY,
+    PII_VIEW,
 )
 ALL_PERMISSIONS = (PLATFORM_ADMIN, *TENANT_PERMISSIONS)
 
