@@ -12,20 +12,31 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
+from pipelines.reports import (
+    ReportsResource,
+    report_assets,
+    report_scopes_sensor,
+    reports_automation_sensor,
+)
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from pipelines.schedules import hourly_refresh, refresh_job
 from wework.ops.dagster_jobs import ops_jobs, ops_schedules  # retention + backups
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:
-    return {"warehouse": WarehouseResource(), "replica": MySQLReplicaResource()}
+    return {
+        "warehouse": WarehouseResource(),
+        "replica": MySQLReplicaResource(),
+        "reports": ReportsResource(),
+    }
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *mart_assets, published_marts],
+    assets=[*raw_assets, *mart_assets, published_marts, *report_assets()],
     asset_checks=[published_marts_fresh],
     jobs=[refresh_job, *ops_jobs],
     schedules=[hourly_refresh, *ops_schedules],
+    sensors=[report_scopes_sensor, reports_automation_sensor],
     resources=resources(),
     executor=dg.in_process_executor,
 )

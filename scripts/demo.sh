@@ -3,15 +3,18 @@
 #   installs what is missing, starts the local MariaDB primary + replica and the metrics
 #   store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom gateway
 #   simulator for a while, materializes every pipeline asset, then serves the Streamlit
-#   app and the Dagster UI in the background and prints their addresses and demo logins.
+#   app and the Dagster UI in the background and prints their addresses and demo logins;
+#   builds the notebook reports and starts JupyterLab on notebooks/ (localhost only, with
+#   a generated token, .py sources opened as notebooks through jupytext).
 #
 #   scripts/demo.sh            # everything above
 #   scripts/demo.sh --fresh    # wipe the sample data and seed it again
-#   scripts/demo.sh --stop     # stop the app, the Dagster UI, the metrics store and MariaDB
+#   scripts/demo.sh --stop     # stop the app, the Dagster UI, JupyterLab, the metrics store
+#                              # and MariaDB
 #
 # Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
 # WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), metrics 18428.
+# WEWORK_DAGSTER_PORT (3000), WEWORK_JUPYTER_PORT (8888), metrics 18428.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,14 +22,15 @@ DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
 LOGS=$DATA/logs
 APP_PORT=${WEWORK_APP_PORT:-8501}
 DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
+JUPYTER_PORT=${WEWORK_JUPYTER_PORT:-8888}
 export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
 export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
 W=.venv/bin/wework
 
 stop_bg() {  # stop a background service started by this script (its whole process group)
-  local pidfile=$DATA/$1.pid
+  local pidfile=$DATA/$1.pid signal=${2:-INT}  # JupyterLab asks for confirmation on INT
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    kill -INT -- "-$(cat "$pidfile")" 2>/dev/null || true
+    kill "-$signal" -- "-$(cat "$pidfile")" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || true
   fi
@@ -34,7 +38,7 @@ stop_bg() {  # stop a background service started by this script (its whole proce
 }
 
 if [ "${1:-}" = "--stop" ]; then
-  stop_bg app; stop_bg dagster
+  stop_bg app; stop_bg dagster; stop_bg jupyter TERM
   [ -x $W ] && { $W metrics down || true; $W db down; }
   exit 0
 fi
@@ -60,8 +64,11 @@ $W metrics collect
 echo "==> pipelines: every asset materialized once"
 $W etl run
 
+echo "==> notebook reports: every notebook, platform-wide and per tenant"
+$W reports build || echo "(some reports failed: \`wework reports list\` and the app show which)"
+
 echo "==> serving"
-stop_bg app; stop_bg dagster
+stop_bg app; stop_bg dagster; stop_bg jupyter TERM
 setsid .venv/bin/python -m streamlit run app/main.py --server.headless true \
   --server.port "$APP_PORT" --server.address 127.0.0.1 --browser.gatherUsageStats false \
   > "$LOGS/app.log" 2>&1 < /dev/null &
@@ -69,6 +76,19 @@ echo $! > "$DATA/app.pid"
 setsid .venv/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p "$DAGSTER_PORT" \
   > "$LOGS/dagster.log" 2>&1 < /dev/null &
 echo $! > "$DATA/dagster.pid"
+# JupyterLab on the notebooks: a fresh token each start (passed in the environment, not on
+# the command line where `ps` shows it), loopback only, the .py sources opened as notebooks.
+JUPYTER_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')
+LAB_SETTINGS=$DATA/jupyter/lab-settings
+mkdir -p "$LAB_SETTINGS/@jupyterlab/docmanager-extension"
+echo '{"defaultViewers": {"python": "Jupytext Notebook"}}' \
+  > "$LAB_SETTINGS/@jupyterlab/docmanager-extension/plugin.jupyterlab-settings"
+AS_ROOT=(); [ "$(id -u)" = 0 ] && AS_ROOT=(--allow-root)  # the demo runs as root on a fresh box
+JUPYTER_TOKEN=$JUPYTER_TOKEN JUPYTERLAB_SETTINGS_DIR=$LAB_SETTINGS \
+  setsid .venv/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
+  --ServerApp.port="$JUPYTER_PORT" --ServerApp.port_retries=0 "${AS_ROOT[@]}" \
+  --ServerApp.root_dir="$ROOT/notebooks" > "$LOGS/jupyter.log" 2>&1 < /dev/null &
+echo $! > "$DATA/jupyter.pid"
 for _ in $(seq 120); do
   curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
 done
@@ -79,6 +99,7 @@ $W db status || true
 echo
 echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
+echo "JupyterLab:  http://127.0.0.1:$JUPYTER_PORT/lab?token=$JUPYTER_TOKEN  (notebooks/)"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Demo logins:"
 sed 's/^/  /' "$DATA/demo-logins.txt"

@@ -191,3 +191,7 @@ app.command("simulate")(simulate)
 from wework.cli_etl import etl_app  # noqa: E402
 
 app.add_typer(etl_app, name="etl")
+
+from wework.cli_reports import reports_app  # noqa: E402
+
+app.add_typer(reports_app, name="reports")

@@ -27,10 +27,11 @@ def run(
 
     from pipelines.assets.raw import FULL_REFRESH_TAG
     from pipelines.definitions import defs
+    from pipelines.schedules import refresh_job
     from wework import metrics
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def(refresh_job.name)
     result = job.execute_in_process(
         instance=instance,
         tags={FULL_REFRESH_TAG: "true"} if full else None,

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = None
     publish_dir: Path | None = None
 
+    # Notebook reports (wework.reports): where their versions are kept and how many per
+    # report, the days a report covers, the kernels that run the notebooks in parallel and
+    # how long one cell may run.
+    reports_dir: Path | None = None
+    report_keep_versions: int = Field(default=20, ge=1)
+    report_period_days: int = Field(default=30, ge=1, le=3660)
+    report_workers: int = Field(default=2, ge=1, le=32)
+    report_cell_timeout_seconds: int = Field(default=600, ge=1)
+
     # Monitoring (InfluxDB v2 write API); off when url is unset.
     influx_url: str | None = None
     influx_token: str = ""
@@ -70,6 +79,10 @@ class Settings(BaseSettings):
     @property
     def publish_path(self) -> Path:
         return self.publish_dir or self.data_dir / "warehouse" / "published"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or self.data_dir / "reports"
 
     def shard_database(self, shard: int) -> str:
         return f"{self.db_name}_{shard}"
