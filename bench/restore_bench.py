@@ -34,7 +34,6 @@ from wework.db.replication import wait_for_replica
 from wework.ops.backup import full_backup
 from wework.ops.clients import client_args, primary_option_file
 from wework.ops.restore import inspect_target, plan_restore, restore
-from wework.ops.settings import OpsSettings
 from wework.seed import SeedConfig, seed
 
 
@@ -73,8 +72,7 @@ def main() -> None:
     stack = LocalStack(base, *free_ports(2), buffer_pool_size="512M", log_file_size="256M")
     try:
         stack.up()
-        settings = stack.settings()
-        ops = OpsSettings(backup_dir=base / "backups")
+        settings = stack.settings().model_copy(update={"backup_dir": base / "backups"})
         migrate.upgrade(settings=settings)
         t0 = time.perf_counter()
         summary = seed(SeedConfig(messages=args.messages), settings, replace=True)
@@ -87,17 +85,16 @@ def main() -> None:
         expected = counts(settings)
 
         t0 = time.perf_counter()
-        made = full_backup(settings, ops)
+        made = full_backup(settings)
         backup_s = time.perf_counter() - t0
         print(f"full backup {made.name}: {made.size / 1e6:.1f} MB gzip in {backup_s:.1f} s")
 
         dispose_engines()
         t0 = time.perf_counter()
         result = restore(
-            plan_restore(settings=settings, ops=ops),
+            plan_restore(settings=settings),
             force=True,
             settings=settings,
-            ops=ops,
             echo=lambda _: None,
         )
         restore_s = time.perf_counter() - t0
@@ -107,7 +104,7 @@ def main() -> None:
         replica_s = time.perf_counter() - t0
 
         drop(settings)
-        dump = ops.backup_path(settings) / made.files[0].path
+        dump = settings.backup_path / made.files[0].path
         t0 = time.perf_counter()
         with primary_option_file(settings) as option_file:
             gunzip = subprocess.Popen(["gzip", "-dc", str(dump)], stdout=subprocess.PIPE)

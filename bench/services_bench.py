@@ -62,8 +62,9 @@ def rate(n: int, seconds: float) -> str:
 
 def run(args) -> None:
     from wework.db.engines import Role, get_engine
+    from wework.enums import AccountStatus
     from wework.gateway.base import NotifyType, SendResult, make_event
-    from wework.models import AccountStatus, Message, Tenant, WeworkAccount, new_id, utcnow
+    from wework.models import Message, Tenant, WeworkAccount, new_id, utcnow
     from wework.services import callbacks, messages
     from wework.services.context import system_context
     from wework.services.dispatcher import dispatch_once

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
+from pipelines.operations import ops_jobs, ops_schedules  # retention + backups
 from pipelines.reports import (
     ReportsResource,
     report_assets,
@@ -20,7 +21,6 @@ from pipelines.reports import (
 )
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from pipelines.schedules import hourly_refresh, refresh_job
-from wework.ops.dagster_jobs import ops_jobs, ops_schedules  # retention + backups
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

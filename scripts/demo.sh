@@ -12,20 +12,16 @@
 #   scripts/demo.sh --stop     # stop the app, the Dagster UI, JupyterLab, the metrics store
 #                              # and MariaDB
 #
-# Sizes: WEWORK_DEMO_MESSAGES (default 300000), WEWORK_DEMO_TENANTS (20),
-# WEWORK_DEMO_ACCOUNTS (400), WEWORK_DEMO_DAYS (90). Ports: WEWORK_APP_PORT (8501),
-# WEWORK_DAGSTER_PORT (3000), WEWORK_JUPYTER_PORT (8888), metrics 18428.
+# Sample data size (arguments of this script, not platform settings): DEMO_MESSAGES
+# (default 300000), DEMO_TENANTS (20), DEMO_ACCOUNTS (400), DEMO_DAYS (90). Ports and
+# folders are settings (environment, .env or local.env, see `wework config show`):
+# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_JUPYTER_PORT (8888),
+# WEWORK_DATA_DIR; metrics 18428.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-DATA=${WEWORK_DATA_DIR:-$ROOT/.data}
-LOGS=$DATA/logs
-APP_PORT=${WEWORK_APP_PORT:-8501}
-DAGSTER_PORT=${WEWORK_DAGSTER_PORT:-3000}
-JUPYTER_PORT=${WEWORK_JUPYTER_PORT:-8888}
 export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
-export DAGSTER_HOME=${DAGSTER_HOME:-$DATA/dagster}
 W=.venv/bin/wework
+setting() { $W config get "$1"; }
 
 stop_bg() {  # stop a background service started by this script (its whole process group)
   local pidfile=$DATA/$1.pid signal=${2:-INT}  # JupyterLab asks for confirmation on INT
@@ -38,13 +34,23 @@ stop_bg() {  # stop a background service started by this script (its whole proce
 }
 
 if [ "${1:-}" = "--stop" ]; then
+  [ -x $W ] || exit 0
+  DATA=$(setting data_dir)
   stop_bg app; stop_bg dagster; stop_bg jupyter TERM
-  [ -x $W ] && { $W metrics down || true; $W db down; }
+  $W metrics down || true; $W db down
   exit 0
 fi
 
 ./scripts/setup.sh
-mkdir -p "$LOGS" "$DAGSTER_HOME"
+DATA=$(setting data_dir)
+LOGS=$DATA/logs
+APP_PORT=$(setting app_port)
+DAGSTER_PORT=$(setting dagster_port)
+JUPYTER_PORT=$(setting jupyter_port)
+# The Dagster instance (dagster.yaml written there) that `wework etl run` records its runs
+# in, so the UI started below lists them.
+export DAGSTER_HOME=$($W etl home)
+mkdir -p "$LOGS"
 echo "==> databases"
 $W db up
 $W db migrate
@@ -54,8 +60,8 @@ $W metrics up
 echo "==> sample data"
 if [ "${1:-}" = "--fresh" ]; then MODE=--replace; else MODE=--if-empty; fi
 $W db seed $MODE \
-  --tenants "${WEWORK_DEMO_TENANTS:-20}" --accounts "${WEWORK_DEMO_ACCOUNTS:-400}" \
-  --days "${WEWORK_DEMO_DAYS:-90}" --messages "${WEWORK_DEMO_MESSAGES:-300000}"
+  --tenants "${DEMO_TENANTS:-20}" --accounts "${DEMO_ACCOUNTS:-400}" \
+  --days "${DEMO_DAYS:-90}" --messages "${DEMO_MESSAGES:-300000}"
 
 echo "==> live activity: the WeCom gateway simulator for 20 s"
 $W simulate --seconds 20 --seed 1
@@ -87,7 +93,7 @@ AS_ROOT=(); [ "$(id -u)" = 0 ] && AS_ROOT=(--allow-root)  # the demo runs as roo
 JUPYTER_TOKEN=$JUPYTER_TOKEN JUPYTERLAB_SETTINGS_DIR=$LAB_SETTINGS \
   setsid .venv/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
   --ServerApp.port="$JUPYTER_PORT" --ServerApp.port_retries=0 "${AS_ROOT[@]}" \
-  --ServerApp.root_dir="$ROOT/notebooks" > "$LOGS/jupyter.log" 2>&1 < /dev/null &
+  --ServerApp.root_dir="$PWD/notebooks" > "$LOGS/jupyter.log" 2>&1 < /dev/null &
 echo $! > "$DATA/jupyter.pid"
 for _ in $(seq 120); do
   curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
@@ -102,5 +108,5 @@ echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagst
 echo "JupyterLab:  http://127.0.0.1:$JUPYTER_PORT/lab?token=$JUPYTER_TOKEN  (notebooks/)"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Demo logins:"
-sed 's/^/  /' "$DATA/demo-logins.txt"
+sed 's/^/  /' "$(setting demo_logins_file)"
 echo "Stop everything: scripts/demo.sh --stop"

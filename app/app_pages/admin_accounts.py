@@ -7,10 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt
-from ui.paging import paged, reset
-from wework.models import AccountStatus
+from ui.paging import PAGE_SIZE, paged, reset
+from wework.enums import AccountStatus
 from wework.services import accounts
 from wework.services.permissions import ACCOUNT_MANAGE
 

@@ -4,12 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt, parse_json
-from ui.paging import paged
-from wework.models import TargetType
+from ui.paging import PAGE_SIZE, paged
+from wework.enums import TargetType
+from wework.errors import ServiceError
 from wework.services import accounts, batches, templates
-from wework.services.errors import ServiceError
 from wework.services.permissions import ACCOUNT_MANAGE, BATCH_MANAGE
 
 ctx = session.require(BATCH_MANAGE)

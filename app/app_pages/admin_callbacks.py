@@ -8,9 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import attempt
-from ui.paging import paged, reset
+from ui.paging import PAGE_SIZE, paged, reset
 from wework.services import callbacks
 from wework.services.permissions import CALLBACK_REPLAY
 

@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt, parse_json
-from ui.paging import paged
-from wework.models import MessageType
+from ui.paging import PAGE_SIZE, paged
+from wework.enums import MessageType
 from wework.services import templates
 from wework.services.permissions import TEMPLATE_MANAGE
 

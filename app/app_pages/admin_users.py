@@ -5,9 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from ui import session
-from ui.config import PAGE_SIZE
 from ui.forms import FieldErrors, attempt
-from ui.paging import paged
+from ui.paging import PAGE_SIZE, paged
 from wework.services import roles, users
 from wework.services.permissions import ALL_PERMISSIONS, USER_MANAGE
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import session
-from wework.services.errors import AuthenticationError
+from wework.errors import AuthenticationError
 
 st.title("WeWork Platform")
 flash = session.pop_flash()

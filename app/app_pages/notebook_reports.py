@@ -14,7 +14,7 @@ from datetime import datetime
 import streamlit as st
 
 from ui import session
-from ui.config import REPORT_CACHE_TTL_SECONDS
+from ui.reports import REPORT_CACHE_TTL_SECONDS, tenant_labels
 from wework.config import get_settings
 from wework.reports.markdown import code, to_html
 from wework.reports.notebooks import discover
@@ -140,8 +140,6 @@ if admin:
                          format_func=lambda s: scopes.get(s, s), key="nbreports_scope")
 else:
     scope = ctx.actor.tenant_id  # pinned: never taken from the page
-    from ui.reports import tenant_labels
-
     st.text_input("Tenant", value=tenant_labels(ctx)[scope], disabled=True,
                   key="nbreports_tenant")
 

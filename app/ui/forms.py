@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from wework.db.engines import PrimaryUnavailable
-from wework.services.errors import (
+from wework.errors import (
     NotFoundError,
     PermissionDeniedError,
+    PrimaryUnavailable,
     ServiceError,
     ValidationError,
 )
@@ -51,6 +51,8 @@ class FieldErrors:
             st.error(f"{exc.field}: {exc.reason}", icon=":material/error:")
         elif isinstance(exc, PermissionDeniedError | NotFoundError):
             st.error(str(exc), icon=":material/block:")
+        elif isinstance(exc, PrimaryUnavailable):  # nothing was written; the user may retry
+            st.error(str(exc), icon=":material/cloud_off:")
         else:
             st.error(str(exc), icon=":material/error:")
 
@@ -74,9 +76,6 @@ def attempt(action: Callable[[], T], errors: FieldErrors | None = None,
         result = action()
     except ServiceError as exc:
         (errors or FieldErrors()).show(exc)
-        return None
-    except PrimaryUnavailable as exc:  # nothing was written; say so instead of a traceback
-        st.error(str(exc), icon=":material/cloud_off:")
         return None
     if rerun:
         st.session_state[_DONE] = success or "Saved."

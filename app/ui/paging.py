@@ -10,6 +10,8 @@ import streamlit as st
 
 from wework.services.pagination import Page
 
+PAGE_SIZE = 20  # rows per page of every admin list
+
 
 def paged(key: str, fetch: Callable[[str | None], Page[Any]]) -> Page[Any]:
     stack_key = f"{key}_cursors"

@@ -13,12 +13,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui import session
-from ui.config import REPORT_CACHE_TTL_SECONDS
 from ui.report_queries import REPORTS, Filters, account_labels
-from wework.models import MessageType
+from wework.enums import MessageType
 from wework.services.context import ServiceContext
 from wework.services.permissions import REPORT_VIEW
 from wework.warehouse import NoPublishedMarts, open_marts, published_file
+
+# Report data is cached this long; a new publish of the marts invalidates it earlier,
+# because the published file's path is part of every cache key.
+REPORT_CACHE_TTL_SECONDS = 300
 
 # One colour per status on every chart: good news green, trouble red/orange.
 STATUS_COLORS = {
@@ -222,8 +225,8 @@ def heartbeat_freshness(ctx: ServiceContext, f: Filters) -> None:
     """Heartbeat age of the tenant's accounts *now*. The marts keep daily aggregates, not
     heartbeats, so this section asks the accounts service (a replica read, never the
     primary); it needs account:manage, else it says so."""
+    from wework.errors import ServiceError
     from wework.services import accounts
-    from wework.services.errors import ServiceError
     from wework.services.permissions import ACCOUNT_MANAGE
 
     st.subheader("Heartbeat freshness (now)")

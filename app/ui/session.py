@@ -12,10 +12,10 @@ import time
 
 import streamlit as st
 
-from ui.config import idle_minutes
+from wework.config import get_settings
+from wework.errors import AuthenticationError, NotFoundError
 from wework.services import auth
 from wework.services.context import Actor, ServiceContext
-from wework.services.errors import AuthenticationError, NotFoundError
 from wework.services.permissions import PLATFORM_ADMIN
 
 _USER = "wework_user_id"
@@ -68,7 +68,7 @@ def refresh() -> Actor | None:
         return None
     now = time.time()
     last = st.session_state.get(_LAST_SEEN, now)
-    limit = idle_minutes()
+    limit = get_settings().app_idle_minutes
     if now - last > limit * 60:
         sign_out(f"Your session expired after {limit:g} minutes without activity. "
                  "Please sign in again.")
@@ -92,7 +92,7 @@ def still_active() -> bool:
     Auto-refreshes themselves never count as activity."""
     last = st.session_state.get(_LAST_SEEN)
     return (st.session_state.get(_USER) is not None and last is not None
-            and time.time() - last <= idle_minutes() * 60)
+            and time.time() - last <= get_settings().app_idle_minutes * 60)
 
 
 def current_actor() -> Actor | None:

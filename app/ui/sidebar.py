@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import session
+from wework.errors import ServiceError
 from wework.services import tenants
 from wework.services.context import Actor
-from wework.services.errors import ServiceError
 
 _TENANT_CHOICES = "wework_tenant_choices"
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from ports import free_port
 
-from wework.cli_app import app_url, start_app
+from wework.cli.webapp import app_url, start_app
 from wework.config import REPO_ROOT
 from wework.services import accounts
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ui.nav import PAGES_DIR
+from wework.config import reload_settings
 from wework.models import User
 
 PASSWORD = "app-test-password-1"  # the one conftest.py gives every test user
@@ -49,6 +50,7 @@ def test_logout_ends_the_session(app_as):
 
 def test_idle_session_expires(app_as, monkeypatch):
     monkeypatch.setenv("WEWORK_APP_IDLE_MINUTES", "1")
+    reload_settings()
     at = app_as("analyst")
     at.session_state["wework_last_seen"] = time.time() - 61
     at = at.run()

@@ -20,7 +20,6 @@ from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, dispose_engines, new_engine, server_url
 from wework.db.localstack import LocalStack
-from wework.ops.settings import OpsSettings
 
 
 @pytest.fixture(scope="session")
@@ -44,10 +43,13 @@ def settings_for(stack: LocalStack, db_name: str, shard_count: int = 1) -> Setti
 
 
 @pytest.fixture
-def fresh_settings(stack: LocalStack) -> Iterator[Settings]:
-    """Migrated shard databases (2 shards) of their own on the private stack."""
+def fresh_settings(stack: LocalStack, tmp_path: Path) -> Iterator[Settings]:
+    """Migrated shard databases (2 shards) of their own on the private stack, and a
+    backup folder of their own."""
     stack.up()  # a previous test may have stopped a server
-    s = settings_for(stack, f"ops_{uuid.uuid4().hex[:8]}", shard_count=2)
+    s = settings_for(stack, f"ops_{uuid.uuid4().hex[:8]}", shard_count=2).model_copy(
+        update={"backup_dir": tmp_path / "backups"}
+    )
     migrate.upgrade(settings=s)
     yield s
     dispose_engines()
@@ -60,12 +62,7 @@ def fresh_settings(stack: LocalStack) -> Iterator[Settings]:
         engine.dispose()
 
 
-@pytest.fixture
-def ops_settings(tmp_path: Path) -> OpsSettings:
-    return OpsSettings(backup_dir=tmp_path / "backups")
-
-
-def cli_env(settings: Settings, ops: OpsSettings) -> dict[str, str]:
+def cli_env(settings: Settings) -> dict[str, str]:
     """Environment that points the `wework` command at the private stack."""
     return {
         "WEWORK_DATA_DIR": str(settings.data_dir),
@@ -74,7 +71,7 @@ def cli_env(settings: Settings, ops: OpsSettings) -> dict[str, str]:
         "WEWORK_LOCAL_DB_PASSWORD": settings.local_db_password or "",
         "WEWORK_DB_NAME": settings.db_name,
         "WEWORK_SHARD_COUNT": str(settings.shard_count),
-        "WEWORK_BACKUP_DIR": str(ops.backup_dir),
+        "WEWORK_BACKUP_DIR": str(settings.backup_dir),
         "WEWORK_PRIMARY_URL": "",
         "WEWORK_REPLICA_URL": "",
         "PATH": os.environ.get("PATH", ""),
@@ -82,5 +79,5 @@ def cli_env(settings: Settings, ops: OpsSettings) -> dict[str, str]:
 
 
 @pytest.fixture
-def ops_env(fresh_settings: Settings, ops_settings: OpsSettings) -> dict[str, str]:
-    return cli_env(fresh_settings, ops_settings)
+def ops_env(fresh_settings: Settings) -> dict[str, str]:
+    return cli_env(fresh_settings)

@@ -87,18 +87,18 @@ def drop_databases(settings: Settings) -> None:
         engine.dispose()
 
 
-def test_full_backup_records_position_size_and_checksum(fresh_settings, ops_settings):
+def test_full_backup_records_position_size_and_checksum(fresh_settings):
     write_batch(fresh_settings, "a")
-    made = full_backup(fresh_settings, ops_settings)
+    made = full_backup(fresh_settings)
 
-    listed = Manifest(ops_settings.backup_dir).load()
+    listed = Manifest(fresh_settings.backup_dir).load()
     assert [b.name for b in listed] == [made.name]
     entry = listed[0]
     assert entry.kind == "full"
     assert entry.databases == fresh_settings.shard_databases
     assert entry.binlog_file.startswith("mariadb-bin.") and entry.binlog_position > 0
     assert entry.gtid.startswith("0-1-")
-    path = ops_settings.backup_dir / entry.files[0].path
+    path = fresh_settings.backup_dir / entry.files[0].path
     assert path.stat().st_size == entry.files[0].size
     assert sha256_of(path) == entry.files[0].sha256
     with gzip.open(path) as f:
@@ -108,12 +108,12 @@ def test_full_backup_records_position_size_and_checksum(fresh_settings, ops_sett
     assert sql.count("INSERT INTO `tenants`") == len(fresh_settings.shard_databases)
 
 
-def test_incremental_without_full_backup_is_refused(fresh_settings, ops_settings):
+def test_incremental_without_full_backup_is_refused(fresh_settings):
     with pytest.raises(BackupError, match="no full backup"):
-        incremental_backup(fresh_settings, ops_settings)
+        incremental_backup(fresh_settings)
 
 
-def test_point_in_time_restore_through_the_cli(fresh_settings, ops_settings, ops_env):
+def test_point_in_time_restore_through_the_cli(fresh_settings, ops_env):
     env = ops_env
     write_batch(fresh_settings, "before-full")
     result = runner.invoke(app, ["db", "backup"], env=env)
@@ -156,10 +156,10 @@ def test_point_in_time_restore_through_the_cli(fresh_settings, ops_settings, ops
 
 
 def test_restore_refuses_a_database_with_data_and_says_what_is_there(
-    fresh_settings, ops_settings, ops_env
+    fresh_settings, ops_env
 ):
     write_batch(fresh_settings, "x", n=3)
-    full_backup(fresh_settings, ops_settings)
+    full_backup(fresh_settings)
     write_batch(fresh_settings, "y", n=2)
     before = snapshot(fresh_settings)
 
@@ -171,52 +171,52 @@ def test_restore_refuses_a_database_with_data_and_says_what_is_there(
     assert "refusing to overwrite data without --force" in result.output
     assert snapshot(fresh_settings) == before  # untouched
 
-    plan = plan_restore(settings=fresh_settings, ops=ops_settings)
-    done = restore(plan, force=True, settings=fresh_settings, ops=ops_settings, echo=print)
+    plan = plan_restore(settings=fresh_settings)
+    done = restore(plan, force=True, settings=fresh_settings, echo=print)
     rows = {(t.database, t.table): t.rows for t in done.tables}
     assert rows[(fresh_settings.shard_databases[1], "tenants")] == 3
 
 
-def test_a_damaged_backup_is_detected_before_anything_is_dropped(fresh_settings, ops_settings):
+def test_a_damaged_backup_is_detected_before_anything_is_dropped(fresh_settings):
     write_batch(fresh_settings, "z", n=2)
-    made = full_backup(fresh_settings, ops_settings)
-    path = ops_settings.backup_dir / made.files[0].path
+    made = full_backup(fresh_settings)
+    path = fresh_settings.backup_dir / made.files[0].path
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     before = snapshot(fresh_settings)
 
-    plan = plan_restore(settings=fresh_settings, ops=ops_settings)
+    plan = plan_restore(settings=fresh_settings)
     with pytest.raises(ManifestError, match="checksum mismatch"):
-        restore(plan, force=True, settings=fresh_settings, ops=ops_settings)
+        restore(plan, force=True, settings=fresh_settings)
     assert snapshot(fresh_settings) == before
 
 
-def test_until_must_be_covered_by_backed_up_binlogs(fresh_settings, ops_settings):
-    made = full_backup(fresh_settings, ops_settings)
+def test_until_must_be_covered_by_backed_up_binlogs(fresh_settings):
+    made = full_backup(fresh_settings)
     later = made.time + timedelta(hours=1)
     with pytest.raises(RestoreError, match="backed up only up to"):
-        plan_restore(until=later, settings=fresh_settings, ops=ops_settings)
+        plan_restore(until=later, settings=fresh_settings)
     with pytest.raises(RestoreError, match="no full backup taken at or before"):
-        plan_restore(until=made.time - timedelta(days=1), settings=fresh_settings, ops=ops_settings)
+        plan_restore(until=made.time - timedelta(days=1), settings=fresh_settings)
     with pytest.raises(RestoreError, match="--until"):
         parse_until("yesterday")
 
 
 def test_retention_removes_old_backups_but_keeps_the_newest_full_chain(
-    fresh_settings, ops_settings
+    fresh_settings
 ):
-    first = full_backup(fresh_settings, ops_settings)
-    incr = incremental_backup(fresh_settings, ops_settings)
+    first = full_backup(fresh_settings)
+    incr = incremental_backup(fresh_settings)
     time.sleep(1.0)  # distinct names and times
-    second = full_backup(fresh_settings, ops_settings)
-    directory = ops_settings.backup_dir
+    second = full_backup(fresh_settings)
+    directory = fresh_settings.backup_dir
 
     # Nothing is 30 days old yet.
-    assert prune_backups(fresh_settings, ops_settings).removed == []
+    assert prune_backups(fresh_settings).removed == []
 
     later = datetime.now(UTC) + timedelta(days=31)
-    pruned = prune_backups(fresh_settings, ops_settings, now=later)
+    pruned = prune_backups(fresh_settings, now=later)
     assert pruned.removed == [first.name, incr.name]
     assert pruned.kept == [second.name]  # older than 30 days too, but the newest full
     assert not (directory / first.files[0].path).exists()

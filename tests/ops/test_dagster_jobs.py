@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from sqlalchemy import text
 
-from wework.db.engines import Role, get_engine
-from wework.ops.dagster_jobs import (
+from pipelines.operations import (
     OperationsResource,
     full_backup_job,
     incremental_backup_job,
@@ -16,6 +15,7 @@ from wework.ops.dagster_jobs import (
     ops_schedules,
     retention_job,
 )
+from wework.db.engines import Role, get_engine
 from wework.ops.manifest import Manifest
 from wework.ops.retention import months_before
 
@@ -31,8 +31,8 @@ def resource_for(settings, backup_dir) -> OperationsResource:
             "local_db_password": settings.local_db_password or "",
             "db_name": settings.db_name,
             "shard_count": str(settings.shard_count),
+            "backup_dir": str(backup_dir),
         },
-        ops_overrides={"backup_dir": str(backup_dir)},
     )
 
 

@@ -17,10 +17,10 @@ from sqlalchemy import text
 from wework.db.engines import Role, get_engine
 from wework.db.localstack import LocalStack
 from wework.db.replication import wait_for_replica
+from wework.errors import PrimaryUnavailable
 from wework.ops.availability import (
     CANNOT_CONNECT,
     UNAVAILABLE_CODES,
-    PrimaryUnavailable,
     primary_write_engine,
     primary_writes,
 )

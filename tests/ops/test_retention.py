@@ -13,7 +13,6 @@ from wework.cli import app
 from wework.db import migrate
 from wework.db.engines import Role, get_engine
 from wework.ops.retention import maintain, months_before
-from wework.ops.settings import OpsSettings
 
 NOW = datetime(2029, 6, 15, 12, 0, 0, tzinfo=UTC)  # cutoff for 36 months: 2026-06-15 12:00
 CUTOFF = datetime(2026, 6, 15, 12, 0, 0)
@@ -108,9 +107,9 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         callback_parts = partitions(conn, "callback_events")
     assert "p2025" in message_parts and "p202605" in callback_parts
 
-    ops = OpsSettings(retention_batch_size=10)
+    settings = fresh_settings.model_copy(update={"retention_batch_size": 10})
     log: list[str] = []
-    reports = maintain(fresh_settings, ops, now=NOW, echo=log.append)
+    reports = maintain(settings, now=NOW, echo=log.append)
 
     by_table = {r.table: r for r in reports if r.shard == 0}
     messages = by_table["messages"]
@@ -142,7 +141,7 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
 
     # Partitions can still be added after the drop, and a second run removes nothing.
     migrate.partitions(fresh_settings)
-    again = maintain(fresh_settings, ops, now=NOW, echo=log.append)
+    again = maintain(settings, now=NOW, echo=log.append)
     assert sum(r.rows_removed for r in again) == 0
 
 

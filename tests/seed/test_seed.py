@@ -19,7 +19,8 @@ from wework.config import Settings
 from wework.db import migrate
 from wework.db.engines import Role, get_engine
 from wework.db.sharding import shard_for_tenant
-from wework.models import AccountStatus, new_id
+from wework.enums import AccountStatus
+from wework.models import new_id
 from wework.seed import SeedConfig, SeedError, seed, table_counts
 from wework.services.accounts import TRANSITIONS
 from wework.services.batches import counts_from_messages, stored_counts

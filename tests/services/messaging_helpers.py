@@ -13,13 +13,12 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from wework.enums import AccountStatus, ConversationType
 from wework.gateway.base import SendRequest, SendResult
 from wework.models import (
-    AccountStatus,
     AccountStatusHistory,
     BatchSendTask,
     Conversation,
-    ConversationType,
     Message,
     WeworkAccount,
     utcnow,

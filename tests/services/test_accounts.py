@@ -10,11 +10,8 @@ from threading import Barrier
 import pytest
 from sqlalchemy import select, text
 
-from wework.models import AccountStatus, AccountStatusHistory, WeworkAccount, utcnow
-from wework.services import accounts, tenants
-from wework.services.accounts import TRANSITIONS, LoginRetryLimitError
-from wework.services.context import SYSTEM_USER_ID, system_context
-from wework.services.errors import (
+from wework.enums import AccountStatus
+from wework.errors import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
@@ -22,6 +19,10 @@ from wework.services.errors import (
     QuotaExceededError,
     ValidationError,
 )
+from wework.models import AccountStatusHistory, WeworkAccount, utcnow
+from wework.services import accounts, tenants
+from wework.services.accounts import TRANSITIONS, LoginRetryLimitError
+from wework.services.context import SYSTEM_USER_ID, system_context
 from wework.services.uow import read_session, transaction
 
 S = AccountStatus

@@ -11,11 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from wework.models import UserStatus, utcnow
+from wework.enums import UserStatus
+from wework.errors import AuthenticationError, NotFoundError
+from wework.models import utcnow
 from wework.security import passwords
 from wework.services import auth, users
 from wework.services.auth import LOCKOUT, MAX_FAILED_LOGINS
-from wework.services.errors import AuthenticationError, NotFoundError
 from wework.services.uow import read_session, transaction
 
 MESSAGE = str(AuthenticationError())

@@ -14,11 +14,12 @@ from messaging_helpers import (
     messages_of,
 )
 
+from wework.enums import BatchStatus
+from wework.errors import InvalidTransitionError, QuotaExceededError, ValidationError
 from wework.gateway.base import NotifyType, make_event
-from wework.models import BatchStatus, utcnow
+from wework.models import utcnow
 from wework.services import batches, callbacks, templates
 from wework.services.dispatcher import dispatch_once
-from wework.services.errors import InvalidTransitionError, QuotaExceededError, ValidationError
 
 TEXT = {"message_type": "text", "content": {"text": "sale!"}}
 
@@ -214,7 +215,7 @@ def test_batch_quota_is_checked_for_the_whole_batch(make_tenant):
 
 
 def test_batch_permissions_and_tenant_isolation(make_tenant):
-    from wework.services.errors import NotFoundError, PermissionDeniedError
+    from wework.errors import NotFoundError, PermissionDeniedError
 
     a, b = make_tenant(), make_tenant()
     account = make_account(a.ctx)

@@ -7,10 +7,10 @@ import uuid
 import pytest
 from messaging_helpers import make_account
 
+from wework.enums import CallbackStatus
+from wework.errors import NotFoundError, PermissionDeniedError, ValidationError
 from wework.gateway.base import NotifyType, make_event
-from wework.models import CallbackStatus
 from wework.services import callbacks
-from wework.services.errors import NotFoundError, PermissionDeniedError, ValidationError
 
 
 def failed_receipt(guid: str) -> str:

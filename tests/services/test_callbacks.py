@@ -9,11 +9,12 @@ from messaging_helpers import RecordingGateway, make_account, messages_of, text_
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from wework.cli_messaging import callbacks_app
+from wework.cli.messaging import callbacks_app
+from wework.enums import AccountStatus, CallbackStatus
+from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator
-from wework.models import AccountStatus, AccountStatusHistory, CallbackStatus, Conversation
-from wework.models import MessageStatus as MS
+from wework.models import AccountStatusHistory, Conversation
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts, callbacks, messages
 from wework.services.dispatcher import dispatch_once
@@ -271,7 +272,7 @@ def test_ingest_many_isolates_each_event(tenant_ctx):
 def test_simulation_brings_accounts_online_and_produces_activity(tenant_ctx):
     import random
 
-    from wework.cli_messaging import run_simulation
+    from wework.cli.messaging import run_simulation
 
     fresh = accounts.create_account(
         tenant_ctx, account_name=f"s-{uuid.uuid4().hex[:8]}", guid=f"guid-{uuid.uuid4().hex}"

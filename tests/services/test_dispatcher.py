@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from messaging_helpers import RecordingGateway, make_account, messages_of, text_rows
 
+from wework.enums import MessageStatus
 from wework.gateway.simulator import WeComGatewaySimulator
-from wework.models import MessageStatus, utcnow
+from wework.models import utcnow
 from wework.services import messages
 from wework.services.dispatcher import dispatch_once, requeue_stale_sending
 

@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from wework.cli.keys import keys_app
 from wework.config import reload_settings
 from wework.services import accounts, keys, tenants, users
-from wework.services.cli_admin import keys_app
 from wework.services.uow import read_session
 
 

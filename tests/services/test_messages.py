@@ -8,16 +8,17 @@ import pytest
 from messaging_helpers import make_account, messages_of, text_rows
 from sqlalchemy import func, select
 
-from wework.models import Message, MessageStatus
-from wework.services import messages
-from wework.services.content import validate_content
-from wework.services.errors import (
+from wework.enums import MessageStatus
+from wework.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
     QuotaExceededError,
     ValidationError,
 )
+from wework.models import Message
+from wework.services import messages
+from wework.services.content import validate_content
 from wework.services.uow import transaction
 
 BAD_CONTENT = [

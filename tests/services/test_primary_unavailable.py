@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from wework.config import reload_settings
-from wework.db.engines import PrimaryUnavailable
+from wework.errors import PrimaryUnavailable
 from wework.services.uow import transaction
 
 

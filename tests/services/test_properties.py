@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 from messaging_helpers import RecordingGateway, batch_invariant, make_account, text_rows
 from sqlalchemy import select
 
+from wework.enums import AccountStatus
+from wework.errors import NotFoundError, ServiceError
 from wework.gateway.base import NotifyType, make_event
-from wework.models import AccountStatus, AccountStatusHistory, BatchSendTask, Message, utcnow
+from wework.models import AccountStatusHistory, BatchSendTask, Message, utcnow
 from wework.services import accounts, batches, callbacks, messages
 from wework.services.dispatcher import dispatch_once
-from wework.services.errors import NotFoundError, ServiceError
 from wework.services.uow import transaction
 
 INDEX = st.integers(min_value=0, max_value=50)

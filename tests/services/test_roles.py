@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from wework.models import UserRole
-from wework.services import auth, roles, users
-from wework.services.errors import (
+from wework.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import UserRole
+from wework.services import auth, roles, users
 from wework.services.permissions import (
     MESSAGE_SEND,
     PLATFORM_ADMIN,

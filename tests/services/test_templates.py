@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from wework.services import templates
-from wework.services.errors import (
+from wework.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.services import templates
 
 VARS = [{"name": "name", "required": True}, {"name": "shop", "default": "our shop"}]
 

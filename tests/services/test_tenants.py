@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from wework.models import Role, TenantStatus
-from wework.services import auth, tenants
-from wework.services.errors import (
+from wework.enums import TenantStatus
+from wework.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import Role
+from wework.services import auth, tenants
 from wework.services.permissions import PLATFORM_TENANT_CODE, SYSTEM_ROLES
 from wework.services.uow import read_session
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from wework.models import UserStatus
-from wework.security import passwords
-from wework.services import auth, users
-from wework.services.errors import (
+from wework.enums import UserStatus
+from wework.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.security import passwords
+from wework.services import auth, users
 from wework.services.uow import read_session
 
 

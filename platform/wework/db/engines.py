@@ -15,6 +15,7 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from wework.config import Settings, get_settings
+from wework.errors import PrimaryUnavailable
 
 UTC_INIT = "SET time_zone='+00:00'"
 # A host that is down must not hold a caller for PyMySQL's default 10 s.
@@ -28,18 +29,6 @@ CANNOT_CONNECT = 2003  # CR_CONN_HOST_ERROR
 SERVER_GONE = 2006  # CR_SERVER_GONE_ERROR
 LOST_CONNECTION = 2013  # CR_SERVER_LOST
 UNAVAILABLE_CODES = {CANNOT_CONNECT, SERVER_GONE, LOST_CONNECTION}
-
-
-class PrimaryUnavailable(RuntimeError):
-    """The primary cannot be reached; the write did not happen (it was rolled back)."""
-
-    def __init__(self, address: str, code: int, detail: str):
-        self.address = address
-        self.code = code
-        super().__init__(
-            f"primary unavailable at {address} (MySQL error {code}: {detail}); "
-            "the write was not applied, retry when the primary is back"
-        )
 
 
 def error_code(error: BaseException) -> int | None:

@@ -1,53 +1,37 @@
 """SQLAlchemy 2.x typed models: one module per spec database (user, account, message,
-callback). Importing this package registers every table on ``Base.metadata``."""
+callback). Importing this package registers every table on ``Base.metadata``. The
+enumerations of their ENUM columns live in :mod:`wework.enums`."""
 
 from wework.models.account import (
-    AccountStatus,
     AccountStatusHistory,
     Conversation,
-    ConversationType,
-    OperatorType,
     WeworkAccount,
 )
 from wework.models.base import Base, new_id, utcnow
-from wework.models.callback import CallbackEvent, CallbackStatus
+from wework.models.callback import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey
 from wework.models.message import (
     BatchSendTask,
-    BatchStatus,
     Message,
     MessageStatistic,
-    MessageStatus,
     MessageTemplate,
-    MessageType,
-    TargetType,
 )
-from wework.models.user import Role, Tenant, TenantStatus, User, UserRole, UserStatus
+from wework.models.user import Role, Tenant, User, UserRole
 
 __all__ = [
-    "AccountStatus",
     "AccountStatusHistory",
     "Base",
     "BatchSendTask",
-    "BatchStatus",
     "CallbackEvent",
     "CallbackEventKey",
-    "CallbackStatus",
     "Conversation",
-    "ConversationType",
     "Message",
     "MessageStatistic",
-    "MessageStatus",
     "MessageTemplate",
-    "MessageType",
-    "OperatorType",
     "Role",
-    "TargetType",
     "Tenant",
-    "TenantStatus",
     "User",
     "UserRole",
-    "UserStatus",
     "WeworkAccount",
     "new_id",
     "utcnow",

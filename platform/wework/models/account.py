@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wework.enums import AccountStatus, ConversationType, OperatorType
 from wework.models.base import (
     Base,
     count_column,
@@ -30,29 +30,6 @@ from wework.models.base import (
 )
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY
 from wework.security.crypto import EncryptedString
-
-
-class AccountStatus(StrEnum):
-    CREATED = "created"
-    LOGGING_IN = "logging_in"
-    WAITING_SCAN = "waiting_scan"
-    WAITING_CONFIRM = "waiting_confirm"
-    NEED_VERIFY = "need_verify"
-    ONLINE = "online"
-    OFFLINE = "offline"
-    ERROR = "error"
-    RECOVERING = "recovering"
-
-
-class OperatorType(StrEnum):
-    USER = "user"
-    SYSTEM = "system"
-    AUTO = "auto"
-
-
-class ConversationType(StrEnum):
-    PRIVATE = "private"
-    GROUP = "group"
 
 
 class WeworkAccount(Base):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, text
 from sqlalchemy.dialects.mysql import LONGTEXT, TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wework.enums import CallbackStatus
 from wework.models.base import (
     Base,
     count_column,
@@ -19,14 +19,6 @@ from wework.models.base import (
     table_args,
 )
 from wework.models.partitioning import CALLBACK_EVENTS
-
-
-class CallbackStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSING = "processing"
-    PROCESSED = "processed"
-    FAILED = "failed"
-    IGNORED = "ignored"
 
 
 class CallbackEvent(Base):

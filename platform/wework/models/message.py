@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wework.enums import BatchStatus, MessageStatus, MessageType, TargetType
 from wework.models.base import (
     Base,
     count_column,
@@ -32,40 +32,6 @@ from wework.models.base import (
     updated_at_column,
 )
 from wework.models.partitioning import MESSAGES
-
-
-class MessageType(StrEnum):
-    TEXT = "text"
-    IMAGE = "image"
-    FILE = "file"
-    LINK = "link"
-    MINIPROGRAM = "miniprogram"
-    AT = "at"
-
-
-class MessageStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class TargetType(StrEnum):
-    MANUAL = "manual"
-    IMPORT = "import"
-    GROUP = "group"
-    FILTER = "filter"
-
-
-class BatchStatus(StrEnum):
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class Message(Base):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.mysql import TIMESTAMP
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wework.enums import TenantStatus, UserStatus
 from wework.models.base import (
     Base,
     count_column,
@@ -22,19 +22,6 @@ from wework.models.base import (
     updated_at_column,
 )
 from wework.security.crypto import EncryptedString
-
-
-class TenantStatus(StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    DELETED = "deleted"
-
-
-class UserStatus(StrEnum):
-    ACTIVE = "active"
-    INACTIVE = "inactive"
-    LOCKED = "locked"
-    DELETED = "deleted"
 
 
 class Tenant(Base):

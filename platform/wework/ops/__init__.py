@@ -7,5 +7,7 @@
 - :mod:`.retention` — the spec's data cleanup: old partitions dropped, the rest deleted in
   small batches (`wework db maintain`).
 - :mod:`.availability` — a clear, fast error when the primary is down.
-- :mod:`.dagster_jobs` — the same on Dagster schedules.
+
+The same jobs on Dagster schedules live with the rest of the Dagster code, in
+``pipelines/operations.py``.
 """

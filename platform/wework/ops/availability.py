@@ -24,7 +24,6 @@ from wework.db.engines import (  # noqa: F401 - re-exported for callers of this 
     LOST_CONNECTION,
     SERVER_GONE,
     UNAVAILABLE_CODES,
-    PrimaryUnavailable,
     Role,
     database_url,
     error_code,

@@ -31,7 +31,6 @@ from wework.ops.clients import (
     primary_option_file,
 )
 from wework.ops.manifest import Backup, BackupFile, Manifest, ManifestError, format_time
-from wework.ops.settings import OpsSettings, get_ops_settings
 
 CHUNK = 1 << 20
 _POSITION = re.compile(rb"MASTER_LOG_FILE='([^']+)',\s*MASTER_LOG_POS=(\d+)")
@@ -98,11 +97,10 @@ def _existing_databases(settings: Settings) -> set[str]:
         engine.dispose()
 
 
-def full_backup(settings: Settings | None = None, ops: OpsSettings | None = None) -> Backup:
+def full_backup(settings: Settings | None = None) -> Backup:
     """Dump every shard database in one consistent snapshot, compressed, into the manifest."""
     s = settings or get_settings()
-    o = ops or get_ops_settings()
-    manifest = Manifest(o.backup_path(s))
+    manifest = Manifest(s.backup_path)
     databases = s.shard_databases
     missing = [db for db in databases if db not in _existing_databases(s)]
     if missing:
@@ -122,7 +120,7 @@ def full_backup(settings: Settings | None = None, ops: OpsSettings | None = None
             )
             try:
                 size, sha, head, tail = _compress_stream(
-                    proc.stdout, partial, o.backup_compress_level
+                    proc.stdout, partial, s.backup_compress_level
                 )
             finally:
                 proc.stdout.close()
@@ -156,7 +154,7 @@ def full_backup(settings: Settings | None = None, ops: OpsSettings | None = None
             files=[BackupFile(path=target.name, size=size, sha256=sha)],
         )
         manifest.save([*backups, backup])
-    prune_backups(s, o)
+    prune_backups(s)
     return backup
 
 
@@ -168,11 +166,10 @@ def binlog_sequence(name: str) -> int:
     return int(suffix)
 
 
-def incremental_backup(settings: Settings | None = None, ops: OpsSettings | None = None) -> Backup:
+def incremental_backup(settings: Settings | None = None) -> Backup:
     """Close the current binlog and copy every binlog written since the previous backup."""
     s = settings or get_settings()
-    o = ops or get_ops_settings()
-    manifest = Manifest(o.backup_path(s))
+    manifest = Manifest(s.backup_path)
     with manifest.locked():
         backups = manifest.load()
         if not any(b.kind == "full" for b in backups):
@@ -221,7 +218,7 @@ def incremental_backup(settings: Settings | None = None, ops: OpsSettings | None
                         )
                     with raw.open("rb") as source:
                         size, sha, _, _ = _compress_stream(
-                            source, partial / f"{log}.gz", o.backup_compress_level
+                            source, partial / f"{log}.gz", s.backup_compress_level
                         )
                     raw.unlink()
                     files.append(
@@ -244,7 +241,7 @@ def incremental_backup(settings: Settings | None = None, ops: OpsSettings | None
             files=files,
         )
         manifest.save([*backups, backup])
-    prune_backups(s, o)
+    prune_backups(s)
     return backup
 
 
@@ -256,7 +253,6 @@ class PruneResult:
 
 def prune_backups(
     settings: Settings | None = None,
-    ops: OpsSettings | None = None,
     now: datetime | None = None,
 ) -> PruneResult:
     """Remove backups older than ``backup_retention_days``.
@@ -265,9 +261,8 @@ def prune_backups(
     retention can never leave nothing to restore.
     """
     s = settings or get_settings()
-    o = ops or get_ops_settings()
-    manifest = Manifest(o.backup_path(s))
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=o.backup_retention_days)
+    manifest = Manifest(s.backup_path)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=s.backup_retention_days)
     with manifest.locked():
         backups = manifest.load()
         fulls = [i for i, b in enumerate(backups) if b.kind == "full"]

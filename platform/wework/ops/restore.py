@@ -42,7 +42,6 @@ from wework.ops.clients import (
     utc_env,
 )
 from wework.ops.manifest import Backup, BackupFile, Manifest, ManifestError, format_time
-from wework.ops.settings import OpsSettings, get_ops_settings
 
 UNTIL_FORMAT = "%Y-%m-%d %H:%M:%S"
 CHUNK = 1 << 20
@@ -169,11 +168,9 @@ def plan_restore(
     name: str | None = None,
     until: datetime | None = None,
     settings: Settings | None = None,
-    ops: OpsSettings | None = None,
 ) -> RestorePlan:
     s = settings or get_settings()
-    o = ops or get_ops_settings()
-    manifest = Manifest(o.backup_path(s))
+    manifest = Manifest(s.backup_path)
     backups = manifest.load()
     if not backups:
         raise RestoreError(f"no backups in {manifest.directory}: run `wework db backup` first")
@@ -275,14 +272,12 @@ def restore(
     *,
     force: bool = False,
     settings: Settings | None = None,
-    ops: OpsSettings | None = None,
     echo: Callable[[str], None] = print,
 ) -> RestoreResult:
     """Carry out ``plan``. Verifies checksums first; refuses a non-empty target without
     ``force``."""
     s = settings or get_settings()
-    o = ops or get_ops_settings()
-    manifest = Manifest(o.backup_path(s))
+    manifest = Manifest(s.backup_path)
     with manifest.locked():
         for backup in (plan.full, *plan.incrementals):
             manifest.verify(backup)

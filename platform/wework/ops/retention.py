@@ -30,7 +30,6 @@ from wework.config import Settings, get_settings
 from wework.db.engines import Role, get_engine
 from wework.models.callback_dedup import CallbackEventKey
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
-from wework.ops.settings import OpsSettings, get_ops_settings
 
 
 @dataclass(frozen=True)
@@ -40,22 +39,22 @@ class RetentionPolicy:
     months: int
 
 
-def policies(ops: OpsSettings | None = None) -> list[RetentionPolicy]:
-    o = ops or get_ops_settings()
+def policies(settings: Settings | None = None) -> list[RetentionPolicy]:
+    s = settings or get_settings()
     return [
-        RetentionPolicy(MESSAGES.table, MESSAGES.column, o.retention_messages_months),
+        RetentionPolicy(MESSAGES.table, MESSAGES.column, s.retention_messages_months),
         RetentionPolicy(
             ACCOUNT_STATUS_HISTORY.table,
             ACCOUNT_STATUS_HISTORY.column,
-            o.retention_account_status_history_months,
+            s.retention_account_status_history_months,
         ),
         RetentionPolicy(
-            CALLBACK_EVENTS.table, CALLBACK_EVENTS.column, o.retention_callback_events_months
+            CALLBACK_EVENTS.table, CALLBACK_EVENTS.column, s.retention_callback_events_months
         ),
         # The de-duplication keys live as long as the events they guard (not partitioned:
         # batched deletes only). A key older than the window guards an event already purged.
         RetentionPolicy(
-            CallbackEventKey.__tablename__, "created_at", o.retention_callback_events_months
+            CallbackEventKey.__tablename__, "created_at", s.retention_callback_events_months
         ),
     ]
 
@@ -171,21 +170,19 @@ def clean_table(
 
 def maintain(
     settings: Settings | None = None,
-    ops: OpsSettings | None = None,
     now: datetime | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[TableCleanup]:
     """Apply every retention policy to every shard; ``now`` is for tests (default: now)."""
     s = settings or get_settings()
-    o = ops or get_ops_settings()
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("now: must be timezone-aware (UTC), got a naive datetime")
     reports = []
     for shard in range(s.shard_count):
         engine = get_engine(Role.PRIMARY, shard, s)
-        for policy in policies(o):
-            report = clean_table(engine, shard, policy, moment, o.retention_batch_size, echo)
+        for policy in policies(s):
+            report = clean_table(engine, shard, policy, moment, s.retention_batch_size, echo)
             echo(report.summary())
             reports.append(report)
     return reports

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from faker import Faker
 
-from wework.models import AccountStatus
+from wework.enums import AccountStatus
 from wework.services.permissions import SYSTEM_ROLES
 
 # Status shares of the seeded accounts; every status appears at least once when there

@@ -49,25 +49,18 @@ from sqlalchemy.orm import Session
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
 from wework.db.sharding import all_shards
-from wework.models import (
-    AccountStatus,
-    AccountStatusHistory,
-    OperatorType,
-    Tenant,
-    User,
-    WeworkAccount,
-    utcnow,
-)
-from wework.security.crypto import lookup_hash
-from wework.services import validators as v
-from wework.services.context import ServiceContext, system_context
-from wework.services.errors import (
+from wework.enums import AccountStatus, OperatorType
+from wework.errors import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
     QuotaExceededError,
     ValidationError,
 )
+from wework.models import AccountStatusHistory, Tenant, User, WeworkAccount, utcnow
+from wework.security.crypto import lookup_hash
+from wework.services import validators as v
+from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
 from wework.services.uow import read_session, shard_transaction, transaction

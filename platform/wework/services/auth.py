@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
-from wework.models import Tenant, TenantStatus, User, UserStatus, utcnow
+from wework.enums import TenantStatus, UserStatus
+from wework.errors import AuthenticationError, NotFoundError
+from wework.models import Tenant, User, utcnow
 from wework.security import passwords
 from wework.services import roles as roles_service
 from wework.services.context import Actor, ServiceContext
-from wework.services.errors import AuthenticationError, NotFoundError
 from wework.services.uow import transaction
 
 MAX_FAILED_LOGINS = 5

@@ -37,26 +37,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from wework.models import (
-    BatchSendTask,
-    BatchStatus,
-    Conversation,
-    ConversationType,
-    Message,
-    MessageStatus,
-    TargetType,
-    utcnow,
-)
-from wework.services import messages as msgs
-from wework.services import templates
-from wework.services.content import parse_message_type, validate_content
-from wework.services.context import ServiceContext
-from wework.services.errors import (
+from wework.enums import BatchStatus, ConversationType, MessageStatus, TargetType
+from wework.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import BatchSendTask, Conversation, Message, utcnow
+from wework.services import messages as msgs
+from wework.services import templates
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
 from wework.services.uow import read_session, transaction

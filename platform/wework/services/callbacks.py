@@ -46,22 +46,14 @@ from sqlalchemy.orm import Session
 
 from wework import metrics
 from wework.db.sharding import all_shards, shard_for_tenant
+from wework.enums import AccountStatus, CallbackStatus, ConversationType
+from wework.errors import NotFoundError, ServiceError, ValidationError
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
-from wework.models import (
-    AccountStatus,
-    CallbackEvent,
-    CallbackStatus,
-    Conversation,
-    ConversationType,
-    WeworkAccount,
-    new_id,
-    utcnow,
-)
+from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts
 from wework.services import messages as msgs
 from wework.services.context import ServiceContext, system_context
-from wework.services.errors import NotFoundError, ServiceError, ValidationError
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import shard_transaction, transaction

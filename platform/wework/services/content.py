@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wework.models import MessageType
-from wework.services.errors import ValidationError
+from wework.enums import MessageType
+from wework.errors import ValidationError
 
 MAX_TEXT_LENGTH = 4000  # WeCom's limit for one text message (characters)
 MAX_FIELD_LENGTH = 2048

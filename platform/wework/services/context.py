@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wework.services.errors import NotFoundError, PermissionDeniedError
+from wework.errors import NotFoundError, PermissionDeniedError
 from wework.services.permissions import ALL_PERMISSIONS, PLATFORM_ADMIN
 
 SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"

@@ -36,18 +36,9 @@ from sqlalchemy.orm import Session
 
 from wework import metrics
 from wework.db.sharding import all_shards
+from wework.enums import AccountStatus, BatchStatus, MessageStatus, TenantStatus
 from wework.gateway.base import Gateway, SendRequest, SendResult
-from wework.models import (
-    AccountStatus,
-    BatchSendTask,
-    BatchStatus,
-    Message,
-    MessageStatus,
-    Tenant,
-    TenantStatus,
-    WeworkAccount,
-    utcnow,
-)
+from wework.models import BatchSendTask, Message, Tenant, WeworkAccount, utcnow
 from wework.services.batches import in_send_window
 from wework.services.messages import SendOutcome, lock_message, record_send_outcome
 from wework.services.uow import shard_transaction

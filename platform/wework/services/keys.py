@@ -22,10 +22,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import String, Table, bindparam, select, type_coerce, update
 
 from wework.db.sharding import all_shards
+from wework.errors import ValidationError
 from wework.models import Base
 from wework.security import crypto
 from wework.security.crypto import EncryptedString
-from wework.services.errors import ValidationError
 from wework.services.uow import shard_transaction
 
 

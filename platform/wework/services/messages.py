@@ -33,26 +33,17 @@ from typing import Any
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from wework.models import (
-    BatchSendTask,
-    BatchStatus,
-    Message,
-    MessageStatus,
-    Tenant,
-    TenantStatus,
-    WeworkAccount,
-    new_id,
-    utcnow,
-)
-from wework.services.content import parse_message_type, validate_content
-from wework.services.context import ServiceContext
-from wework.services.errors import (
+from wework.enums import BatchStatus, MessageStatus, TenantStatus
+from wework.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
     QuotaExceededError,
     ValidationError,
 )
+from wework.models import BatchSendTask, Message, Tenant, WeworkAccount, new_id, utcnow
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.uow import read_session, transaction

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from wework.services.errors import ValidationError
+from wework.errors import ValidationError
 
 T = TypeVar("T")
 

@@ -23,15 +23,15 @@ from sqlalchemy.orm import Session
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
-from wework.models import Role, Tenant, User, UserRole
-from wework.services import validators as v
-from wework.services.context import ServiceContext
-from wework.services.errors import (
+from wework.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import Role, Tenant, User, UserRole
+from wework.services import validators as v
+from wework.services.context import ServiceContext
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import (
     ALL_PERMISSIONS,

@@ -18,15 +18,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wework.models import MessageTemplate, utcnow
-from wework.services.content import parse_message_type, validate_content
-from wework.services.context import ServiceContext
-from wework.services.errors import (
+from wework.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from wework.models import MessageTemplate, utcnow
+from wework.services.content import parse_message_type, validate_content
+from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
 from wework.services.uow import read_session, transaction

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from wework.db.engines import Role as DbRole
 from wework.db.engines import get_engine
 from wework.db.sharding import all_shards, shard_for_tenant
-from wework.models import Role, Tenant, TenantStatus, User, UserRole, new_id
+from wework.enums import TenantStatus
+from wework.errors import ConflictError, NotFoundError, ValidationError
+from wework.models import Role, Tenant, User, UserRole, new_id
 from wework.services import roles as roles_service
 from wework.services import users as users_service
 from wework.services import validators as v
 from wework.services.context import SYSTEM_USER_ID, ServiceContext
-from wework.services.errors import ConflictError, NotFoundError, ValidationError
 from wework.services.pagination import DEFAULT_LIMIT, Page, check_limit, keyset, merge_pages
 from wework.services.permissions import (
     PLATFORM_ADMIN,

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wework.models import Role, User, UserStatus
+from wework.enums import UserStatus
+from wework.errors import ConflictError, NotFoundError, ValidationError
+from wework.models import Role, User
 from wework.security import passwords
 from wework.services import roles as roles_service
 from wework.services import validators as v
 from wework.services.context import ServiceContext
-from wework.services.errors import ConflictError, NotFoundError, ValidationError
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import USER_MANAGE
 from wework.services.uow import read_session, transaction

@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from wework.services.errors import ValidationError
+from wework.errors import ValidationError
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")

@@ -7,14 +7,10 @@ from datetime import datetime
 
 import typer
 
+from wework.cli.common import fail
 from wework.config import reload_settings
 
 SUPER_ADMIN = "superadmin"
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def add_schema_commands(db_app: typer.Typer) -> None:
@@ -54,7 +50,7 @@ def migrate(
     try:
         results = m.upgrade(revision, settings)
     except RuntimeError as e:
-        _fail(str(e))
+        fail(str(e))
     for r in results:
         added = sum(len(p.added) for p in r.partitions)
         typer.echo(f"{r.database}: {r.before or 'empty'} -> {r.after}; "
@@ -92,10 +88,11 @@ def seed(
     accounts in every status with matching status histories, conversations, templates,
     batch tasks whose counters match their messages, messages of every type and status,
     and callback events. Also creates the platform super-admin. Demo logins (one generated
-    password) are printed and saved to <data_dir>/demo-logins.txt."""
+    password) are printed and saved to <data_dir>/sets/<db_name>/demo-logins.txt (see
+    `wework config get demo_logins_file`)."""
+    from wework.errors import ServiceError
     from wework.seed import SeedConfig, SeedError, table_counts
     from wework.seed import seed as run_seed
-    from wework.services.errors import ServiceError
     from wework.services.tenants import bootstrap_platform
 
     settings = reload_settings()
@@ -108,7 +105,7 @@ def seed(
     try:
         pinned = datetime.fromisoformat(now) if now else None
     except ValueError:
-        _fail(f"now: {now!r} is not an ISO timestamp (YYYY-MM-DDTHH:MM:SS)")
+        fail(f"now: {now!r} is not an ISO timestamp (YYYY-MM-DDTHH:MM:SS)")
     cfg = SeedConfig(tenants=tenants, accounts=accounts, days=days, messages=messages,
                      seed=seed_value, now=pinned)
     try:
@@ -116,7 +113,7 @@ def seed(
         bootstrap_platform(SUPER_ADMIN, "superadmin@platform.example.com",
                            summary.demo_password)
     except (SeedError, ServiceError) as e:
-        _fail(str(e))
+        fail(str(e))
     typer.echo("rows: " + ", ".join(f"{t} {n:,}" for t, n in summary.counts.items()))
     typer.echo(f"messages loaded at {summary.messages_per_second:,.0f} rows/s; "
                + ", ".join(f"{k} {v:.1f}s" for k, v in summary.seconds.items()))
@@ -128,7 +125,7 @@ def seed(
         lines += [f"  {role} of tenant {tenant}: {user}" for role, user in sorted(roles.items())]
         lines.append("  (every tenant tNNN has the same users: tNNN_admin0, tNNN_operator1, "
                      "tNNN_analyst3)")
-    path = settings.data_dir / "demo-logins.txt"
+    path = settings.demo_logins_file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     os.chmod(path, 0o600)

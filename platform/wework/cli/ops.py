@@ -1,16 +1,13 @@
 """`wework db backup | backups | restore | maintain`: thin commands over :mod:`wework.ops`.
 
-Registered on the ``db`` group of :mod:`wework.cli` by :func:`add_ops_commands`.
+Registered on the ``db`` group (:mod:`wework.cli.db`) by :func:`add_ops_commands`.
 """
 
 from __future__ import annotations
 
 import typer
 
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+from wework.cli.common import fail
 
 
 def _size(n: int) -> str:
@@ -36,16 +33,13 @@ def backup(
     from wework.ops.backup import BackupError, full_backup, incremental_backup
     from wework.ops.clients import ToolError
     from wework.ops.manifest import ManifestError
-    from wework.ops.settings import get_ops_settings
 
     settings = reload_settings()
-    ops = get_ops_settings()
     try:
-        made = incremental_backup(settings, ops) if incremental else full_backup(settings, ops)
+        made = incremental_backup(settings) if incremental else full_backup(settings)
     except (BackupError, ToolError, ManifestError) as e:
-        _fail(str(e))
-        return
-    directory = ops.backup_path(settings)
+        fail(str(e))
+    directory = settings.backup_path
     typer.echo(
         f"{made.kind} backup {made.name}: databases {', '.join(made.databases)}; binlog "
         f"{made.binlog_file}:{made.binlog_position} → {made.end_file}:{made.end_position}; "
@@ -59,10 +53,9 @@ def backups() -> None:
     """List the backups in the manifest (oldest first)."""
     from wework.config import reload_settings
     from wework.ops.manifest import Manifest
-    from wework.ops.settings import get_ops_settings
 
     settings = reload_settings()
-    manifest = Manifest(get_ops_settings().backup_path(settings))
+    manifest = Manifest(settings.backup_path)
     listed = manifest.load()
     if not listed:
         typer.echo(f"no backups in {manifest.directory}")
@@ -94,18 +87,15 @@ def restore(
     from wework.ops.manifest import ManifestError
     from wework.ops.restore import RestoreError, parse_until, plan_restore
     from wework.ops.restore import restore as run_restore
-    from wework.ops.settings import get_ops_settings
 
     settings = reload_settings()
-    ops = get_ops_settings()
     try:
         moment = parse_until(until) if until else None
-        plan = plan_restore(name, moment, settings, ops)
+        plan = plan_restore(name, moment, settings)
         typer.echo(plan.describe())
-        result = run_restore(plan, force=force, settings=settings, ops=ops, echo=typer.echo)
+        result = run_restore(plan, force=force, settings=settings, echo=typer.echo)
     except (RestoreError, ManifestError, ToolError) as e:
-        _fail(str(e))
-        return
+        fail(str(e))
     typer.echo(
         f"restored in {result.seconds:.1f} s (load {result.seconds_load:.1f} s, binlog replay "
         f"{result.seconds_replay:.1f} s); now:"
@@ -122,9 +112,8 @@ def maintain() -> None:
     WEWORK_RETENTION_CALLBACK_EVENTS_MONTHS (36). Rows inside the window are never touched."""
     from wework.config import reload_settings
     from wework.ops.retention import maintain as run_maintain
-    from wework.ops.settings import get_ops_settings
 
-    reports = run_maintain(reload_settings(), get_ops_settings(), echo=typer.echo)
+    reports = run_maintain(reload_settings(), echo=typer.echo)
     typer.echo(f"removed {sum(r.rows_removed for r in reports)} rows in all")
 
 

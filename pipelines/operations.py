@@ -1,11 +1,7 @@
 """Operations on Dagster schedules: data retention daily, backups full daily and
 incremental every 15 minutes (the spec's RPO is 15 minutes).
 
-Add to a code location with::
-
-    from wework.ops.dagster_jobs import ops_jobs, ops_schedules
-    dg.Definitions(..., jobs=[..., *ops_jobs], schedules=[..., *ops_schedules])
-
+``pipelines.definitions`` adds ``ops_jobs`` and ``ops_schedules`` to the code location.
 The jobs carry their own ``ops`` resource, so they need nothing from the code location.
 Schedules start STOPPED (Dagster's default): turn them on in the UI or with
 ``dagster schedule start``, on the deployment that owns the backups.
@@ -16,7 +12,6 @@ import dagster as dg
 from wework.config import Settings, get_settings
 from wework.ops.backup import full_backup, incremental_backup
 from wework.ops.retention import maintain
-from wework.ops.settings import OpsSettings
 
 
 class OperationsResource(dg.ConfigurableResource):
@@ -24,20 +19,16 @@ class OperationsResource(dg.ConfigurableResource):
     it at a private stack: ``settings_overrides={"primary_port": "...", ...}``)."""
 
     settings_overrides: dict[str, str] = {}
-    ops_overrides: dict[str, str] = {}
 
     def settings(self) -> Settings:
         if not self.settings_overrides:
             return get_settings()
         return Settings(**{**get_settings().model_dump(), **self.settings_overrides})
 
-    def ops_settings(self) -> OpsSettings:
-        return OpsSettings(**self.ops_overrides)
-
 
 @dg.op(description="Spec cleanup: drop wholly expired partitions, delete old rows in batches.")
 def retention_cleanup(context: dg.OpExecutionContext, ops: OperationsResource) -> dg.Output:
-    reports = maintain(ops.settings(), ops.ops_settings(), echo=context.log.info)
+    reports = maintain(ops.settings(), echo=context.log.info)
     removed = sum(r.rows_removed for r in reports)
     return dg.Output(
         removed,
@@ -68,14 +59,14 @@ def _backup_output(made) -> dg.Output:
 
 @dg.op(description="Consistent full dump of every shard database (mariadb-dump).")
 def full_backup_op(context: dg.OpExecutionContext, ops: OperationsResource) -> dg.Output:
-    made = full_backup(ops.settings(), ops.ops_settings())
+    made = full_backup(ops.settings())
     context.log.info(f"full backup {made.name}: {made.size} bytes, GTID {made.gtid}")
     return _backup_output(made)
 
 
 @dg.op(description="Copy the binlogs closed since the previous backup.")
 def incremental_backup_op(context: dg.OpExecutionContext, ops: OperationsResource) -> dg.Output:
-    made = incremental_backup(ops.settings(), ops.ops_settings())
+    made = incremental_backup(ops.settings())
     context.log.info(f"incremental backup {made.name}: {len(made.files)} binlog file(s)")
     return _backup_output(made)
 

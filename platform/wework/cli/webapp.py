@@ -16,12 +16,12 @@ from pathlib import Path
 
 import typer
 
-from wework.config import REPO_ROOT
+from wework.cli.common import command_group
+from wework.config import REPO_ROOT, reload_settings
 
 APP_MAIN = REPO_ROOT / "app" / "main.py"
 
-app_app = typer.Typer(help="The Streamlit app (reports and admin).", no_args_is_help=True,
-                      pretty_exceptions_show_locals=False)
+app_app = command_group("The Streamlit app (reports and admin).")
 
 
 def streamlit_command(port: int = 8501, address: str = "127.0.0.1") -> list[str]:
@@ -73,11 +73,12 @@ def start_app(port: int = 8501, address: str = "127.0.0.1", *, log: Path | None 
 
 @app_app.command("serve")
 def serve(
-    port: int = typer.Option(8501, help="TCP port on localhost."),
+    port: int = typer.Option(None, help="TCP port (default: WEWORK_APP_PORT, 8501)."),
     address: str = typer.Option("127.0.0.1", help="Address to listen on."),
 ) -> None:
     """Run the app in the foreground (Ctrl-C stops it). Session idle timeout:
     WEWORK_APP_IDLE_MINUTES (default 30)."""
+    port = port or reload_settings().app_port
     typer.echo(f"WeWork app: {app_url(port, address)}  (Ctrl-C to stop)")
     proc = subprocess.Popen(streamlit_command(port, address), cwd=REPO_ROOT)
     try:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import typer
 
-callbacks_app = typer.Typer(
-    help="Callback events from WeCom instances: ingest (JSON lines) and replay.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from wework.cli.common import command_group, fail
+
+callbacks_app = command_group(
+    "Callback events from WeCom instances: ingest (JSON lines) and replay."
 )
 
 
@@ -80,14 +80,13 @@ def replay_command(
     limit: int = typer.Option(100, min=1, help="At most this many events, oldest first."),
 ) -> None:
     """Parse and apply stored events again (after the cause of their failure is fixed)."""
+    from wework.errors import ValidationError
     from wework.services import callbacks
-    from wework.services.errors import ValidationError
 
     try:
         done = callbacks.replay(status=status, limit=limit)
     except ValidationError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc), code=2)
     for e in done:
         if e.status.value == "failed":
             typer.echo(f"still failed {e.id}: {e.error_message}")
@@ -135,11 +134,12 @@ def run_simulation(
     from sqlalchemy import select
 
     from wework.db.sharding import all_shards
-    from wework.models import Conversation, Tenant, TenantStatus, WeworkAccount
+    from wework.enums import TenantStatus
+    from wework.errors import PrimaryUnavailable, ServiceError
+    from wework.models import Conversation, Tenant, WeworkAccount
     from wework.services import callbacks, messages
     from wework.services.context import system_context
     from wework.services.dispatcher import dispatch_once, requeue_stale_sending
-    from wework.services.errors import ServiceError
     from wework.services.uow import shard_transaction
 
     stats: Counter = Counter()
@@ -211,6 +211,8 @@ def run_simulation(
             try:
                 messages.enqueue_many(system_context(tenant_id), [row])
                 stats["enqueued"] += 1
+            except PrimaryUnavailable:
+                raise  # not a refusal: stop the simulation with the reason
             except ServiceError:  # e.g. the tenant's daily quota is used up
                 stats["refused"] += 1
             owed -= 1

@@ -6,12 +6,11 @@ import time
 
 import typer
 
+from wework.cli.common import command_group
 from wework.services import keys
 
-keys_app = typer.Typer(
-    help="Encryption keys of the columns encrypted at rest (WEWORK_ENCRYPTION_KEYS).",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+keys_app = command_group(
+    "Encryption keys of the columns encrypted at rest (WEWORK_ENCRYPTION_KEYS)."
 )
 
 

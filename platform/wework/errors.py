@@ -1,5 +1,20 @@
-"""Domain errors. Each names the field (or object) and the reason, so the CLI and the
-Streamlit forms can show the message next to the right input."""
+"""The platform's error tree: every error the services (and the layers under them) raise
+on purpose. Each names the field, object or server and the reason, so the CLI, the API
+and the Streamlit forms can show the message as it is, next to the right input.
+
+A leaf module (no imports from the platform), so any layer may raise these and the app
+can catch them without importing the database layer::
+
+    ServiceError
+    ├── ValidationError             a field's value is refused (``field``, ``reason``)
+    │   ├── ConflictError           it collides with an existing row
+    │   ├── QuotaExceededError      a tenant quota would be exceeded
+    │   └── InvalidTransitionError  the state machine does not allow the change
+    ├── NotFoundError               missing, or another tenant's (indistinguishable)
+    ├── PermissionDeniedError       the caller lacks a permission
+    ├── AuthenticationError         login failed (one message for every cause)
+    └── PrimaryUnavailable          the primary cannot be reached; nothing was written
+"""
 
 from __future__ import annotations
 
@@ -46,6 +61,19 @@ class PermissionDeniedError(ServiceError):
     def __init__(self, permission: str):
         self.permission = permission
         super().__init__(f"permission denied: {permission} is required")
+
+
+class PrimaryUnavailable(ServiceError):
+    """The primary cannot be reached; the write did not happen (it was rolled back).
+    Raised by :func:`wework.db.engines.unavailable_as_error`; the caller may retry."""
+
+    def __init__(self, address: str, code: int, detail: str):
+        self.address = address
+        self.code = code
+        super().__init__(
+            f"primary unavailable at {address} (MySQL error {code}: {detail}); "
+            "the write was not applied, retry when the primary is back"
+        )
 
 
 class AuthenticationError(ServiceError):

@@ -1,16 +1,20 @@
-"""``wework etl``: run the Dagster pipelines in-process, and show the warehouse's state."""
+"""``wework etl``: run the Dagster pipelines in-process, and show the warehouse's state.
+
+This command group lives with the Dagster code and plugs into the ``wework`` command
+through the ``wework.cli`` entry-point group (pyproject.toml), so the platform package
+never imports the code location.
+"""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import typer
 
-etl_app = typer.Typer(
-    help="Pipelines: extract from the replicas into DuckDB, build and publish the marts.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from wework.cli.common import command_group
+
+etl_app = command_group(
+    "Pipelines: extract from the replicas into DuckDB, build and publish the marts."
 )
 
 
@@ -21,16 +25,17 @@ def run(
     ),
 ) -> None:
     """Materialize every asset once, in this process: raw tables (incremental from the
-    watermarks), the marts, and their published copy for the app and notebooks. Runs are
-    recorded in DAGSTER_HOME when it is set (then `dagster dev` shows them)."""
-    import dagster as dg
-
+    watermarks), the marts, and their published copy for the app and notebooks. The run
+    is recorded in the Dagster instance (`wework etl home`), so the Dagster UI lists it
+    with its logs, materializations and check results."""
     from pipelines.assets.raw import FULL_REFRESH_TAG
     from pipelines.definitions import defs
+    from pipelines.instance import get_instance
     from pipelines.schedules import refresh_job
     from wework import metrics
+    from wework.config import reload_settings
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    instance = get_instance(reload_settings())
     job = defs.resolve_job_def(refresh_job.name)
     result = job.execute_in_process(
         instance=instance,
@@ -59,6 +64,7 @@ def run(
     ]
     for check in failed_checks:
         typer.secho(f"check failed: {check}", fg=typer.colors.YELLOW)
+    typer.echo(f"run {result.run_id} ({job.name}) recorded in {instance.root_directory}")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
@@ -72,6 +78,17 @@ def run(
         raise typer.Exit(1)
     metrics.flush()
     typer.secho("ok: marts built and published", fg=typer.colors.GREEN)
+
+
+@etl_app.command("home")
+def home() -> None:
+    """Print the Dagster instance folder (DAGSTER_HOME), after writing the current
+    dagster.yaml into it. For scripts: `export DAGSTER_HOME=$(wework etl home)` before
+    `dagster dev` or `dagster-daemon run`, so they share the runs `wework etl run` records."""
+    from pipelines.instance import prepare_home
+    from wework.config import reload_settings
+
+    typer.echo(str(prepare_home(reload_settings())))
 
 
 @etl_app.command("status")

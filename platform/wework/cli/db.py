@@ -1,44 +1,27 @@
-"""The ``wework`` command. Thin: each command calls into the package and prints.
+"""`wework db up | down | reset | status`: the local MariaDB pair (or the external servers).
 
-Add database commands to ``db_app`` (``@db_app.command()``); other groups get their own
-``typer.Typer`` added to ``app`` with ``app.add_typer``.
+The other ``db`` commands live in :mod:`wework.cli.schema` (migrate, partitions, ddl,
+seed) and :mod:`wework.cli.ops` (backup, backups, restore, maintain).
 """
 
 from __future__ import annotations
 
 import typer
 
+from wework.cli.common import command_group, fail
 from wework.config import reload_settings
 
-# Tracebacks without locals: they would print passwords and keys.
-app = typer.Typer(
-    help="WeWork Platform: databases, pipelines and the app.",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
-    pretty_exceptions_show_locals=False,
+db_app = command_group(
+    "The MySQL (MariaDB) primary and read replica. Without WEWORK_PRIMARY_URL / "
+    "WEWORK_REPLICA_URL a local pair is run from the installed binaries, with its data "
+    "under WEWORK_DATA_DIR (default .data/)."
 )
-db_app = typer.Typer(
-    help=(
-        "The MySQL (MariaDB) primary and read replica. Without WEWORK_PRIMARY_URL / "
-        "WEWORK_REPLICA_URL a local pair is run from the installed binaries, with its data "
-        "under WEWORK_DATA_DIR (default .data/)."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # docstrings wrap as paragraphs
-    pretty_exceptions_show_locals=False,
-)
-app.add_typer(db_app, name="db")
 
 
 def _external_note(action: str) -> None:
     typer.echo(
         f"Using the external servers from WEWORK_PRIMARY_URL / WEWORK_REPLICA_URL: {action}."
     )
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 @db_app.command("up")
@@ -56,13 +39,13 @@ def db_up() -> None:
         try:
             LocalStack.from_settings(settings, echo=typer.echo).up()
         except LocalStackError as e:
-            _fail(str(e))
+            fail(str(e))
         reload_settings()  # pick up a freshly generated local.env
         return
     _external_note("nothing to start")
     status = replication_status(settings)
     if not status.primary.reachable:
-        _fail(f"primary unreachable: {status.primary.error}")
+        fail(f"primary unreachable: {status.primary.error}")
     if not ensure_heartbeat(get_engine(Role.PRIMARY, shard=None, settings=settings)):
         typer.echo("warning: event_scheduler is OFF on the primary: the lag heartbeat is stale")
     for problem in status.problems:
@@ -96,7 +79,7 @@ def db_reset(
         return
     stack = LocalStack.from_settings(settings, echo=typer.echo)
     if not yes:
-        _fail(f"Refusing to delete {stack.mysql_dir} without --yes.")
+        fail(f"Refusing to delete {stack.mysql_dir} without --yes.")
     stack.reset()
 
 
@@ -162,36 +145,3 @@ def db_status() -> None:
         typer.echo("ok: primary up (no separate replica configured: reads use the primary)")
     else:
         typer.echo("ok: both servers up, replication running")
-
-from wework.cli_schema import add_schema_commands  # noqa: E402
-
-add_schema_commands(db_app)  # db migrate | partitions | seed
-
-from wework.cli_metrics import metrics_app  # noqa: E402
-
-app.add_typer(metrics_app, name="metrics")
-
-from wework.cli_ops import add_ops_commands  # noqa: E402
-
-add_ops_commands(db_app)  # db backup | backups | restore | maintain
-
-from wework.services.cli_admin import keys_app  # noqa: E402
-
-app.add_typer(keys_app, name="keys")
-
-from wework.cli_app import app_app  # noqa: E402
-
-app.add_typer(app_app, name="app")
-
-from wework.cli_messaging import callbacks_app, simulate  # noqa: E402
-
-app.add_typer(callbacks_app, name="callbacks")
-app.command("simulate")(simulate)
-
-from wework.cli_etl import etl_app  # noqa: E402
-
-app.add_typer(etl_app, name="etl")
-
-from wework.cli_reports import reports_app  # noqa: E402
-
-app.add_typer(reports_app, name="reports")

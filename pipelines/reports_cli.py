@@ -1,16 +1,18 @@
-"""``wework reports``: build the notebook reports in-process, and list what is kept."""
+"""``wework reports``: build the notebook reports in-process, and list what is kept.
+
+Plugged into the ``wework`` command through the ``wework.cli`` entry-point group, like
+``wework etl``: it runs the Dagster report assets.
+"""
 
 from __future__ import annotations
 
-import os
-
 import typer
 
-reports_app = typer.Typer(
-    help="Notebook reports: the notebooks in notebooks/ run for the whole platform and for "
-    "each tenant, rendered to HTML and kept as versions (WEWORK_REPORTS_DIR).",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+from wework.cli.common import command_group, fail
+
+reports_app = command_group(
+    "Notebook reports: the notebooks in notebooks/ run for the whole platform and for each "
+    "tenant, rendered to HTML and kept as versions (WEWORK_REPORTS_DIR)."
 )
 
 
@@ -30,12 +32,12 @@ def build(
         "platform and every tenant with accounts).",
     ),
 ) -> None:
-    """Build reports now, as Dagster runs in this process (recorded in DAGSTER_HOME when it
-    is set, so `dagster dev` shows them). Exits 1 when a report failed; its previous good
-    version stays what readers see."""
-    import dagster as dg
-
+    """Build reports now, as Dagster runs in this process, recorded in the Dagster instance
+    (`wework etl home`) so the UI lists them. Exits 1 when a report failed; its previous
+    good version stays what readers see."""
+    from pipelines.instance import get_instance
     from pipelines.reports import materialize_reports
+    from wework.config import reload_settings
     from wework.reports.inputs import tenant_scopes
     from wework.reports.scope import PLATFORM
 
@@ -44,16 +46,11 @@ def build(
         codes = {t.tenant_code: t.tenant_id for t in tenant_scopes()}
         unknown = [s for s in scope if s != PLATFORM and s not in codes]
         if unknown:
-            typer.secho(
-                f"--scope: no tenant with accounts has the code(s) {', '.join(unknown)}",
-                fg=typer.colors.RED,
-                err=True,
-            )
-            raise typer.Exit(2)
+            fail(f"--scope: no tenant with accounts has the code(s) {', '.join(unknown)}")
         scopes = [PLATFORM if s == PLATFORM else codes[s] for s in scope]
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    with instance or dg.DagsterInstance.ephemeral() as inst:
-        results = materialize_reports(inst, notebooks=notebook or None, scopes=scopes)
+    results = materialize_reports(
+        get_instance(reload_settings()), notebooks=notebook or None, scopes=scopes
+    )
     built = failed = 0
     for result in results:
         built += len(result.get_asset_materialization_events())

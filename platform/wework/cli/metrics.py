@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import typer
 
+from wework.cli.common import command_group, fail
 from wework.config import reload_settings
 from wework.metrics.localserver import DEFAULT_PORT
 
-metrics_app = typer.Typer(
-    help=(
-        "Monitoring metrics (InfluxDB v2 write API). Without a production InfluxDB, "
-        "`up` runs a local VictoriaMetrics with its data under <data_dir>/victoria-metrics; "
-        "point the platform at it with WEWORK_INFLUX_URL=http://127.0.0.1:PORT."
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+metrics_app = command_group(
+    "Monitoring metrics (InfluxDB v2 write API). Without a production InfluxDB, "
+    "`up` runs a local VictoriaMetrics with its data under <data_dir>/victoria-metrics; "
+    "point the platform at it with WEWORK_INFLUX_URL=http://127.0.0.1:PORT."
 )
 
 PORT = typer.Option(DEFAULT_PORT, "--port", help="Port of the local VictoriaMetrics.")
@@ -36,8 +33,7 @@ def metrics_up(port: int = PORT) -> None:
     try:
         typer.echo(server.up())
     except MetricsServerError as e:
-        typer.secho(str(e), fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        fail(str(e))
     settings = reload_settings()
     if settings.influx_url != server.url:
         typer.echo(f"to send the platform's metrics here: export WEWORK_INFLUX_URL={server.url}")
