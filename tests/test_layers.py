@@ -40,8 +40,8 @@ def test_the_pipelines_never_import_the_app():
 
 # What the Streamlit app may use of the platform: the services (which route to the right
 # database and check permissions), their errors and enums, the settings, and the three
-# readers (published marts, monitoring metrics, notebook reports). Never the models, the engines or raw SQL
-# against the primary.
+# readers (published marts, monitoring metrics, notebook reports). Never the models, the
+# engines or raw SQL against the primary.
 APP_MAY_IMPORT = (
     "wework.services",
     "wework.errors",
