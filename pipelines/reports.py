@@ -36,7 +36,8 @@ REPORT_SCOPES = dg.DynamicPartitionsDefinition(name="report_scope")
 
 class ReportsResource(dg.ConfigurableResource):
     """Builds reports: one kernel pool per run (shared by the run's report steps) and the
-    report store. Empty fields fall back to the WEWORK_REPORT_* settings."""
+    report store. Empty fields fall back to the settings (report_workers,
+    report_period_days, report_cell_timeout_seconds)."""
 
     workers: int | None = None
     period_days: int | None = None
