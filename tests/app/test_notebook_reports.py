@@ -5,6 +5,7 @@ while the last good version stays on show."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 
@@ -51,6 +52,12 @@ def open_page(at):
     return at.switch_page(PAGE).run()
 
 
+def text_of(at) -> str:
+    """The text of the page's st.html blocks as a reader sees it (tags removed)."""
+    bodies = " ".join(h.proto.body for h in at.get("html"))
+    return html.unescape(re.sub(r"<[^>]+>", "", bodies))
+
+
 def iframe_srcdoc(at) -> str:
     frames = list(at.get("iframe"))
     assert frames, "no iframe on the page"
@@ -64,10 +71,10 @@ def test_tenant_user_sees_own_reports_findings_and_downloads(app_as, app_world, 
     assert at.text_input(key="nbreports_tenant").disabled
     at.radio(key="nbreports_notebook").set_value(USAGE).run()
     good = reports.latest(app_world.tenant_id, USAGE)[1]
-    html = " ".join(h.proto.body for h in at.get("html"))
+    shown = text_of(at)
     first = re.sub(r"`+ ?(.*?) ?`+", r"\1", good.manifest["findings"][0])[:30]
-    assert first in html
-    assert app_world.tenant_code in html  # the scope line names the tenant
+    assert first in shown
+    assert app_world.tenant_code in shown  # the scope line names the tenant
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download HTML", "Download .ipynb"]
     page = good.page()  # what "Download HTML" serves
@@ -116,8 +123,7 @@ def test_platform_admin_chooses_any_scope(app_as, reports):
     assert scope.value == PLATFORM and len(scope.options) > 2
     at.radio(key="nbreports_notebook").set_value(USAGE).run()
     assert reports.latest(PLATFORM, USAGE)[1].manifest["scope_label"] == "All tenants"
-    html = " ".join(h.proto.body for h in at.get("html"))
-    assert "All tenants" in html
+    assert "All tenants" in text_of(at)
 
 
 def test_another_tenants_user_sees_none_of_these_reports(app_world, reports, seeded):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from report_pipeline import run_pipeline
+from report_pipeline import republish, run_pipeline
 
 from wework.config import Settings, reload_settings
 from wework.db.replication import wait_for_replica
@@ -43,22 +43,7 @@ def published_marts(settings: Settings) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def empty_published_marts(published_marts: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A publish folder whose marts have the real schema but no rows."""
-    import duckdb
-
-    from wework.warehouse import MART_NAMES, publish_marts
-
-    folder = tmp_path_factory.mktemp("empty-published")
-    source = (published_marts / "current").resolve()
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
-        con.execute("CREATE SCHEMA marts")
-        for name in MART_NAMES:
-            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM src.marts.{name} LIMIT 0")
-        publish_marts(con, Settings(publish_dir=folder), run_id="empty")
-    finally:
-        con.close()
-    return folder
+    return republish(published_marts, tmp_path_factory.mktemp("empty-published"), empty=True)
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +71,32 @@ def tenants_with_accounts() -> list[dict]:
     return [{"id": r[0], "code": r[1], "name": r[2]} for r in rows]
 
 
+def other_tenants_identifiers(tenant: str) -> set[str]:
+    """Ids, codes, names, account ids and labels and batch ids of every other tenant in
+    the published marts."""
+    from wework.warehouse import open_marts
+
+    with open_marts() as con:
+        rows = con.execute(
+            "SELECT tenant_id, tenant_code, tenant_name, account_id, account_label "
+            "FROM marts.account_directory WHERE tenant_id <> ?",
+            [tenant],
+        ).fetchall()
+        batches = con.execute(
+            "SELECT batch_id FROM marts.batch_task_performance WHERE tenant_id <> ?", [tenant]
+        ).fetchall()
+        tenants = con.execute(
+            "SELECT DISTINCT tenant_id FROM marts.tenant_usage_daily WHERE tenant_id <> ?",
+            [tenant],
+        ).fetchall()
+    return {v for row in [*rows, *batches, *tenants] for v in row if v}
+
+
 @dataclass
 class Built:
     results: list[dg.ExecuteInProcessResult]
     tenant: dict  # the tenant built besides the platform
+    foreign: set[str]  # what identifies the other tenants in the marts the reports read
     store: ReportStore
 
 
@@ -99,6 +106,8 @@ def built_reports(published_marts: Path, instance: dg.DagsterInstance) -> Built:
     from pipelines.reports import materialize_reports
 
     tenant = tenants_with_accounts()[0]
+    foreign = other_tenants_identifiers(tenant["id"])
     results = materialize_reports(instance, scopes=[PLATFORM, tenant["id"]])
     s = reload_settings()
-    return Built(results, tenant, ReportStore(s.reports_path, keep=s.report_keep_versions))
+    store = ReportStore(s.reports_path, keep=s.report_keep_versions)
+    return Built(results, tenant, foreign, store)

@@ -3,9 +3,12 @@ marts' "now" pinned."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 # The marts' "now" for every pipeline run of these tests: with it pinned, a second run on
 # unchanged data publishes identical rows (as_of moves today's figures otherwise).
@@ -26,3 +29,30 @@ def run_pipeline(instance: dg.DagsterInstance | None = None) -> None:
         },
     )
     assert result.success
+
+
+def republish(
+    published: Path,
+    folder: Path,
+    *,
+    empty: bool = False,
+    edit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> Path:
+    """Publish a copy of the marts published in ``published`` into ``folder``, as the
+    pipeline does: without rows when ``empty``, after ``edit(con)`` changed the copy."""
+    from wework.config import Settings
+    from wework.warehouse import MART_NAMES, publish_marts
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{(published / 'current').resolve()}' AS src (READ_ONLY)")
+        con.execute("CREATE SCHEMA marts")
+        limit = " LIMIT 0" if empty else ""
+        for name in MART_NAMES:
+            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM src.marts.{name}{limit}")
+        if edit is not None:
+            edit(con)
+        publish_marts(con, Settings(publish_dir=folder), run_id="copy")
+    finally:
+        con.close()
+    return folder

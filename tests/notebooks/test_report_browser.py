@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from playwright.sync_api import sync_playwright
+from report_pipeline import republish
 
-from wework.config import REPO_ROOT, Settings, reload_settings
+from wework.config import REPO_ROOT, reload_settings
 from wework.reports.build import build_reports
 from wework.reports.notebooks import load
 from wework.reports.runner import KernelPool
 from wework.reports.store import ReportStore
-from wework.warehouse import MART_NAMES, publish_marts
 
 pytestmark = pytest.mark.browser
 
@@ -41,13 +41,9 @@ MOST_FAILURES = "<b>bold</b> & <a href='https://example.com'>link</a>"
 @pytest.fixture(scope="module")
 def hostile(published_marts: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A publish folder like the real one, with hostile names for one tenant's data."""
-    folder = tmp_path_factory.mktemp("hostile-published")
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{(published_marts / 'current').resolve()}' AS src (READ_ONLY)")
-        con.execute("CREATE SCHEMA marts")
-        for name in MART_NAMES:
-            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM src.marts.{name}")
+    chosen = {}
+
+    def rename(con: duckdb.DuckDBPyConnection) -> None:
         tenant, worst = con.execute(
             "SELECT tenant_id, account_id FROM marts.account_health_daily "
             "GROUP BY ALL ORDER BY avg(uptime_ratio) LIMIT 1"
@@ -67,10 +63,10 @@ def hostile(published_marts: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                 "account_label = ? || ' · ' || right(account_id, 6) WHERE account_id = ?",
                 [name, name, account],
             )
-        publish_marts(con, Settings(publish_dir=folder), run_id="hostile")
-    finally:
-        con.close()
-    return {"folder": folder, "tenant": tenant}
+        chosen["tenant"] = tenant
+
+    folder = republish(published_marts, tmp_path_factory.mktemp("hostile"), edit=rename)
+    return {"folder": folder, "tenant": chosen["tenant"]}
 
 
 @pytest.fixture(scope="module")

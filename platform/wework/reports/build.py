@@ -103,12 +103,13 @@ def build_reports(
             ipynb = staging.path / IPYNB
             if ipynb.exists():
                 os.chmod(ipynb, 0o600)
-            # The fingerprint of what the notebook actually read: unknown (None, so the
-            # report counts as stale) if a newer publish landed while it ran.
+            # The inputs of the snapshot published when the build started; unknown (None:
+            # the report counts as stale) if the notebook read a newer one. A notebook that
+            # failed before reading keeps the start's, so it is not retried until they change.
             read = record.get("snapshot")
             inputs = (
                 fingerprint(notebook, scope, snapshot, period_days)
-                if snapshot is not None and read == snapshot.path
+                if snapshot is not None and read in (None, snapshot.path)
                 else None
             )
             staging.write_manifest(
