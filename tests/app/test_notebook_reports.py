@@ -161,7 +161,7 @@ def test_report_runs_in_the_browser_but_cannot_reach_the_app(app_world, reports,
     from ports import free_port
     from test_browser import CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, heading, open_nav, shot
 
-    from wework.cli_app import app_url, start_app
+    from wework.cli.webapp import app_url, start_app
 
     port = free_port()
     proc = start_app(port, log=tmp_path / "streamlit.log")
