@@ -9,6 +9,9 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   wework:
+#     title: Message delivery
+#     reads: [message_stats_hourly, message_stats_daily, account_directory]
 # ---
 
 # %% [markdown]
@@ -22,13 +25,19 @@
 # delivered; success rate = success / (success + failed); delivery latency = callback time −
 # send time). Every figure below is computed from the published marts.
 
+# %% tags=["parameters"]
+# Report parameters: Dagster (papermill) injects each run's values in a cell after this one.
+tenant_id = None  # one tenant's id, or None for the whole platform
+period_days = 30  # whole UTC days covered, ending on period_end
+period_end = None  # "YYYY-MM-DD", or None for the day of the marts' as_of
+
 # %%
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, show
+from nbhelpers import Marts, code, findings, has, num, pct, say, show
 
-marts = Marts()
+marts = Marts(tenant_id, period_days, period_end)
 say(marts.describe())
 hourly = marts["message_stats_hourly"]
 daily = marts["message_stats_daily"]
@@ -207,7 +216,10 @@ if HAS_DATA:
 
 # %%
 if not HAS_DATA:
-    say("**No data** in the published marts: run the pipelines (`wework etl run`) first.")
+    findings(
+        marts,
+        no_data=marts.error or "no messages in the published marts for this scope and period.",
+    )
 else:
     overall = rate(daily.with_columns(pl.lit(1).alias("all")), "all").row(0, named=True)
     rated = by_tenant.filter(pl.col("success_rate").is_not_null()).sort("success_rate")
@@ -224,12 +236,14 @@ else:
     if len(rated) >= 2:
         lo, hi = rated.row(0, named=True), rated.row(-1, named=True)
         lines.append(
-            f"Tenants range from {pct(lo['success_rate'])} (tenant `{lo['tenant']}`) to "
-            f"{pct(hi['success_rate'])} (tenant `{hi['tenant']}`)."
+            f"Tenants range from {pct(lo['success_rate'])} (tenant {code(lo['tenant'])}) to "
+            f"{pct(hi['success_rate'])} (tenant {code(hi['tenant'])})."
         )
     if len(worst_type):
         t = worst_type.row(0, named=True)
-        lines.append(f"Weakest message type: `{t['message_type']}` at {pct(t['success_rate'])}.")
+        lines.append(
+            f"Weakest message type: {code(t['message_type'])} at {pct(t['success_rate'])}."
+        )
     if len(worst_hour) and len(busiest_fail_hour):
         w, b = worst_hour.row(0, named=True), busiest_fail_hour.row(0, named=True)
         lines.append(
@@ -241,14 +255,14 @@ else:
         lines.append(
             f"Median daily p50 delivery {num(latency['p50_delivery_seconds'].median())} s; "
             f"worst daily p95 {num(slowest['p95_delivery_seconds'])} s (tenant "
-            f"`{slowest['tenant']}`, `{slowest['message_type']}`, {slowest['stat_date']})."
+            f"{code(slowest['tenant'])}, {code(slowest['message_type'])}, {slowest['stat_date']})."
         )
     if total_failed:
         lines.append(
             f"The worst {top_n} account(s) (10%) produced {pct(top_share)} of all failures; "
             f"{len(clusters)} account-hour cell(s) qualify as clusters"
             + (
-                f", the largest on account `{clusters.row(0, named=True)['account']}` at "
+                f", the largest on account {code(clusters.row(0, named=True)['account'])} at "
                 f"{clusters.row(0, named=True)['stat_hour']:02d}:00 UTC "
                 f"({num(clusters.row(0, named=True)['failed'])} failures)."
                 if len(clusters)
@@ -257,4 +271,4 @@ else:
         )
     else:
         lines.append("No failures to cluster.")
-    say("**Findings**\n\n" + bullets(lines))
+    findings(marts, lines)

@@ -9,6 +9,9 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   wework:
+#     title: Account health
+#     reads: [account_health_daily, account_directory]
 # ---
 
 # %% [markdown]
@@ -23,18 +26,24 @@
 # `mean_time_to_recover_seconds`, `messages_sent`, `messages_failed`, `health_score`.
 # Every figure below is computed from the published marts.
 
+# %% tags=["parameters"]
+# Report parameters: Dagster (papermill) injects each run's values in a cell after this one.
+tenant_id = None  # one tenant's id, or None for the whole platform
+period_days = 30  # whole UTC days covered, ending on period_end
+period_end = None  # "YYYY-MM-DD", or None for the day of the marts' as_of
+
 # %%
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, show
+from nbhelpers import Marts, code, findings, has, num, pct, say, show
 
 # A flapping day: at least this many disconnects in one UTC day. A flapping account: at
 # least FLAP_DAYS such days in the period.
 FLAP_DISCONNECTS_PER_DAY = 2
 FLAP_DAYS = 2
 
-marts = Marts()
+marts = Marts(tenant_id, period_days, period_end)
 say(marts.describe())
 health = marts["account_health_daily"]
 HAS_DATA = has(health, "uptime_ratio", "disconnect_count", "messages_failed")
@@ -205,7 +214,11 @@ if HAS_DATA:
 
 # %%
 if not HAS_DATA:
-    say("**No data** in the published marts: run the pipelines (`wework etl run`) first.")
+    findings(
+        marts,
+        no_data=marts.error
+        or "no account health rows in the published marts for this scope and period.",
+    )
 else:
     worst = per_account.head(1).row(0, named=True)
     mttr = health["mean_time_to_recover_seconds"].drop_nulls()
@@ -214,7 +227,7 @@ else:
         f"mean daily uptime {pct(health['uptime_ratio'].mean())}, "
         f"{num(health['disconnect_count'].sum())} disconnects, "
         f"{num(health['recover_count'].sum())} recoveries.",
-        f"Least available account: `{worst['account']}` (tenant `{worst['tenant']}`) at "
+        f"Least available account: {code(worst['account'])} (tenant {code(worst['tenant'])}) at "
         f"{pct(worst['mean_uptime'])} mean uptime, {num(worst['disconnects'])} disconnects.",
         (
             f"Time to recover: median {num(mttr.median() / 60)} min, worst day's mean "
@@ -225,7 +238,7 @@ else:
         f"{flapping.height} flapping account(s) ({FLAP_DAYS}+ days with "
         f"{FLAP_DISCONNECTS_PER_DAY}+ disconnects)"
         + (
-            ": " + ", ".join(f"`{a}`" for a in flapping["account"].head(5).to_list()) + "."
+            ": " + ", ".join(f"{code(a)}" for a in flapping["account"].head(5).to_list()) + "."
             if flapping.height
             else "."
         ),
@@ -257,4 +270,4 @@ else:
             f"Rank correlation between a day's disconnects and the next day's failure share: "
             f"{correlation:+.2f} over {scored.height} account-days."
         )
-    say("**Findings**\n\n" + bullets(lines))
+    findings(marts, lines)

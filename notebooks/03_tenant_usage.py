@@ -9,6 +9,9 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   wework:
+#     title: Tenant usage and quotas
+#     reads: [tenant_usage_daily, account_directory]
 # ---
 
 # %% [markdown]
@@ -23,18 +26,24 @@
 # `accounts_quota_ratio`. The day of the run (`as_of`) is still in progress, so growth is
 # measured over complete days only. Every figure below is computed from the published marts.
 
+# %% tags=["parameters"]
+# Report parameters: Dagster (papermill) injects each run's values in a cell after this one.
+tenant_id = None  # one tenant's id, or None for the whole platform
+period_days = 30  # whole UTC days covered, ending on period_end
+period_end = None  # "YYYY-MM-DD", or None for the day of the marts' as_of
+
 # %%
 from datetime import timedelta
 
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, show
+from nbhelpers import Marts, code, findings, has, num, pct, say, show
 
 NEAR_LIMIT = 0.8  # a tenant at 80% of a limit is "near" it
 RECENT_DAYS = 7  # the window for "recently" and for growth
 
-marts = Marts()
+marts = Marts(tenant_id, period_days, period_end)
 say(marts.describe())
 usage = marts["tenant_usage_daily"]
 HAS_DATA = has(usage, "daily_quota_ratio", "accounts_quota_ratio", "messages_created")
@@ -188,7 +197,11 @@ if HAS_DATA:
 
 # %%
 if not HAS_DATA:
-    say("**No data** in the published marts: run the pipelines (`wework etl run`) first.")
+    findings(
+        marts,
+        no_data=marts.error
+        or "no tenant usage rows in the published marts for this scope and period.",
+    )
 else:
     near = limits.filter(pl.col("near_limit"))
     over = limits.filter(pl.col("days_over_quota").fill_null(0) > 0)
@@ -200,7 +213,7 @@ else:
         + (
             ": "
             + "; ".join(
-                f"`{r['tenant']}` (daily peak {pct(r['peak_daily_ratio'])}, accounts "
+                f"{code(r['tenant'])} (daily peak {pct(r['peak_daily_ratio'])}, accounts "
                 f"{num(r['accounts'])}/{num(r['max_accounts'])})"
                 for r in near.iter_rows(named=True)
             )
@@ -210,7 +223,7 @@ else:
         ),
         (
             f"{over.height} tenant(s) exceeded the daily message quota on at least one recent "
-            "day: " + ", ".join(f"`{t}`" for t in over["tenant"].to_list()) + "."
+            "day: " + ", ".join(f"{code(t)}" for t in over["tenant"].to_list()) + "."
             if over.height
             else "No tenant exceeded its daily message quota recently."
         ),
@@ -219,19 +232,19 @@ else:
     if grown.height:
         top, bottom = grown.row(0, named=True), grown.row(-1, named=True)
         lines.append(
-            f"Fastest growth: `{top['tenant']}` ({pct(top['growth'])} week on week, "
-            f"{num(top['recent_per_day'])} messages/day); slowest: `{bottom['tenant']}` "
+            f"Fastest growth: {code(top['tenant'])} ({pct(top['growth'])} week on week, "
+            f"{num(top['recent_per_day'])} messages/day); slowest: {code(bottom['tenant'])} "
             f"({pct(bottom['growth'])})."
         )
         soon = growth.filter(pl.col("days_to_quota").is_not_null()).sort("days_to_quota")
         if soon.height:
             s = soon.row(0, named=True)
             lines.append(
-                f"At the current trend `{s['tenant']}` reaches its daily quota first, in about "
+                f"At the current trend {code(s['tenant'])} reaches its daily quota first, in about "
                 f"{num(s['days_to_quota'], 0)} day(s)."
             )
     else:
         lines.append(
             f"The period is shorter than {2 * RECENT_DAYS} complete days: no week-on-week growth."
         )
-    say("**Findings**\n\n" + bullets(lines))
+    findings(marts, lines)

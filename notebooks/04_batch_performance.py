@@ -9,6 +9,9 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   wework:
+#     title: Batch send performance
+#     reads: [batch_task_performance, account_directory]
 # ---
 
 # %% [markdown]
@@ -23,20 +26,26 @@
 # strategy is read from the mart's `send_strategy` / `rate_per_minute` column when it has
 # one. Every figure below is computed from the published marts.
 
+# %% tags=["parameters"]
+# Report parameters: Dagster (papermill) injects each run's values in a cell after this one.
+tenant_id = None  # one tenant's id, or None for the whole platform
+period_days = 30  # whole UTC days covered, ending on period_end
+period_end = None  # "YYYY-MM-DD", or None for the day of the marts' as_of
+
 # %%
 import json
 
 import plotly.express as px
 import polars as pl
 from IPython.display import display
-from nbhelpers import Marts, bullets, has, num, pct, say, short, show
+from nbhelpers import Marts, code, findings, has, num, pct, say, short, show
 
 # A running task is stalled when it has been running this many times longer than its
 # total would take at the median throughput of finished tasks.
 STALL_FACTOR = 2.0
 UNFINISHED = ("created", "running", "paused")
 
-marts = Marts()
+marts = Marts(tenant_id, period_days, period_end)
 say(marts.describe())
 tasks = marts["batch_task_performance"]
 HAS_DATA = has(tasks, "messages_per_minute", "total_count", "status")
@@ -175,7 +184,10 @@ if HAS_DATA:
 
 # %%
 if not HAS_DATA:
-    say("**No data** in the published marts: run the pipelines (`wework etl run`) first.")
+    findings(
+        marts,
+        no_data=marts.error or "no batch tasks in the published marts for this scope and period.",
+    )
 else:
     statuses = ", ".join(
         f"{r['status']} {r['len']}"
@@ -195,8 +207,8 @@ else:
             ranked = by_strategy.sort("median_per_minute", descending=True)
             hi, lo = ranked.row(0, named=True), ranked.row(-1, named=True)
             lines.append(
-                f"Fastest configured rate `{hi['strategy']}`: median "
-                f"{num(hi['median_per_minute'])}/min; slowest `{lo['strategy']}`: "
+                f"Fastest configured rate {code(hi['strategy'])}: median "
+                f"{num(hi['median_per_minute'])}/min; slowest {code(lo['strategy'])}: "
                 f"{num(lo['median_per_minute'])}/min."
             )
         elif not STRATEGY_KNOWN:
@@ -213,7 +225,7 @@ else:
             + (
                 ": "
                 + "; ".join(
-                    f"`{r['task']}` {r['status']} at {pct(r['progress'])} after "
+                    f"{code(r['task'])} {r['status']} at {pct(r['progress'])} after "
                     f"{num(r['minutes_running'])} min"
                     for r in stalled.iter_rows(named=True)
                 )
@@ -235,4 +247,4 @@ else:
         if mismatched
         else "Every task's counters agree with its messages."
     )
-    say("**Findings**\n\n" + bullets(lines))
+    findings(marts, lines)

@@ -19,19 +19,30 @@ from pipelines.assets import (
     raw_assets,
 )
 from pipelines.operations import ops_jobs, ops_schedules  # retention + backups
+from pipelines.reports import (
+    ReportsResource,
+    report_assets,
+    report_scopes_sensor,
+    reports_automation_sensor,
+)
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from pipelines.schedules import backfill_job, hourly_refresh, refresh_job
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:
-    return {"warehouse": WarehouseResource(), "replica": MySQLReplicaResource()}
+    return {
+        "warehouse": WarehouseResource(),
+        "replica": MySQLReplicaResource(),
+        "reports": ReportsResource(),
+    }
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *mart_assets, published_marts, marts_by_day],
+    assets=[*raw_assets, *mart_assets, published_marts, marts_by_day, *report_assets()],
     asset_checks=[published_marts_fresh],
     jobs=[refresh_job, backfill_job, *ops_jobs],
     schedules=[hourly_refresh, *ops_schedules],
+    sensors=[report_scopes_sensor, reports_automation_sensor],
     resources=resources(),
     executor=dg.in_process_executor,
 )

@@ -2,10 +2,12 @@
 # The main job, from a fresh Debian machine to a running platform:
 #   installs what is missing, starts the local MariaDB primary + replica, Redis and the
 #   metrics store, migrates, loads sample data (once; --fresh reloads it), runs the WeCom
-#   gateway simulator for a while, materializes every pipeline asset, then runs in the
-#   background the worker (dispatch, retries, sweeps, partitions, gauges, tenant
-#   webhooks), the Dagster daemon (the hourly schedule and the automation conditions), the
-#   Dagster UI and the Streamlit app, and prints their addresses and demo logins.
+#   gateway simulator for a while, materializes every pipeline asset, builds the notebook
+#   reports, then runs in the background the worker (dispatch, retries, sweeps,
+#   partitions, gauges, tenant webhooks), the Dagster daemon (the hourly schedule and the
+#   automation conditions), the Dagster UI, the Streamlit app and JupyterLab on notebooks/
+#   (a generated token, .py sources opened as notebooks through jupytext), and prints
+#   their addresses and demo logins.
 #
 #   scripts/demo.sh            # everything above
 #   scripts/demo.sh --stop     # stop the worker, Dagster, the app, the metrics store, Redis
@@ -15,10 +17,10 @@
 # Sample data size (arguments of this script, not platform settings): DEMO_MESSAGES
 # (default 300000), DEMO_TENANTS (20), DEMO_ACCOUNTS (400), DEMO_DAYS (90). Ports and
 # folders are settings (environment, .env or local.env, see `wework config show`):
-# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_REDIS_PORT (16379),
-# WEWORK_DATA_DIR; metrics 18428. Every server listens on 127.0.0.1 only: the Dagster UI
-# and the metrics store have no login of their own (in production they sit behind an
-# authenticating proxy).
+# WEWORK_APP_PORT (8501), WEWORK_DAGSTER_PORT (3000), WEWORK_JUPYTER_PORT (8888),
+# WEWORK_REDIS_PORT (16379), WEWORK_DATA_DIR; metrics 18428. Every server listens on
+# 127.0.0.1 only: the Dagster UI and the metrics store have no login of their own (in
+# production they sit behind an authenticating proxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WEWORK_INFLUX_URL=${WEWORK_INFLUX_URL:-http://127.0.0.1:18428}
@@ -26,9 +28,9 @@ W=.venv/bin/wework
 setting() { $W config get "$1"; }
 
 stop_bg() {  # stop a background service started by this script (its whole process group)
-  local pidfile=$DATA/$1.pid
+  local pidfile=$DATA/$1.pid signal=${2:-INT}  # JupyterLab asks for confirmation on INT
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    kill -INT -- "-$(cat "$pidfile")" 2>/dev/null || true
+    kill "-$signal" -- "-$(cat "$pidfile")" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$(cat "$pidfile")" 2>/dev/null || true
   fi
@@ -46,7 +48,7 @@ if [ "${1:-}" = "--stop" ]; then
   [ -x $W ] || exit 0
   DATA=$(setting data_dir)
   # The worker first: it finishes its sends in flight while the database is still up.
-  stop_bg worker; stop_bg dagster-daemon; stop_bg dagster; stop_bg app
+  stop_bg worker; stop_bg dagster-daemon; stop_bg dagster; stop_bg app; stop_bg jupyter TERM
   $W metrics down || true; $W cache down || true; $W db down
   exit 0
 fi
@@ -56,6 +58,7 @@ DATA=$(setting data_dir)
 LOGS=$DATA/logs
 APP_PORT=$(setting app_port)
 DAGSTER_PORT=$(setting dagster_port)
+JUPYTER_PORT=$(setting jupyter_port)
 # The Dagster instance (dagster.yaml written there) that `wework etl run` records its runs
 # in, so the UI started below lists them.
 export DAGSTER_HOME=$($W etl home)
@@ -81,13 +84,29 @@ $W metrics collect
 echo "==> pipelines: every asset materialized once"
 $W etl run
 
-echo "==> running: worker, Dagster daemon and UI, app"
+echo "==> notebook reports: every notebook, platform-wide and per tenant"
+$W reports build || echo "(some reports failed: \`wework reports list\` and the app show which)"
+
+echo "==> running: worker, Dagster daemon and UI, app, JupyterLab"
 start_bg worker $W worker
 start_bg dagster-daemon .venv/bin/dagster-daemon run -m pipelines.definitions
 start_bg dagster .venv/bin/dagster-webserver -m pipelines.definitions -h 127.0.0.1 \
   -p "$DAGSTER_PORT"
 # wework app serve: the one way the app is started (its settings: app/.streamlit/config.toml)
 start_bg app $W app serve --port "$APP_PORT" --address 127.0.0.1
+# JupyterLab on the notebooks: a fresh token each start (passed in the environment, not on
+# the command line where `ps` shows it), loopback only, the .py sources opened as notebooks.
+JUPYTER_TOKEN=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')
+JUPYTERLAB_SETTINGS_DIR=$DATA/jupyter/lab-settings
+mkdir -p "$JUPYTERLAB_SETTINGS_DIR/@jupyterlab/docmanager-extension"
+echo '{"defaultViewers": {"python": "Jupytext Notebook"}}' \
+  > "$JUPYTERLAB_SETTINGS_DIR/@jupyterlab/docmanager-extension/plugin.jupyterlab-settings"
+AS_ROOT=(); [ "$(id -u)" = 0 ] && AS_ROOT=(--allow-root)  # the demo runs as root on a fresh box
+export JUPYTER_TOKEN JUPYTERLAB_SETTINGS_DIR
+start_bg jupyter .venv/bin/jupyter lab --no-browser --ServerApp.ip=127.0.0.1 \
+  --ServerApp.port="$JUPYTER_PORT" --ServerApp.port_retries=0 "${AS_ROOT[@]}" \
+  --ServerApp.root_dir="$PWD/notebooks"
+export -n JUPYTER_TOKEN JUPYTERLAB_SETTINGS_DIR
 for _ in $(seq 120); do
   curl -fs "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1 && break; sleep 0.5
 done
@@ -99,6 +118,7 @@ echo
 echo "WeWork app:  http://127.0.0.1:$APP_PORT"
 echo "Dagster UI:  http://127.0.0.1:$DAGSTER_PORT  (starting; log in $LOGS/dagster.log)"
 echo "Worker:      log in $LOGS/worker.log; \`$W worker status\` shows its jobs and queues"
+echo "JupyterLab:  http://127.0.0.1:$JUPYTER_PORT/lab?token=$JUPYTER_TOKEN  (notebooks/)"
 echo "Metrics:     $WEWORK_INFLUX_URL"
 echo "Redis:       $($W cache status 2>&1 | head -1) (password in $DATA/local.env)"
 echo "Demo logins:"

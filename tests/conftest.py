@@ -35,6 +35,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     os.environ["WEWORK_DB_NAME"] = f"wework_test_{uuid.uuid4().hex[:8]}"
     os.environ["WEWORK_WAREHOUSE_PATH"] = str(warehouse / "warehouse.duckdb")
     os.environ["WEWORK_PUBLISH_DIR"] = str(warehouse / "published")
+    os.environ["WEWORK_REPORTS_DIR"] = str(warehouse / "reports")
     s = reload_settings()
     migrate.upgrade(settings=s)
     yield s

@@ -39,9 +39,9 @@ def test_the_pipelines_never_import_the_app():
 
 
 # What the Streamlit app may use of the platform: the services (which route to the right
-# database and check permissions), their errors and enums, the settings, and the two
-# readers (published marts, monitoring metrics). Never the models, the engines or raw SQL
-# against the primary.
+# database and check permissions), their errors and enums, the settings, and the three
+# readers (published marts, monitoring metrics, notebook reports). Never the models, the
+# engines or raw SQL against the primary.
 APP_MAY_IMPORT = (
     "wework.services",
     "wework.errors",
@@ -49,6 +49,11 @@ APP_MAY_IMPORT = (
     "wework.config",
     "wework.warehouse",
     "wework.metrics.query",
+    # The notebook reports' reader (the report store) and the helpers it shows them with.
+    "wework.reports.store",
+    "wework.reports.scope",
+    "wework.reports.notebooks",
+    "wework.reports.markdown",
 )
 
 

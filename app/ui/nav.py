@@ -52,6 +52,8 @@ PAGES: tuple[PageSpec, ...] = (
              REPORT_VIEW, "tenant-usage"),
     PageSpec("monitoring.py", "Monitoring", ":material/speed:", "Reports", REPORT_VIEW,
              "monitoring"),
+    PageSpec("notebook_reports.py", "Notebook reports", ":material/article:", "Reports",
+             REPORT_VIEW, "notebook-reports"),
     PageSpec("admin_tenants.py", "Tenants", ":material/domain:", "Admin", PLATFORM_ADMIN,
              "tenants"),
     PageSpec("admin_users.py", "Users & roles", ":material/group:", "Admin", USER_MANAGE,

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     # First day of the pipelines' daily partitions (backfills, the Dagster UI's day view).
     etl_first_day: date = date(2024, 1, 1)
 
+    # Notebook reports (wework.reports): where their versions are kept (default
+    # set_dir/reports) and how many per report, the days a report covers, the kernels that
+    # run the notebooks in parallel and how long one cell may run. JupyterLab (started by
+    # scripts/demo.sh on notebooks/) listens on jupyter_port.
+    reports_dir: Path | None = None
+    report_keep_versions: int = Field(default=20, ge=1)
+    report_period_days: int = Field(default=30, ge=1, le=3660)
+    report_workers: int = Field(default=2, ge=1, le=32)
+    report_cell_timeout_seconds: int = Field(default=600, ge=1)
+    jupyter_port: int = Field(default=8888, ge=1, le=65535)
+
     # Dagster's instance folder (run history, schedules, dagster.yaml), default
     # set_dir/dagster; Dagster's own DAGSTER_HOME is honoured too. The Dagster UI
     # (`dagster dev`, started by scripts/demo.sh) listens on dagster_port.
@@ -245,6 +256,10 @@ class Settings(BaseSettings):
     def demo_logins_file(self) -> Path:
         """The seed's demo logins (one generated password) for this database set."""
         return self.set_dir / "demo-logins.txt"
+
+    @property
+    def reports_path(self) -> Path:
+        return (self.reports_dir or self.set_dir / "reports").resolve()
 
     def shard_database(self, shard: int) -> str:
         return f"{self.db_name}_{shard}"

@@ -29,7 +29,7 @@ def graph():
 def test_every_asset_is_documented_and_grouped(graph):
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in ("raw", "marts", "default"), key
+        assert node.group_name in ("raw", "marts", "reports", "default"), key
         assert (node.description or "").strip(), f"{key.to_user_string()} has no description"
 
 
