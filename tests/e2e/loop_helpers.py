@@ -138,21 +138,21 @@ def start_loop(logs: Path, secret: str, token: str, api_workers: int = 1,
 @dataclass
 class Sender:
     """A tenant with an online account (its guid known to no gateway yet: the simulator
-    registers an instance on its first send) and an admin user who can sign in."""
+    registers an instance on its first send) and an operator who can sign in."""
 
     ctx: ServiceContext
     account_id: str
     account_name: str
-    admin_username: str
+    operator_username: str
 
 
 def make_sender(super_ctx: ServiceContext) -> Sender:
     code = unique("e2e")
     tenant = tenants.create_tenant(super_ctx, tenant_code=code, tenant_name=code)
     as_super = super_ctx.for_tenant(tenant.id)
-    name = unique("admin")
+    name = unique("operator")
     users.create_user(as_super, username=name, email=f"{name}@example.com",
-                      password=PASSWORD, role_codes=["admin"])
+                      password=PASSWORD, role_codes=["operator"])
     account = accounts.create_account(as_super, account_name=unique("sender"),
                                       guid=f"guid-{uuid.uuid4().hex}")
     for status in ("logging_in", "waiting_scan", "waiting_confirm", "online"):
