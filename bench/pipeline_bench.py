@@ -1,9 +1,10 @@
 """Pipeline benchmark over the network: each figure beside a baseline in the same run.
 
-    .venv/bin/python bench/pipeline_bench.py [--requests 3000] [--concurrency 16]
-        [--events-per-request 1,20] [--workers 2]
+    .venv/bin/python bench/pipeline_bench.py [--halves intake,e2e] [--requests 3000]
+        [--concurrency 16] [--events-per-request 1,20] [--workers 2]
+        [--messages 2000] [--worker-counts 1,2] [--accounts 200]
 
-HTTP callback intake (this half): ``wework api`` (``--workers`` processes) on a free port,
+HTTP callback intake: ``wework api`` (``--workers`` processes) on a free port,
 against a throw-away database ``wework_bench_<hex>_0`` (migrated first, dropped at the
 end), with a gateway secret and online accounts of its own. A client process sends signed
 ``POST /v1/callbacks`` requests (heartbeat events; each request its own webhook-id,
@@ -17,8 +18,21 @@ server (FastAPI on uvicorn, same number of processes) that only answers 200 — 
 alone costs on this machine. Client, servers and MariaDB share the machine's cores, so
 the figures are for this box as a whole, not for the API alone.
 
-(The end-to-end half — messages from pending to delivered through the worker, the HTTP
-gateway simulator and these callbacks — is added when the worker and the intake join.)
+End to end: messages from ``pending`` to ``delivered`` across the network, every part
+its own process — ``wework worker`` (1, then 2 processes) claims them and sends each over
+HTTP to ``wework gateway-sim serve`` (no simulated latency or failures), whose signed
+receipts go back as HTTP callbacks (up to 200 events per request) to ``wework api``, which
+stores and applies them. Per run: ``--messages`` pending text messages over ``--accounts``
+online accounts are inserted in one transaction once the workers are up; the clock runs
+from that commit until the last one is ``delivered``. Reported: messages/s to ``sent``
+(handed to the gateway: the worker's half) and to ``delivered`` (the receipts applied:
+the callback half), the load average, and the CPU seconds each process used during the
+run (MariaDB primary and replica, the API's processes, the workers, the simulator, and this
+process, the load generator, which inserts the messages and polls the counts).
+
+Baseline, same run, same database: one worker with the in-process gateway simulator
+(``WEWORK_GATEWAY_URL`` unset; the worker ingests its receipts itself) — the same
+dispatch and receipt work without any HTTP.
 """
 
 from __future__ import annotations
@@ -77,7 +91,16 @@ def main() -> None:
                         help="comma-separated: one run per value")
     parser.add_argument("--workers", type=int, default=2, help="API processes")
     parser.add_argument("--accounts", type=int, default=200)
+    parser.add_argument("--halves", default="intake,e2e",
+                        help="comma-separated: intake (HTTP callbacks), e2e (end to end)")
+    parser.add_argument("--messages", type=int, default=2000,
+                        help="end to end: messages per run")
+    parser.add_argument("--worker-counts", default="1,2",
+                        help="end to end: one run per number of worker processes")
     args = parser.parse_args()
+    halves = set(args.halves.split(","))
+    if not halves <= {"intake", "e2e"}:
+        parser.error(f"--halves: unknown {sorted(halves - {'intake', 'e2e'})}")
 
     from wework.config import reload_settings
 
@@ -87,15 +110,26 @@ def main() -> None:
 
     migrate.upgrade(settings=settings)
     load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} (1 min) at start")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} (1 min) at start",
+          flush=True)
     try:
-        run_intake(args)
+        if "intake" in halves:
+            run_intake(args)
+        if "e2e" in halves:
+            run_end_to_end(args)
     finally:
         from wework.db.engines import dispose_engines
 
         dispose_engines()
         migrate.drop_databases(settings)
     print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
+
+
+def log_dir() -> Path:
+    """This run's own folder for the servers' logs (two runs never share a file)."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="pipeline_bench_"))
 
 
 def free_port() -> int:
@@ -106,10 +140,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
+def start(cmd: list[str], port: int, log: Path,
+          env: dict[str, str] | None = None) -> subprocess.Popen:
     out = log.open("wb")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 180  # a saturated machine starts Python slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{cmd} exited: {log.read_text()[-2000:]}")
@@ -118,30 +154,43 @@ def start(cmd: list[str], port: int, log: Path) -> subprocess.Popen:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
+    stop(proc)
     raise TimeoutError(f"{cmd} not ready: {log.read_text()[-2000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group; SIGKILL it if it is not gone in 30 s."""
     import signal
 
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def setup_accounts(n: int) -> list[str]:
     """A tenant with ``n`` online accounts; their guids."""
+    return [guid for _, _, guid in setup_tenant(n)]
+
+
+def setup_tenant(n: int) -> list[tuple[str, str, str]]:
+    """A tenant with ``n`` online accounts: (tenant id, account id, guid) of each."""
     from wework.enums import AccountStatus
     from wework.models import Tenant, WeworkAccount, new_id
     from wework.services.uow import transaction
 
     tenant_id = new_id()
     guids = [f"bench-{uuid.uuid4().hex}" for _ in range(n)]
+    accounts = [WeworkAccount(tenant_id=tenant_id, account_name=f"bench-{i}", guid=guid,
+                              status=AccountStatus.ONLINE) for i, guid in enumerate(guids)]
     with transaction(tenant_id) as s:
         s.add(Tenant(id=tenant_id, tenant_code=f"bench-{tenant_id[:8]}", tenant_name="bench"))
         s.flush()
-        s.add_all(WeworkAccount(tenant_id=tenant_id, account_name=f"bench-{i}", guid=guid,
-                                status=AccountStatus.ONLINE) for i, guid in enumerate(guids))
-    return guids
+        s.add_all(accounts)
+        s.flush()
+        return [(tenant_id, a.id, a.guid) for a in accounts]
 
 
 def signed_requests(secret: str, guids: list[str], n: int, per: int) -> list[tuple[bytes, dict]]:
@@ -189,7 +238,7 @@ def run_intake(args) -> None:
 
     guids = setup_accounts(args.accounts)
     secret = gateway_secrets.create(None, "bench-gateway").secret
-    logs = Path(os.environ.get("TMPDIR", "/tmp"))
+    logs = log_dir()
     api_port, bare_port = free_port(), free_port()
     api = start([str(WEWORK), "api", "--port", str(api_port), "--workers", str(args.workers),
                  "--no-access-log"], api_port, logs / "pipeline_bench_api.log")
@@ -225,6 +274,193 @@ def run_intake(args) -> None:
     finally:
         stop(api)
         stop(bare)
+
+
+# ---------------------------------------------------------------- end to end
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of named process trees, between two readings. A tree
+    is read as its root and every descendant alive at the reading."""
+
+    def __init__(self, roots: dict[str, list[int]]):
+        import psutil
+
+        self._psutil = psutil
+        self.roots = roots
+        self._start = self.read()
+
+    def _tree(self, pid: int) -> float:
+        psutil = self._psutil
+        try:
+            root = psutil.Process(pid)
+            procs = [root] if pid == os.getpid() else [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def read(self) -> dict[str, float]:
+        return {name: sum(self._tree(pid) for pid in pids) for name, pids in self.roots.items()}
+
+    def used(self) -> dict[str, float]:
+        now = self.read()
+        return {name: now[name] - self._start.get(name, 0.0) for name in now}
+
+
+def mariadb_pids() -> dict[str, list[int]]:
+    """The local pair's server processes (none when the databases are elsewhere)."""
+    from wework.config import get_settings
+    from wework.db.localstack import LocalStack
+
+    settings = get_settings()
+    if not settings.uses_local_stack:
+        return {}
+    stack = LocalStack.from_settings(settings)
+    return {f"MariaDB {srv.role}": [int(srv.pid_file.read_text().strip())]
+            for srv in stack.servers if srv.pid_file.exists()}
+
+
+def enqueue(accounts: list[tuple[str, str, str]], n: int) -> list[str]:
+    """``n`` pending text messages spread over the accounts, in one transaction."""
+    from wework.services import messages
+    from wework.services.context import system_context
+
+    tenant_id = accounts[0][0]
+    rows = [{"account_id": accounts[i % len(accounts)][1], "conversation_id": f"conv-{i}",
+             "message_type": "text", "content": {"text": f"bench {i}"}} for i in range(n)]
+    return messages.enqueue_many(system_context(tenant_id), rows)
+
+
+def status_counts(tenant_id: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from wework.models import Message
+    from wework.services.uow import transaction
+
+    with transaction(tenant_id) as s:
+        return {str(status): n for status, n in s.execute(
+            select(Message.status, func.count()).where(Message.tenant_id == tenant_id)
+            .group_by(Message.status)).all()}
+
+
+def wait_for_log(path: Path, text: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{path.name}: no {text!r}:\n{path.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+@dataclass
+class FlowResult:
+    messages: int
+    to_sent: float  # seconds until none was pending or sending
+    to_delivered: float  # seconds until every one was delivered
+    cpu: dict[str, float]
+    load: float
+
+    def line(self, label: str) -> str:
+        return (f"   {label:<44} {self.messages / self.to_sent:>7,.0f} messages/s to sent  "
+                f"{self.messages / self.to_delivered:>7,.0f} messages/s to delivered  "
+                f"({self.to_delivered:.1f} s; load average {self.load:.1f})")
+
+    def cpu_line(self) -> str:
+        parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.cpu.items())
+        return f"      CPU seconds: {parts}"
+
+
+def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
+             servers: dict[str, list[int]], logs: Path, timeout: float) -> FlowResult:
+    """Start ``workers`` worker processes, insert ``n`` messages, time them to delivered."""
+    tenant_id = accounts[0][0]
+    procs = []
+    try:
+        for i in range(workers):
+            log = logs / f"pipeline_bench_worker_{i}.log"
+            out = log.open("wb")
+            proc = subprocess.Popen([str(WEWORK), "worker"], stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, **worker_env})
+            procs.append(proc)
+            wait_for_log(log, " started: ", proc)
+        before = status_counts(tenant_id)
+        meter = CpuMeter({**servers, "workers": [p.pid for p in procs],
+                          "load generator (this process)": [os.getpid()]})
+        enqueue(accounts, n)
+        started = time.perf_counter()
+        to_sent = None
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = status_counts(tenant_id)
+            if to_sent is None and not counts.get("pending") and not counts.get("sending"):
+                to_sent = time.perf_counter() - started
+            if counts.get("delivered", 0) - before.get("delivered", 0) >= n:
+                to_delivered = time.perf_counter() - started
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not delivered in {timeout:.0f} s: {counts}")
+            time.sleep(0.5)  # the count reads the tenant's messages: keep its cost small
+        return FlowResult(n, to_sent or to_delivered, to_delivered, meter.used(),
+                          os.getloadavg()[0])
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+def run_end_to_end(args) -> None:
+    import secrets as token_source
+
+    from wework.services import gateway_secrets
+
+    logs = log_dir()
+    token = token_source.token_urlsafe(24)
+    secret = gateway_secrets.create(None, "bench-e2e-gateway").secret
+    api_port, sim_port = free_port(), free_port()
+    api = start([str(WEWORK), "api", "--port", str(api_port), "--workers", str(args.workers),
+                 "--no-access-log"], api_port, logs / "pipeline_bench_e2e_api.log")
+    sim = start([str(WEWORK), "gateway-sim", "serve", "--port", str(sim_port),
+                 "--callback-url", f"http://127.0.0.1:{api_port}"], sim_port,
+                logs / "pipeline_bench_sim.log",
+                env={"WEWORK_GATEWAY_SIM_SECRET": secret, "WEWORK_GATEWAY_TOKEN": token})
+    servers = {**mariadb_pids(), "API": [api.pid], "simulator": [sim.pid]}
+    # The simulator sends no heartbeats here (they would compete with the receipts): the
+    # heartbeat sweep must not take the accounts offline between runs.
+    quiet = {"WEWORK_HEARTBEAT_TIMEOUT_SECONDS": "86400"}
+    over_http = {**quiet, "WEWORK_GATEWAY_URL": f"http://127.0.0.1:{sim_port}",
+                 "WEWORK_GATEWAY_TOKEN": token}
+    timeout = max(120.0, args.messages / 5)
+    try:
+        print(f"== end to end: {args.messages:,} messages per run, {args.accounts} accounts, "
+              f"API {args.workers} processes, worker settings as configured")
+        accounts = setup_tenant(args.accounts)
+        run_flow(min(200, args.messages), accounts, 1, over_http, servers, logs,
+                 timeout)  # warm-up: connections, caches, the simulator's first instances
+        results = []
+        for workers in (int(w) for w in args.worker_counts.split(",")):
+            result = run_flow(args.messages, accounts, workers, over_http, servers, logs,
+                              timeout)
+            results.append(result)
+            print(result.line(f"{workers} worker(s), HTTP gateway + HTTP callbacks"))
+            print(result.cpu_line())
+        local = run_flow(args.messages, accounts, 1, {**quiet, "WEWORK_GATEWAY_URL": ""},
+                         {k: v for k, v in servers.items() if k.startswith("MariaDB")}, logs,
+                         timeout)
+        print(local.line("baseline: 1 worker, in-process simulator"))
+        print(local.cpu_line())
+        for workers, result in zip(args.worker_counts.split(","), results, strict=True):
+            share = local.to_delivered / result.to_delivered
+            print(f"   {workers} worker(s) over HTTP at {share:.0%} of the in-process "
+                  "baseline's messages/s to delivered")
+    finally:
+        stop(sim)
+        stop(api)
 
 
 if __name__ == "__main__":

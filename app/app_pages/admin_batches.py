@@ -1,5 +1,7 @@
 """Batch sends: create from a template and targets, live progress, pause/resume/cancel."""
 
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 import streamlit as st
 
@@ -16,19 +18,25 @@ from wework.services.permissions import ACCOUNT_MANAGE
 ctx = nav.start(__file__)
 
 ACTIVE = ("created", "running", "paused")
+# A task that ended this recently stays in the live progress with its final state, so
+# whoever watched it run sees it complete (or fail, or be cancelled) without reloading.
+RECENTLY_ENDED = timedelta(minutes=10)
 
 
 @st.fragment(run_every="3s")
 @errors.guard  # its reruns run outside the page's own error handler
 def progress() -> None:
-    """Re-read every 3 s (primary, fresh): counters move as the dispatcher sends."""
+    """Re-read every 3 s (primary, fresh): counters move as the worker sends and receipts
+    arrive; a task that just ended shows its final state."""
     if not session.still_active():
         st.rerun(scope="app")  # the idle timeout signs the user out
     page = batches.list_batches(ctx, limit=PAGE_SIZE, fresh=True)
-    live = [b for b in page.items if str(b.status) in ACTIVE]
+    since = datetime.now(UTC).replace(tzinfo=None) - RECENTLY_ENDED  # stored naive UTC
+    live = [b for b in page.items if str(b.status) in ACTIVE
+            or (b.end_time is not None and b.end_time >= since)]
     st.subheader("Live progress")
     if not live:
-        st.caption("No task is running or paused.")
+        st.caption("No task is running or paused, and none ended in the last 10 minutes.")
     for b in live:
         done = b.sent_count + b.failed_count
         st.progress(min(1.0, float(b.progress_percent) / 100),

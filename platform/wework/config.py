@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     gateway_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     gateway_attempts: int = Field(default=3, ge=1, le=10)
     gateway_max_connections: int = Field(default=32, ge=1, le=1024)
+    # The gateway's API token: HttpGateway sends it as `Authorization: Bearer …`, and
+    # `wework gateway-sim serve` refuses sends without it (401) when it is set. Masked
+    # by `wework config show` (is_secret).
+    gateway_token: str | None = None
 
     # `wework gateway-sim serve`: the gateway SIMULATOR as an HTTP server. It posts its
     # signed callbacks to gateway_sim_callback_url (the API's base URL) with

@@ -56,6 +56,20 @@ def test_readyz_and_intake_follow_the_databases(stack, ops_env, tmp_path: Path):
             assert any("lags" in r and "more than 2 s" in r for r in lagging["reasons"])
             poll(client, "/readyz", 200)
 
+            # A replica that hangs (stopped, its sockets open): the probe's own I/O timeout
+            # answers 503 in seconds, instead of holding the caller until its own timeout.
+            replica = server_pid(stack, "replica")
+            os.kill(replica, signal.SIGSTOP)
+            try:
+                asked = time.monotonic()
+                hung = client.get("/readyz")
+                took = time.monotonic() - asked
+            finally:
+                os.kill(replica, signal.SIGCONT)
+            assert hung.status_code == 503 and took < 20, (hung.status_code, took)
+            assert any("lag unknown" in r for r in hung.json()["reasons"]), hung.json()
+            poll(client, "/readyz", 200)
+
             pid = server_pid(stack, "primary")
             os.kill(pid, signal.SIGKILL)
             wait_gone(pid)

@@ -15,6 +15,8 @@ from wework.db.engines import Role, error_code, get_engine, server_url
 from wework.db.routing import replica_lag_seconds
 from wework.db.sharding import all_shards
 
+# Each probe read (primary and replica lag) gives up after this: a hung server makes the
+# probe answer 503 in seconds instead of holding the load balancer's check.
 PROBE_IO_TIMEOUT_SECONDS = 3
 
 
@@ -31,7 +33,8 @@ def readiness_problems(settings: Settings) -> list[str]:
     if _separate_replica(settings):
         bound = settings.replica_max_lag_seconds
         for shard in all_shards(settings.shard_count):
-            lag, _ = replica_lag_seconds(shard, settings)
+            lag, _ = replica_lag_seconds(shard, settings,
+                                         io_timeout=PROBE_IO_TIMEOUT_SECONDS)
             if lag is None:
                 problems.append(f"replica (shard {shard}) lag unknown: replica unreachable "
                                 "or no heartbeat")

@@ -124,7 +124,8 @@ def sim_serve(
                     "log in the offline ones."),
     seed: int = typer.Option(None, help="Random seed (repeatable runs)."),
 ) -> None:
-    """Serve the gateway SIMULATOR: sends over HTTP, signed callbacks posted to the API."""
+    """Serve the gateway SIMULATOR: sends over HTTP, signed callbacks posted to the API.
+    With WEWORK_GATEWAY_TOKEN set, sends and logins must carry it as a bearer token."""
     import uvicorn
 
     from wework.gateway.sim_server import SimServerConfig, create_app, register_platform_accounts
@@ -145,7 +146,8 @@ def sim_serve(
         typer.echo(f"registered {register_platform_accounts(sim)} instances", err=True)
     try:
         app = create_app(sim, SimServerConfig(url, secret, batch_size=batch_size,
-                                              activity_seconds=activity_every))
+                                              activity_seconds=activity_every,
+                                              token=s.gateway_token))
     except ValueError as exc:
         fail(str(exc))
     uvicorn.run(app, host=host or s.gateway_sim_host, port=port or s.gateway_sim_port,

@@ -31,6 +31,8 @@ def worker(
 
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per message sent over WEWORK_GATEWAY_URL.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     worker = Worker(reload_settings())
 
     def stop(signum, _frame) -> None:

@@ -66,10 +66,13 @@ def replica_lag_seconds(
     settings: Settings,
     heartbeat_table: str = HEARTBEAT_TABLE,
     user: DbUser = DbUser.APP,
+    io_timeout: int | None = None,
 ) -> tuple[float | None, str | None]:
-    """(lag, error): the replica's heartbeat lag in seconds, or None and why not."""
+    """(lag, error): the replica's heartbeat lag in seconds, or None and why not.
+    ``io_timeout`` bounds the read (a probe must answer even when the replica hangs)."""
     try:
-        with get_engine(Role.REPLICA, shard, settings, user=user).connect() as conn:
+        engine = get_engine(Role.REPLICA, shard, settings, io_timeout=io_timeout, user=user)
+        with engine.connect() as conn:
             lag = conn.exec_driver_sql(
                 "SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) / 1e6 "
                 f"FROM {heartbeat_table} WHERE id = 1"

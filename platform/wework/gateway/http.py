@@ -5,9 +5,12 @@ implements)::
 
     POST {WEWORK_GATEWAY_URL}/v1/messages
     Idempotency-Key: <messages.id>
+    Authorization: Bearer <WEWORK_GATEWAY_TOKEN>       (when the token is set)
     {"message_id", "guid", "conversation_id", "message_type", "content"}
 
     200 {"wework_msg_id": "..."}                       accepted (a receipt follows)
+    401 / 403                                          our token is refused: a setting
+                                                       to fix, not the message's fault
     4xx {"error": {"code": "...", "message": "..."}}   refused: retrying cannot help
     5xx / 408 / 425 / 429 {"error": {...}}              not now: try again later
 
@@ -18,7 +21,9 @@ because every request carries the message id as ``Idempotency-Key``: a gateway t
 received a send whose answer was lost delivers it once and answers the retry with the
 first answer. A ``Retry-After`` longer than the in-call backoff ends the call at once.
 When the tries are used up the send is a retryable failure (the dispatcher's own backoff
-takes over); a 4xx is a final failure with the gateway's code and reason.
+takes over); a 4xx is a final failure with the gateway's code and reason — except 401
+and 403, which say the platform's token is wrong or missing: those sends stay retryable
+(not retried in the call), so fixing WEWORK_GATEWAY_TOKEN lets them go out.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from wework.gateway.base import SendRequest, SendResult
 
 SEND_PATH = "/v1/messages"
 RETRY_STATUS = frozenset({408, 425, 429})
+AUTH_STATUS = frozenset({401, 403})
 ERROR_CODE_LENGTH = 50  # messages.error_code
 ERROR_MESSAGE_LENGTH = 1000
 
@@ -64,6 +70,7 @@ class HttpGateway:
         max_connections: int = 32,
         backoff_initial: float = 0.2,
         backoff_max: float = 2.0,
+        token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ):
         if attempts < 1:
@@ -78,7 +85,8 @@ class HttpGateway:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=max_connections,
                                 max_keepalive_connections=max_connections),
-            headers={"User-Agent": "wework-platform"},
+            headers={"User-Agent": "wework-platform",
+                     **({"Authorization": f"Bearer {token}"} if token else {})},
             transport=transport,
         )
 
@@ -92,6 +100,7 @@ class HttpGateway:
             connect_timeout=settings.gateway_connect_timeout_seconds,
             attempts=settings.gateway_attempts,
             max_connections=settings.gateway_max_connections,
+            token=settings.gateway_token,
         )
 
     def send(self, request: SendRequest) -> SendResult:
@@ -113,8 +122,8 @@ class HttpGateway:
         try:
             return retrying(self._send_once, payload, headers)
         except _NotNow as exc:
-            return SendResult(False, None, exc.code[:ERROR_CODE_LENGTH], exc.reason,
-                              retryable=True)
+            return SendResult(False, None, exc.code[:ERROR_CODE_LENGTH],
+                              exc.reason[:ERROR_MESSAGE_LENGTH], retryable=True)
 
     def _send_once(self, payload: dict, headers: dict[str, str]) -> SendResult:
         try:
@@ -131,6 +140,9 @@ class HttpGateway:
             wework_msg_id = body.get("wework_msg_id") if isinstance(body, dict) else None
             return SendResult(True, wework_msg_id if isinstance(wework_msg_id, str) else None)
         code, reason = _error_of(response)
+        if status in AUTH_STATUS:
+            raise _NotNow(f"gateway_{status}", f"the gateway refused the platform's token "
+                          f"(WEWORK_GATEWAY_TOKEN): {reason}", defer=True)
         if status >= 500 or status in RETRY_STATUS:
             raise _NotNow(code, reason, defer=_retry_after(response) > self.backoff_max)
         return SendResult(False, None, code[:ERROR_CODE_LENGTH], reason, retryable=False)

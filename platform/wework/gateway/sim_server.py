@@ -8,6 +8,9 @@ platform over the network, as a real instance gateway would:
   ``Idempotency-Key`` (= the message id). 200 ``{"wework_msg_id"}``; a retryable refusal
   (instance offline, a simulated failure) 503 with ``Retry-After``; a bad request 422.
 - ``POST /v1/instances/{guid}/login`` — the QR login flow of one instance.
+- With a token configured (``WEWORK_GATEWAY_TOKEN``), both answer 401 unless the request
+  carries ``Authorization: Bearer <token>`` (what :class:`~wework.gateway.http.HttpGateway`
+  sends).
 - Callbacks: a background task drains the core's events (receipts, status changes,
   heartbeats, conversations) and posts them as JSON arrays to
   ``{callback_url}/v1/callbacks``, signed with the gateway secret (Standard Webhooks).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import threading
 import time
@@ -32,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -76,6 +80,7 @@ class SimServerConfig:
     batch_size: int = 200  # events per callback delivery
     flush_seconds: float = 0.05  # how often new events are looked for
     activity_seconds: float | None = None  # tick the core this often (None: never)
+    token: str | None = None  # the API token sends must carry (None: no check)
 
 
 class SendBody(BaseModel):
@@ -142,6 +147,20 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
                   redoc_url=None, openapi_url=None)
     app.state.sim = state
 
+    def authorized(authorization: str | None = Header(default=None)) -> None:
+        if config.token is None:
+            return
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), config.token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, "unauthorized" if exc.status_code == 401 else "error",
+                      str(exc.detail), **(exc.headers or {}))
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -152,7 +171,7 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.post("/v1/messages")
+    @app.post("/v1/messages", dependencies=[Depends(authorized)])
     def send(body: SendBody,
              idempotency_key: str | None = Header(default=None)) -> JSONResponse:
         if idempotency_key != body.message_id:
@@ -175,7 +194,7 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
                           **{"Retry-After": str(RETRY_AFTER_SECONDS)})
         return _error(422, result.error_code or "refused", result.error_message or "")
 
-    @app.post("/v1/instances/{guid}/login")
+    @app.post("/v1/instances/{guid}/login", dependencies=[Depends(authorized)])
     def login(guid: str) -> dict:
         sim.login(guid)
         return {"guid": guid, "status": sim.status_of(guid)}
