@@ -171,15 +171,18 @@ def marts_age_seconds(ctx: SignalContext) -> list[Observation]:
 
 @signal("cache_hit_rate")
 def cache_hit_rate(ctx: SignalContext) -> list[Observation]:
-    """Redis keyspace hits / (hits + misses) since it started; no value while nothing has
-    read it (the cache is not in use)."""
+    """Redis keyspace hits / (hits + misses) since it started; no value until it has
+    answered ``min_lookups`` reads (the cache is not in use yet, or a few test reads
+    would decide the rate)."""
     from wework.cache.redis import get_redis
 
     stats = get_redis(ctx.settings).call(lambda r: r.info("stats"), default=None)
     if stats is None:
         raise RuntimeError("Redis did not answer INFO stats")
     hits, misses = int(stats.get("keyspace_hits", 0)), int(stats.get("keyspace_misses", 0))
-    return [Observation("cache", hits / (hits + misses) if hits + misses else None)]
+    lookups = hits + misses
+    enough = lookups and lookups >= int(ctx.params.get("min_lookups", 1000))
+    return [Observation("cache", hits / lookups if enough else None)]
 
 
 @signal("disk_free_ratio")
