@@ -136,6 +136,9 @@ NOT_EXTRACTED: dict[str, str] = {
                       "message details; delivery state is operations, not analytics)",
     "worker_jobs": "the worker's job schedule and last errors (operations state)",
     "callback_webhook_ids": "replay-protection keys of the HTTP intake (operations state)",
+    "alerts": "operator alerts' current state (operations state, read live by the app)",
+    "alert_notices": "operator alert history and its webhook outbox (operations state; "
+                     "notebook 05 reads it from the replica)",
 }
 
 

@@ -49,6 +49,10 @@ APP_MAY_IMPORT = (
     "wework.config",
     "wework.warehouse",
     "wework.metrics.query",
+    # Operator monitoring: alert state and history (scoped to the caller's tenant) and,
+    # for platform admins only, the databases' health read as the monitor user.
+    "wework.alerts.history",
+    "wework.metrics.database",
     # The notebook reports' reader (the report store) and the helpers it shows them with.
     "wework.reports.store",
     "wework.reports.scope",

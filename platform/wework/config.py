@@ -226,6 +226,22 @@ class Settings(BaseSettings):
     # loopback or link-local networks (the worker would call our own servers for them).
     webhook_allow_private_networks: bool = False
 
+    # Operator monitoring and alerts (wework.metrics.database, wework.alerts). The worker
+    # records the database's health every worker_db_monitor_every seconds and evaluates
+    # the alert rules every worker_alerts_every; the rules are alerts/rules.yaml, merged
+    # with alert_rules_file (a deployment's overrides, same shape, by rule name). Firing
+    # and resolved alerts are posted to alert_webhook_url, signed with
+    # alert_webhook_secret (whsec_..., `wework alerts secret` makes one), retried until
+    # alert_webhook_give_up_minutes after the alert.
+    worker_db_monitor_every: float = Field(default=60.0, gt=0)
+    worker_alerts_every: float = Field(default=60.0, gt=0)
+    monitor_top_statements: int = Field(default=10, ge=1, le=100)
+    alert_rules_file: Path | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
+    alert_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    alert_webhook_give_up_minutes: float = Field(default=1440.0, gt=0)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, path: Path) -> Path:

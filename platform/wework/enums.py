@@ -110,3 +110,25 @@ class WebhookEvent(StrEnum):
     ACCOUNT_OFFLINE = "account.offline"
     ACCOUNT_ERROR = "account.error"
     MESSAGE_FAILED = "message.failed"
+    ALERT_FIRING = "alert.firing"  # a tenant-scoped operator alert (wework.alerts)
+    ALERT_RESOLVED = "alert.resolved"
+
+
+# operator alerts (not in the spec: wework.models.alert)
+
+class AlertState(StrEnum):
+    OK = "ok"  # the condition does not hold (never fired, or resolved)
+    PENDING = "pending"  # holds, but not yet for the rule's `for` duration
+    FIRING = "firing"
+
+
+class NoticeKind(StrEnum):
+    FIRING = "firing"  # the alert started firing (or a repeat while it still fires)
+    RESOLVED = "resolved"
+
+
+class NoticeDelivery(StrEnum):
+    PENDING = "pending"  # to be posted to WEWORK_ALERT_WEBHOOK_URL
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after WEWORK_ALERT_WEBHOOK_GIVE_UP_MINUTES
+    UNSENT = "unsent"  # no alert webhook configured: history only

@@ -26,6 +26,55 @@ CREATE INDEX idx_account_time ON account_status_history (account_id, created_at)
 CREATE INDEX idx_created_at ON account_status_history (created_at);
 CREATE INDEX idx_new_status ON account_status_history (new_status);
 
+CREATE TABLE alert_notices (
+	id VARCHAR(36) NOT NULL COMMENT '通知ID',
+	alert_id VARCHAR(36) NOT NULL COMMENT '告警ID',
+	rule VARCHAR(64) NOT NULL COMMENT '规则名',
+	subject VARCHAR(191) NOT NULL COMMENT '对象',
+	tenant_id VARCHAR(36) COMMENT '租户ID(租户级规则)',
+	severity VARCHAR(16) NOT NULL COMMENT '级别',
+	kind ENUM('firing','resolved') NOT NULL COMMENT '通知类型',
+	`repeat` INTEGER NOT NULL COMMENT '重复通知序号(0=首次)' DEFAULT '0',
+	value DOUBLE COMMENT '取值',
+	summary VARCHAR(500) NOT NULL COMMENT '摘要',
+	at TIMESTAMP NOT NULL COMMENT '发生时间',
+	payload JSON NOT NULL COMMENT '通知内容',
+	delivery ENUM('pending','delivered','failed','unsent') NOT NULL COMMENT '投递状态' DEFAULT 'pending',
+	attempts INTEGER NOT NULL COMMENT '投递次数' DEFAULT '0',
+	next_attempt_at TIMESTAMP NULL COMMENT '下次投递时间',
+	last_error VARCHAR(1000) COMMENT '最后错误',
+	delivered_at TIMESTAMP NULL COMMENT '送达时间',
+	last_status_code INTEGER COMMENT '最后HTTP状态码',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='运维告警通知历史' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_alert_at ON alert_notices (alert_id, at);
+CREATE INDEX idx_at ON alert_notices (at);
+CREATE INDEX idx_delivery_next ON alert_notices (delivery, next_attempt_at);
+CREATE INDEX idx_tenant_at ON alert_notices (tenant_id, at);
+
+CREATE TABLE alerts (
+	id VARCHAR(36) NOT NULL COMMENT '告警ID',
+	rule VARCHAR(64) NOT NULL COMMENT '规则名',
+	subject VARCHAR(191) NOT NULL COMMENT '对象',
+	tenant_id VARCHAR(36) COMMENT '租户ID(租户级规则)',
+	severity VARCHAR(16) NOT NULL COMMENT '级别',
+	state ENUM('ok','pending','firing') NOT NULL COMMENT '状态' DEFAULT 'ok',
+	value DOUBLE COMMENT '最近取值',
+	summary VARCHAR(500) NOT NULL COMMENT '摘要',
+	pending_since TIMESTAMP NULL COMMENT '条件成立起始时间',
+	fired_at TIMESTAMP NULL COMMENT '触发时间',
+	resolved_at TIMESTAMP NULL COMMENT '恢复时间',
+	last_notified_at TIMESTAMP NULL COMMENT '最后通知时间',
+	evaluated_at TIMESTAMP NOT NULL COMMENT '最后评估时间',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	updated_at TIMESTAMP NOT NULL COMMENT '更新时间' DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+	PRIMARY KEY (id),
+	CONSTRAINT uk_rule_subject UNIQUE (rule, subject)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='运维告警状态' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_state ON alerts (state);
+CREATE INDEX idx_tenant_state ON alerts (tenant_id, state);
+
 CREATE TABLE batch_send_tasks (
 	id VARCHAR(36) NOT NULL COMMENT '任务ID',
 	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',

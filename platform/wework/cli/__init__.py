@@ -22,6 +22,7 @@ from wework.cli.gateway import gateway_app, gateway_sim_app
 from wework.cli.keys import keys_app
 from wework.cli.messaging import callbacks_app, simulate
 from wework.cli.metrics import metrics_app
+from wework.cli.monitor import add_monitor_commands, alerts_app
 from wework.cli.ops import add_ops_commands
 from wework.cli.privileges import add_privilege_commands
 from wework.cli.schema import add_schema_commands
@@ -44,6 +45,7 @@ def _check_settings() -> None:
 add_schema_commands(db_app)  # db migrate | partitions | ddl | seed
 add_ops_commands(db_app)  # db backup | backups | restore | maintain
 add_privilege_commands(db_app)  # db check | grants
+add_monitor_commands(db_app)  # db monitor
 app.add_typer(db_app, name="db")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(cache_app, name="cache")
@@ -52,6 +54,7 @@ app.add_typer(app_app, name="app")
 app.add_typer(callbacks_app, name="callbacks")
 app.add_typer(config_app, name="config")
 app.add_typer(worker_app, name="worker")
+app.add_typer(alerts_app, name="alerts")
 app.command("simulate")(simulate)
 app.command("api")(api)
 app.add_typer(gateway_app, name="gateway")

@@ -1,5 +1,6 @@
 """SQLAlchemy 2.x typed models: one module per spec database (user, account, message,
-callback), plus the platform's own tables (webhook outbox and secrets, worker jobs).
+callback), plus the platform's own tables (webhook outbox and secrets, worker jobs, operator
+alerts).
 Importing this package registers every table on ``Base.metadata``. The enumerations of
 their ENUM columns live in :mod:`wework.enums`."""
 
@@ -8,6 +9,7 @@ from wework.models.account import (
     Conversation,
     WeworkAccount,
 )
+from wework.models.alert import Alert, AlertNotice
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
@@ -24,6 +26,8 @@ from wework.models.worker import WorkerJob
 
 __all__ = [
     "AccountStatusHistory",
+    "Alert",
+    "AlertNotice",
     "Base",
     "BatchSendTask",
     "CallbackEvent",

@@ -13,6 +13,9 @@ The jobs (intervals are settings, ``worker_<name>_every``):
   go offline (their tenant's ``account.offline`` webhook with them);
 - ``partitions``: split the coming periods off ``p_future`` on every shard (daily);
 - ``gauges``: record the platform gauges (every minute);
+- ``db_monitor``: record the database's health (statements, indexes, sizes, connections,
+  replication, partition headroom, backups, disk; :mod:`wework.metrics.database`);
+- ``alerts``: evaluate the alert rules and post their notices (:mod:`wework.alerts`);
 - ``batches``: complete running batches with nothing left to send (a safety net: message
   changes complete their batch themselves);
 - ``recovery``: messages whose ``sending`` claim expired (a dead worker's), and callback
@@ -148,6 +151,31 @@ def _gauges(settings: Settings) -> str:
     return f"{gauges.points} point(s) for {len(gauges.accounts)} tenant(s)"
 
 
+def _db_monitor(settings: Settings) -> str:
+    from wework import metrics
+    from wework.metrics.database import collect_database_health
+
+    health = collect_database_health(settings, top=settings.monitor_top_statements)
+    metrics.flush()
+    down = [f"{s.server}: {s.error}" for s in health.servers if s.error]
+    read = ", ".join(s.server for s in health.servers if not s.error)
+    return f"read {read or 'no server'}" + (f"; failed {'; '.join(down)}" if down else "")
+
+
+def _alerts(settings: Settings) -> str:
+    from wework.alerts.engine import evaluate
+    from wework.alerts.notify import deliver_pending
+
+    result = evaluate(settings)
+    posted = deliver_pending(settings)
+    line = result.line()
+    if posted:
+        line += "; webhook " + ", ".join(f"{k} {v}" for k, v in sorted(posted.items()))
+    if result.errors:
+        raise RuntimeError(line)  # recorded on the job's row, retried within a minute
+    return line
+
+
 def _batches(settings: Settings) -> str:
     from wework.services.batches import complete_finished_batches
 
@@ -182,6 +210,8 @@ def platform_jobs(settings: Settings) -> list[Job]:
         Job("heartbeat_sweep", settings.worker_heartbeat_sweep_every, bind(_heartbeat_sweep)),
         Job("partitions", settings.worker_partitions_every, bind(_partitions)),
         Job("gauges", settings.worker_gauges_every, bind(_gauges)),
+        Job("db_monitor", settings.worker_db_monitor_every, bind(_db_monitor)),
+        Job("alerts", settings.worker_alerts_every, bind(_alerts)),
         Job("batches", settings.worker_batches_every, bind(_batches)),
         Job("recovery", settings.worker_recovery_every, bind(_recovery)),
         Job("outbox_purge", settings.worker_outbox_purge_every, bind(_outbox_purge)),
