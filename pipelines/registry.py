@@ -136,6 +136,8 @@ NOT_EXTRACTED: dict[str, str] = {
                       "message details; delivery state is operations, not analytics)",
     "worker_jobs": "the worker's job schedule and last errors (operations state)",
     "callback_webhook_ids": "replay-protection keys of the HTTP intake (operations state)",
+    "tenant_daily_quota": "the daily quota's counters (operations state; the messages "
+                          "themselves are extracted)",
 }
 
 

@@ -22,7 +22,16 @@ PANELS = (
     ("callback_processed_*", "Callbacks processed", False),
     ("replica_lag_*", "Replica lag (s)", False),
     ("pipeline_run_*", "Pipeline runs", False),
+    ("cache_hit_rate", "Cache hit rate per cache and process", False),
+    (["cache_misses", "cache_evictions", "cache_errors"],
+     "Cache misses, evictions and Redis errors (cumulative per process)", False),
 )
+
+
+def _key(series: str | list[str]) -> str:
+    return "_".join(series if isinstance(series, list) else [series]).replace("*", "").strip("_")
+
+
 # Super-admins see every tenant's series; everyone else only their own tenant's.
 labels = None if ctx.actor.is_super_admin else {"tenant_id": ctx.tenant_id}
 try:
@@ -31,7 +40,7 @@ try:
         df = frame.to_pandas()
         chart(df, lambda d: px.line(d, x="time", y="value", color="series",
                                     line_group="labels", hover_data=["labels"]),
-              name=title, key=f"mon_{series.rstrip('*_')}")
+              name=title, key=f"mon_{_key(series)}")
 except MetricsQueryError as e:
     st.info(f"Metrics are not available: {md(e)}")
 

@@ -18,6 +18,7 @@ from wework.models.message import (
     MessageStatistic,
     MessageTemplate,
 )
+from wework.models.quota import TenantDailyQuota
 from wework.models.user import Role, Tenant, User, UserRole
 from wework.models.webhook import TenantWebhookSecret, WebhookOutbox
 from wework.models.worker import WorkerJob
@@ -36,6 +37,7 @@ __all__ = [
     "MessageTemplate",
     "Role",
     "Tenant",
+    "TenantDailyQuota",
     "TenantWebhookSecret",
     "User",
     "UserRole",
