@@ -39,9 +39,9 @@ from sqlalchemy.orm import Session
 from wework.db.engines import error_code
 from wework.errors import QuotaExceededError
 from wework.models import Message, TenantDailyQuota
+from wework.services.uow import DEADLOCK
 
 STRIPES = 16
-DEADLOCK = 1213
 DEADLOCK_ATTEMPTS = 5
 T = TypeVar("T")
 Q = TenantDailyQuota
