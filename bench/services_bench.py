@@ -5,13 +5,15 @@
 Runs against the configured MySQL primary (the local pair by default) in a throw-away
 database ``wework_bench_<hex>_0`` that is migrated first and dropped at the end.
 
-1. Enqueue throughput: ``messages.enqueue_many`` (the batch path: validation, account
-   and quota checks, Core executemany → multi-row INSERTs, one transaction) vs the
-   per-row ORM baseline (``session.add`` + ``commit`` per message). Target > 10,000/s.
+1. The batch-enqueue path: ``messages.enqueue_many`` (validation, account and quota
+   checks, Core executemany → multi-row INSERTs, ONE transaction) vs the per-row ORM
+   baseline (``session.add`` + ``commit`` per message). Its figure is rows of one
+   transaction per second, not transactions per second (concurrent single sends are a
+   different figure; the callback path is measured by ``bench/callback_bench.py``).
 2. Single-message API latency: ``messages.send_message`` p50/p95 (one transaction with
    the tenant-row lock for the quota), beside a bare ``SELECT 1`` round trip.
 3. Callback ingest throughput: ``callbacks.ingest_many`` (raw events stored with one
-   multi-row INSERT, then each parsed and applied in its own transaction) vs
+   multi-row INSERT, then the receipts applied set-based) vs
    ``callbacks.ingest`` per event (one raw-store transaction per event), on delivery
    receipts of sent messages; and the raw intake alone (``store_raw_many`` vs
    ``store_raw``), which is what must keep up so that no event is lost.
@@ -99,7 +101,7 @@ def run(args) -> None:
             "priority": 1 + i % 10,
         }
 
-    print("== 1. enqueue throughput (messages/s)")
+    print("== 1. batch-enqueue path: rows of one transaction per second (not TPS)")
     messages.enqueue_many(ctx, [row(i) for i in range(200)])  # warm up connections
     rows = [row(i) for i in range(args.messages)]
     t = time.perf_counter()
@@ -126,7 +128,7 @@ def run(args) -> None:
     print(f"   baseline: ORM add+commit per row   {rate(args.baseline_rows, base_s)}")
     print(
         f"   ratio {args.messages / batch_s / (args.baseline_rows / base_s):.1f}x; "
-        f"target > 10,000/s: {'met' if args.messages / batch_s > 10_000 else 'NOT met'}"
+        f"(rows of one {args.messages:,}-row transaction; not transactions/s)"
     )
 
     print("== 2. single-message API latency (ms)")
@@ -194,7 +196,7 @@ def run(args) -> None:
     for raw in single_events:
         callbacks.ingest(raw, source_ip="127.0.0.1")
     single_s = time.perf_counter() - t
-    print(f"   ingest_many (store batched, apply each)  {rate(len(batch_events), many_s)}")
+    print(f"   ingest_many (stored, receipts set-based) {rate(len(batch_events), many_s)}")
     print(f"   baseline: ingest per event               {rate(len(single_events), single_s)}")
     raw_events = receipts([str(uuid.uuid4()) for _ in range(args.events)])
     t = time.perf_counter()

@@ -139,6 +139,8 @@ NOT_EXTRACTED: dict[str, str] = {
     "alerts": "operator alerts' current state (operations state, read live by the app)",
     "alert_notices": "operator alert history and its webhook outbox (operations state; "
                      "notebook 05 reads it from the replica)",
+    "tenant_daily_quota": "the daily quota's counters (operations state; the messages "
+                          "themselves are extracted)",
 }
 
 

@@ -28,7 +28,16 @@ PANELS = (
     ("callback_processed_*", "Callbacks processed", False),
     ("replica_lag_*", "Replica lag (s)", False),
     ("pipeline_run_*", "Pipeline runs", False),
+    ("cache_hit_rate", "Cache hit rate per cache and process", False),
+    (["cache_misses", "cache_evictions", "cache_errors"],
+     "Cache misses, evictions and Redis errors (cumulative per process)", False),
 )
+
+
+def _key(series: str | list[str]) -> str:
+    return "_".join(series if isinstance(series, list) else [series]).replace("*", "").strip("_")
+
+
 # Super-admins see every tenant's series; everyone else only their own tenant's.
 labels = None if ctx.actor.is_super_admin else {"tenant_id": ctx.tenant_id}
 
@@ -43,7 +52,7 @@ metrics_up = True
 try:
     for series, title, tenant_scoped in PANELS:
         frame = recent(series, minutes=minutes, labels=labels if tenant_scoped else None)
-        line_chart(frame, title, f"mon_{series.rstrip('*_')}")
+        line_chart(frame, title, f"mon_{_key(series)}")
 except MetricsQueryError as e:
     metrics_up = False
     st.info(f"Metrics are not available: {md(e)}")

@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
     redis_breaker_fail_max: int = Field(default=3, ge=1)
     redis_breaker_reset_seconds: float = Field(default=5.0, gt=0)
+    # The two cache levels (wework.cache.layers): L1 in each process, L2 in Redis; the TTLs
+    # bound staleness when an eviction message is lost (the spec's 5 and 30 minutes). Each
+    # process records its cache counters as metrics every cache_stats_seconds.
+    cache_enabled: bool = True
+    cache_l1_ttl_seconds: float = Field(default=300, gt=0)
+    cache_l1_max_entries: int = Field(default=10_000, ge=1)
+    cache_l2_ttl_seconds: int = Field(default=1800, ge=1)
+    cache_stats_seconds: float = Field(default=15, gt=0)
 
     # Monitoring (InfluxDB v2 write API); off when url is unset.
     influx_url: str | None = None

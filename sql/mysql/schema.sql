@@ -279,6 +279,15 @@ CREATE INDEX idx_tenant_account ON messages (tenant_id, account_id);
 CREATE INDEX idx_tenant_time_status ON messages (tenant_id, created_at, status);
 CREATE INDEX idx_updated_at ON messages (updated_at);
 
+CREATE TABLE tenant_daily_quota (
+	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',
+	day DATE NOT NULL COMMENT '日期(UTC)',
+	stripe SMALLINT NOT NULL COMMENT '分片号',
+	used INTEGER NOT NULL COMMENT '已用条数' DEFAULT '0',
+	PRIMARY KEY (tenant_id, day, stripe)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='租户每日消息配额计数' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_day ON tenant_daily_quota (day);
+
 CREATE TABLE tenant_webhook_secrets (
 	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',
 	secret VARCHAR(255) NOT NULL COMMENT '签名密钥(加密存储)',

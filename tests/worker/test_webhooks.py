@@ -115,14 +115,15 @@ def test_a_delivery_receipt_for_an_earlier_attempt_completes_the_message(tenant_
     memory and the message stays 'sent' for ever)."""
     from messaging_helpers import messages_of
 
-    from wework.services.messages import apply_receipt, lock_message
+    from wework.services.messages import Receipt, apply_receipts
 
     account = make_account(tenant_ctx)
     (mid,) = messages.enqueue_many(tenant_ctx, text_rows(account.id, 1))
     dispatch_once(RecordingGateway(fail_all=True))  # "timed out": pending, retry 1
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status.value == "pending"
+    receipt = Receipt(mid, tenant_ctx.tenant_id, account.id, delivered=True, at=utcnow())
     with transaction(tenant_ctx.tenant_id) as s:
-        assert apply_receipt(s, lock_message(s, mid), delivered=True, at=utcnow())
+        assert apply_receipts(s, [receipt], utcnow()) == [None]  # applied
     assert messages_of(tenant_ctx.tenant_id, [mid])[mid].status.value == "delivered"
 
 

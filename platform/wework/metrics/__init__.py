@@ -21,6 +21,7 @@ from typing import Any
 from wework.metrics.helpers import (
     accounts_by_status,
     batch_progress,
+    cache_stats,
     callback_backlog,
     callback_ingested,
     callback_processed,
@@ -39,6 +40,7 @@ __all__ = [
     "RecorderStats",
     "accounts_by_status",
     "batch_progress",
+    "cache_stats",
     "callback_backlog",
     "callback_ingested",
     "callback_processed",

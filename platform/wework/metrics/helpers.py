@@ -18,13 +18,18 @@ callbacks           (none)                                 failed, backlog
 batch_progress      tenant_id, task_id, status             total, sent, failed, progress
 replica_lag         replica                                seconds
 pipeline_run        pipeline, outcome                      rows, duration_seconds
+cache               cache, process                         hits_l1, hits_l2, misses, evictions,
+                                                           errors, hit_rate (cumulative)
 ==================  =====================================  ==================================
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from wework.metrics.state import record
 
@@ -173,3 +178,15 @@ def pipeline_run(
         {"pipeline": pipeline, "outcome": outcome},
         at,
     )
+
+
+def cache_stats(row: Mapping[str, Any], at: datetime | None = None) -> None:
+    """Gauge: one process's counters of one cache (wework.cache.layers.stats_rows), since
+    the process started; ``process`` is host:pid."""
+    fields = {k: row[k] for k in ("hits_l1", "hits_l2", "misses", "evictions", "errors")}
+    if row.get("hit_rate") is not None:
+        fields["hit_rate"] = float(row["hit_rate"])
+    record("cache", fields, {"cache": str(row["cache"]), "process": _PROCESS}, at)
+
+
+_PROCESS = f"{socket.gethostname()}:{os.getpid()}"

@@ -20,6 +20,7 @@ from wework.models.message import (
     MessageStatistic,
     MessageTemplate,
 )
+from wework.models.quota import TenantDailyQuota
 from wework.models.user import Role, Tenant, User, UserRole
 from wework.models.webhook import TenantWebhookSecret, WebhookOutbox
 from wework.models.worker import WorkerJob
@@ -40,6 +41,7 @@ __all__ = [
     "MessageTemplate",
     "Role",
     "Tenant",
+    "TenantDailyQuota",
     "TenantWebhookSecret",
     "User",
     "UserRole",

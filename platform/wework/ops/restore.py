@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from wework.cache.layers import clear_all
 from wework.config import Settings, get_settings
 from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.ops.backup import binlog_sequence
@@ -320,6 +321,9 @@ def restore(
             skipped = _replay(plan, manifest.directory, s)
             echo(f"replayed binlogs up to {format_time(plan.until)} UTC")
         seconds_replay = time.monotonic() - t1
+    # Every cached tenant, user and account may differ from the restored rows. (Other
+    # processes' L1 entries expire by WEWORK_CACHE_L1_TTL_SECONDS; restart them to be sure.)
+    clear_all()
     return RestoreResult(
         plan, seconds_load, seconds_replay, skipped, inspect_target(plan.databases, s)
     )

@@ -42,13 +42,15 @@ model's EncryptedString; ``phone_hash``/``email_hash`` hold the keyed HMAC used 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wework.db.sharding import all_shards
+from wework.cache.layers import cache
+from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import AccountStatus, OperatorType, WebhookEvent
 from wework.errors import (
     InvalidTransitionError,
@@ -258,6 +260,9 @@ def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> Wewo
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         fields = _clean(s, ctx, changes)
         _check_unique(s, account.tenant_id, fields, exclude_id=account.id)
+        if "guid" in fields:
+            ACCOUNT_GUIDS.evict_on_commit(s, account.guid, fields["guid"])
+            ACCOUNTS.evict_on_commit(s, account.id)
         for field, value in fields.items():
             setattr(account, field, value)
         flush_unique(s, _UNIQUE_KEYS)
@@ -410,12 +415,62 @@ def sweep_stale_heartbeats(timeout_seconds: float = HEARTBEAT_TIMEOUT_SECONDS,
     return swept
 
 
-def get_by_guid(guid: str) -> WeworkAccount:
-    """The account with this WeCom instance GUID on any shard (primary), for callbacks
-    (no tenant context yet). NotFoundError when none has it."""
-    for shard in all_shards():
-        with shard_read_session(shard, fresh=True) as s:
-            account = s.scalar(select(WeworkAccount).where(WeworkAccount.guid == guid))
-            if account is not None:
-                return account
-    raise NotFoundError("account", guid)
+# ---------------------------------------------------------------- cached references
+
+# Which tenant an account (by id) or a WeCom instance (by guid) belongs to: the callback
+# hot path and every send. An account never changes tenant; its guid changes only in
+# update_account, which evicts both.
+ACCOUNTS = cache("account")
+ACCOUNT_GUIDS = cache("account_guid")
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    id: str
+    tenant_id: str
+    guid: str | None
+
+
+def _ref_value(row) -> dict[str, Any]:
+    return {"id": row.id, "tenant_id": row.tenant_id, "guid": row.guid}
+
+
+def accounts_by_guid(guids: list[str] | set[str]) -> dict[str, AccountRef]:
+    """guid -> the account that has it, for the guids some account has (any shard)."""
+
+    def load(missing: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for shard in all_shards():
+            with shard_read_session(shard, fresh=True) as s:
+                for row in s.execute(
+                    select(WeworkAccount.id, WeworkAccount.tenant_id, WeworkAccount.guid)
+                    .where(WeworkAccount.guid.in_(missing))
+                ):
+                    found[row.guid] = _ref_value(row)
+        return found
+
+    if not guids:
+        return {}
+    return {g: AccountRef(**v) for g, v in ACCOUNT_GUIDS.get_many(list(guids), load).items()}
+
+
+def get_by_guid(guid: str) -> AccountRef:
+    """The account with this WeCom instance GUID on any shard, for callbacks (no tenant
+    context yet). NotFoundError when none has it."""
+    found = accounts_by_guid([guid]).get(guid)
+    if found is None:
+        raise NotFoundError("account", guid)
+    return found
+
+
+def owned_account_ids(tenant_id: str, account_ids: set[str]) -> set[str]:
+    """The ids among ``account_ids`` that are accounts of ``tenant_id``."""
+
+    def load(missing: list[str]) -> dict[str, dict[str, Any]]:
+        with shard_read_session(shard_for_tenant(tenant_id), fresh=True) as s:
+            return {row.id: _ref_value(row) for row in s.execute(
+                select(WeworkAccount.id, WeworkAccount.tenant_id, WeworkAccount.guid)
+                .where(WeworkAccount.id.in_(missing), WeworkAccount.tenant_id == tenant_id))}
+
+    found = ACCOUNTS.get_many(sorted(account_ids), load)
+    return {i for i, v in found.items() if v["tenant_id"] == tenant_id}

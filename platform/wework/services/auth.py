@@ -31,8 +31,10 @@ from wework.errors import AuthenticationError, NotFoundError
 from wework.models import Tenant, User, utcnow
 from wework.security import passwords
 from wework.services import roles as roles_service
+from wework.services import tenants as tenants_service
 from wework.services.context import Actor, ServiceContext
 from wework.services.uow import shard_read_session, transaction
+from wework.services.users import USERS
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -100,20 +102,37 @@ def login(username: str, password: str, client_ip: str | None,
 
 def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
     """The actor of an existing user with their current permissions (e.g. to restore a
-    session). NotFoundError when the user is missing or may no longer log in."""
-    shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
-    for shard in shards:
-        with shard_read_session(shard, fresh=True) as s:
-            user = s.get(User, user_id)
-            if user is None:
-                continue
-            tenant = s.get(Tenant, user.tenant_id)
-            if (user.status != UserStatus.ACTIVE or tenant is None
-                    or tenant.status != TenantStatus.ACTIVE):
-                break
-            return Actor(user_id=user.id, tenant_id=user.tenant_id, username=user.username,
-                         permissions=roles_service.effective_permissions(user.id, session=s))
-    raise NotFoundError("user", user_id)
+    session). NotFoundError when the user is missing or may no longer log in.
+    Through the user and tenant caches (evicted by every change of the user, their roles
+    or the tenant)."""
+    found = _user(user_id, tenant_id)
+    if (found is None or (tenant_id is not None and found["tenant_id"] != tenant_id)
+            or found["status"] != UserStatus.ACTIVE.value):
+        raise NotFoundError("user", user_id)
+    try:
+        tenant = tenants_service.tenant_settings(found["tenant_id"])
+    except NotFoundError:
+        raise NotFoundError("user", user_id) from None
+    if tenant.status != TenantStatus.ACTIVE:
+        raise NotFoundError("user", user_id)
+    return Actor(user_id=found["user_id"], tenant_id=found["tenant_id"],
+                 username=found["username"], permissions=frozenset(found["permissions"]))
+
+
+def _user(user_id: str, tenant_id: str | None) -> dict | None:
+    def load() -> dict | None:
+        shards = [shard_for_tenant(tenant_id)] if tenant_id else all_shards()
+        for shard in shards:
+            with shard_read_session(shard, fresh=True) as s:
+                user = s.get(User, user_id)
+                if user is not None:
+                    return {"user_id": user.id, "tenant_id": user.tenant_id,
+                            "username": user.username, "status": user.status.value,
+                            "permissions": sorted(roles_service.effective_permissions(
+                                user.id, session=s))}
+        return None
+
+    return USERS.get(user_id, load)
 
 
 def context_for(actor: Actor, tenant_id: str | None = None,

@@ -57,20 +57,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wework import metrics
-from wework.db.sharding import all_shards, shard_for_tenant
-from wework.enums import AccountStatus, CallbackStatus, ConversationType
-from wework.errors import NotFoundError, ServiceError, ValidationError
+from wework.db.sharding import shard_for_tenant
+from wework.enums import AccountStatus, CallbackStatus, ConversationType, MessageStatus
+from wework.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ServiceError,
+    ValidationError,
+)
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
 from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.services import accounts
 from wework.services import messages as msgs
+from wework.services.accounts import AccountRef
 from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
@@ -392,7 +398,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
         except ServiceError as exc:
             outcomes[event.id] = (CallbackStatus.FAILED, str(exc), None)
     found = _accounts_for({p.guid for _, p in parsed_events})
-    by_shard: dict[int, list[tuple[CallbackEvent, ParsedEvent, WeworkAccount]]] = {}
+    by_shard: dict[int, list[tuple[CallbackEvent, ParsedEvent, AccountRef]]] = {}
     for event, parsed in parsed_events:
         account = found.get(parsed.guid)
         if account is None:
@@ -406,17 +412,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
     for shard, items in by_shard.items():
         try:
             with shard_transaction(shard) as s:
-                for event, parsed, account in items:
-                    try:
-                        with s.begin_nested():
-                            status, note = _apply(s, parsed, account, event.id)
-                    except ServiceError as exc:
-                        status, note = CallbackStatus.FAILED, str(exc)
-                    except SQLAlchemyError as exc:
-                        if transaction_lost(exc):  # the events are processed again one by one
-                            raise
-                        status, note = CallbackStatus.FAILED, _db_error(exc)
-                    outcomes[event.id] = (status, note, parsed)
+                _apply_shard(s, items, outcomes)
                 if shard == INTAKE_SHARD:  # the events' rows live here: one commit for both
                     results = [(event, outcomes[event.id]) for event, _, _ in items]
                     now = utcnow()
@@ -437,6 +433,104 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
     return events
 
 
+Item = tuple[CallbackEvent, ParsedEvent, AccountRef]
+
+
+class _KeyTaken(Exception):
+    """A dedup key claimed by another transaction between the locking read and the
+    INSERT: the set-based round is rolled back and its events go one by one."""
+
+
+def _apply_shard(s: Session, items: list[Item], outcomes: dict[str, Outcome]) -> None:
+    """Apply one shard's events in the caller's transaction. Receipts (the bulk of the
+    traffic) go set-based (:func:`_apply_receipts`) under one savepoint; every other
+    event, and any event whose key repeats an earlier one of this call (its outcome
+    depends on that one's), goes one by one under a savepoint each. If the set-based
+    round hits a database error of its own (a value the server refuses), it is rolled
+    back and its events go one by one too, so the error stays with its event."""
+    receipts, keys = [], set()
+    for item in items:
+        _, parsed, _ = item
+        key = (parsed.guid, parsed.event_id)
+        if (parsed.notify_type is NotifyType.MESSAGE_RECEIPT and key not in keys
+                and HANDLERS.get(NotifyType.MESSAGE_RECEIPT) is _receipt):
+            receipts.append(item)
+        keys.add(key)
+    settled: dict[str, Outcome] = {}
+    if receipts:
+        try:
+            with s.begin_nested():
+                settled = _apply_receipts(s, receipts)
+        except SQLAlchemyError as exc:
+            if transaction_lost(exc):
+                raise
+        except _KeyTaken:
+            pass
+    outcomes.update(settled)
+    for event, parsed, account in items:
+        if event.id in settled:
+            continue
+        try:
+            with s.begin_nested():
+                status, note = _apply(s, parsed, account, event.id)
+        except ServiceError as exc:
+            status, note = CallbackStatus.FAILED, str(exc)
+        except SQLAlchemyError as exc:
+            if transaction_lost(exc):
+                raise
+            status, note = CallbackStatus.FAILED, _db_error(exc)
+        outcomes[event.id] = (status, note, parsed)
+
+
+def _apply_receipts(s: Session, items: list[Item]) -> dict[str, Outcome]:
+    """Receipt events with distinct keys, set-based: validate each; one locking read of
+    their dedup keys (a key already held: applied before by this event, or a duplicate
+    of the event holding it); :func:`messages.apply_receipts` for the rest; one INSERT of
+    the keys of the applied ones (a refused receipt leaves its key free for a replay)."""
+    outcomes: dict[str, Outcome] = {}
+    candidates: list[tuple[CallbackEvent, ParsedEvent, msgs.Receipt]] = []
+    for event, parsed, account in items:
+        try:
+            candidates.append((event, parsed, _receipt_of(parsed, account)))
+        except CallbackError as exc:
+            outcomes[event.id] = (CallbackStatus.FAILED, str(exc), parsed)
+    if not candidates:
+        return outcomes
+    k = CallbackEventKey
+    owners = {
+        (row.guid, row.event_id): row.callback_event_id
+        for row in s.execute(
+            select(k.guid, k.event_id, k.callback_event_id)
+            .where(tuple_(k.guid, k.event_id).in_([(p.guid, p.event_id)
+                                                   for _, p, _ in candidates]))
+            .with_for_update()
+        )
+    }
+    fresh = []
+    for event, parsed, receipt in candidates:
+        first = owners.get((parsed.guid, parsed.event_id))
+        if first is None:
+            fresh.append((event, parsed, receipt))
+        elif first == event.id:  # applied before; only its status was not saved
+            outcomes[event.id] = (CallbackStatus.PROCESSED, None, parsed)
+        else:
+            outcomes[event.id] = (CallbackStatus.IGNORED,
+                                  f"duplicate of callback event {first}", parsed)
+    results = msgs.apply_receipts(s, [r for _, _, r in fresh], utcnow())
+    claimed = []
+    for (event, parsed, _), result in zip(fresh, results, strict=True):
+        status, note = _receipt_outcome(result)
+        outcomes[event.id] = (status, note, parsed)
+        if status is CallbackStatus.PROCESSED:
+            claimed.append({"guid": parsed.guid, "event_id": parsed.event_id,
+                            "callback_event_id": event.id})
+    if claimed:
+        inserted = s.execute(insert(k).prefix_with("IGNORE").values(claimed)).rowcount
+        if inserted != len(claimed):
+            raise _KeyTaken()
+    return outcomes
+
+
 def _db_error(exc: Exception) -> str:
     """The server's own message (code and text), without SQLAlchemy's echo of the
     statement and its parameters."""
@@ -448,22 +542,15 @@ def _unknown_guid(guid: str) -> str:
     return str(CallbackError("guid", f"no account has guid {guid!r}"))
 
 
-def _account_for(guid: str) -> WeworkAccount:
+def _account_for(guid: str) -> AccountRef:
     try:
         return accounts.get_by_guid(guid)
     except NotFoundError:
         raise CallbackError("guid", f"no account has guid {guid!r}") from None
 
 
-def _accounts_for(guids: set[str]) -> dict[str, WeworkAccount]:
-    found: dict[str, WeworkAccount] = {}
-    if not guids:
-        return found
-    for shard in all_shards():
-        with shard_transaction(shard) as s:
-            for account in s.scalars(select(WeworkAccount).where(WeworkAccount.guid.in_(guids))):
-                found[account.guid] = account
-    return found
+def _accounts_for(guids: set[str]) -> dict[str, AccountRef]:
+    return accounts.accounts_by_guid(guids)
 
 
 def _record(results: list[tuple[CallbackEvent, Outcome]]) -> None:
@@ -490,30 +577,51 @@ def _save_results(results: list[tuple[CallbackEvent, Outcome]]) -> None:
     _mark(results, now)
 
 
+# One statement saves every outcome of a call (JSON_TABLE): the rows are found by their
+# full primary key (id, received_time: the table is partitioned by month). An event that
+# was not parsed keeps its header and has no parsed_data.
+_RESULTS_SQL = text("""
+UPDATE callback_events e JOIN JSON_TABLE(:results, '$[*]' COLUMNS (
+    id VARCHAR(36) PATH '$.id',
+    received_time DATETIME PATH '$.received_time',
+    status VARCHAR(20) PATH '$.status',
+    error_message LONGTEXT PATH '$.error_message',
+    parsed_data LONGTEXT PATH '$.parsed_data',
+    guid VARCHAR(100) PATH '$.guid',
+    notify_type INT PATH '$.notify_type',
+    event_type VARCHAR(50) PATH '$.event_type'
+)) AS r ON e.id = r.id AND e.received_time = r.received_time
+SET e.status = r.status,
+    e.error_message = r.error_message,
+    e.process_time = :now,
+    e.parsed_data = IF(r.parsed_data IS NULL, e.parsed_data, r.parsed_data),
+    e.guid = IF(r.parsed_data IS NULL, e.guid, r.guid),
+    e.notify_type = IF(r.parsed_data IS NULL, e.notify_type, r.notify_type),
+    e.event_type = IF(r.parsed_data IS NULL, e.event_type, r.event_type)
+""")
+
+
 def _write_results(s: Session, results: list[tuple[CallbackEvent, Outcome]],
                    now: datetime) -> None:
     """The outcomes onto the events' rows, in the caller's transaction on the intake
-    shard."""
+    shard: one statement for them all."""
+    rows: dict[str, dict[str, Any]] = {}  # by id: an event named twice is saved once
     for event, (status, note, parsed) in results:
-        values: dict[str, Any] = {"status": status, "error_message": note, "process_time": now}
+        row: dict[str, Any] = {"id": event.id,
+                               "received_time": event.received_time.isoformat(sep=" "),
+                               "status": status.value, "error_message": note}
         if parsed is not None:
-            values.update(
-                parsed_data=parsed.as_json(),
-                guid=parsed.guid,
-                notify_type=int(parsed.notify_type),
-                event_type=parsed.event_type,
-            )
-        matched = s.execute(
-            update(CallbackEvent)
-            .where(
-                CallbackEvent.id == event.id,
-                CallbackEvent.received_time == event.received_time,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if matched != 1:
-            raise RuntimeError(f"callback event {event.id} not found to record its result")
+            row.update(parsed_data=json.dumps(parsed.as_json(), ensure_ascii=False),
+                       guid=parsed.guid, notify_type=int(parsed.notify_type),
+                       event_type=parsed.event_type)
+        rows[event.id] = {k: v for k, v in row.items() if v is not None}  # absent = NULL
+    matched = s.execute(
+        _RESULTS_SQL, {"results": json.dumps(list(rows.values()), ensure_ascii=False),
+                       "now": now}
+    ).rowcount
+    if matched != len(rows):
+        raise RuntimeError(f"{len(rows) - matched} of {len(rows)} callback events not found "
+                           "to record their result")
 
 
 def _mark(results: list[tuple[CallbackEvent, Outcome]], now: datetime) -> None:
@@ -527,7 +635,7 @@ def _mark(results: list[tuple[CallbackEvent, Outcome]], now: datetime) -> None:
 
 
 def _apply(
-    s: Session, event: ParsedEvent, account: WeworkAccount, callback_event_id: str
+    s: Session, event: ParsedEvent, account: AccountRef, callback_event_id: str
 ) -> tuple[CallbackStatus, str | None]:
     """Claim the event's dedup key and apply it, inside the caller's transaction."""
     handler = HANDLERS.get(event.notify_type)
@@ -557,7 +665,7 @@ def _apply(
 
 # ---------------------------------------------------------------- handlers
 
-Handler = Callable[[Session, ServiceContext, WeworkAccount, ParsedEvent], str | None]
+Handler = Callable[[Session, ServiceContext, AccountRef, ParsedEvent], str | None]
 # notify type -> the function that applies it (inside the caller's transaction; returns a
 # note for the event row or None). A test ties every NotifyType to a handler.
 HANDLERS: dict[NotifyType, Handler] = {}
@@ -576,34 +684,53 @@ def handles(notify_type: NotifyType) -> Callable[[Handler], Handler]:
 
 
 
-@handles(NotifyType.MESSAGE_RECEIPT)
-def _receipt(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+def _receipt_of(e: ParsedEvent, account: AccountRef) -> msgs.Receipt:
+    """The receipt an event carries, validated (the one check of both paths)."""
     message_id = e.data.get("message_id")
     if not isinstance(message_id, str) or not message_id:
         raise CallbackError("data.message_id", "is required")
     status = e.data.get("status")
     if status not in ("delivered", "failed"):
         raise CallbackError("data.status", 'must be "delivered" or "failed"')
-    try:
-        message = msgs.lock_message(s, message_id, account.tenant_id)
-    except NotFoundError:
-        raise CallbackError("data.message_id", f"no message {message_id!r}") from None
-    if message.account_id != account.id:
-        raise CallbackError("data.message_id", f"no message {message_id!r} of this account")
-    changed = msgs.apply_receipt(
-        s,
-        message,
+    for key in ("wework_msg_id", "error_code", "error_message"):
+        if e.data.get(key) is not None and not isinstance(e.data[key], str):
+            raise CallbackError(f"data.{key}", "must be a string")
+    return msgs.Receipt(
+        message_id=message_id,
+        tenant_id=account.tenant_id,
+        account_id=account.id,
         delivered=status == "delivered",
-        at=e.timestamp or utcnow(),
+        at=e.timestamp or utcnow().replace(microsecond=0),
         wework_msg_id=e.data.get("wework_msg_id"),
         error_code=e.data.get("error_code"),
         error_message=e.data.get("error_message"),
     )
-    return None if changed else f"message already {message.status.value}; receipt not applied"
+
+
+def _receipt_outcome(result: msgs.ReceiptResult) -> tuple[CallbackStatus, str | None]:
+    if result is None:
+        return CallbackStatus.PROCESSED, None
+    if isinstance(result, MessageStatus):
+        return CallbackStatus.PROCESSED, f"message already {result.value}; receipt not applied"
+    return CallbackStatus.FAILED, str(_receipt_refusal(result))
+
+
+def _receipt_refusal(error: ValidationError) -> ServiceError:
+    if isinstance(error, InvalidTransitionError):
+        return error
+    return CallbackError(f"data.{error.field}", error.reason)
+
+
+@handles(NotifyType.MESSAGE_RECEIPT)
+def _receipt(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEvent):
+    (result,) = msgs.apply_receipts(s, [_receipt_of(e, account)], utcnow())
+    if isinstance(result, ValidationError):
+        raise _receipt_refusal(result)
+    return _receipt_outcome(result)[1]
 
 
 @handles(NotifyType.ACCOUNT_STATUS)
-def _account_status(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+def _account_status(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEvent):
     raw = e.data.get("status")
     try:
         target = AccountStatus(raw)
@@ -633,7 +760,7 @@ def _account_status(s: Session, ctx: ServiceContext, account: WeworkAccount, e: 
 
 
 @handles(NotifyType.ACCOUNT_HEARTBEAT)
-def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+def _heartbeat(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEvent):
     at = e.timestamp or utcnow()
     s.execute(
         update(WeworkAccount)
@@ -648,7 +775,7 @@ def _heartbeat(s: Session, ctx: ServiceContext, account: WeworkAccount, e: Parse
 
 
 @handles(NotifyType.CONVERSATION_UPSERT)
-def _conversation(s: Session, ctx: ServiceContext, account: WeworkAccount, e: ParsedEvent):
+def _conversation(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEvent):
     d = e.data
     conversation_id = _conversation_id_field(d.get("conversation_id"))
     try:

@@ -28,12 +28,14 @@ messages; the tests check that both always agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from wework.enums import BatchStatus, MessageStatus, TenantStatus, WebhookEvent
@@ -41,14 +43,16 @@ from wework.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
-    QuotaExceededError,
     ValidationError,
 )
-from wework.models import BatchSendTask, Message, Tenant, WeworkAccount, new_id, utcnow
+from wework.models import BatchSendTask, Message, new_id, utcnow
+from wework.services import quota
+from wework.services.accounts import owned_account_ids
 from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
+from wework.services.tenants import tenant_settings
 from wework.services.uow import read_session, transaction
 from wework.services.webhooks import Event, iso, record_event, record_events
 
@@ -123,15 +127,10 @@ def check_conversation_id(value: Any, field: str = "conversation_id") -> str:
 
 
 def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str]) -> None:
-    """Every id must be an account of the acting tenant (another tenant's = not found)."""
-    found = set(
-        session.scalars(
-            select(WeworkAccount.id).where(
-                WeworkAccount.tenant_id == ctx.tenant_id, WeworkAccount.id.in_(account_ids)
-            )
-        )
-    )
-    for account_id in sorted(account_ids - found):
+    """Every id must be an account of the acting tenant (another tenant's = not found).
+    Through the account cache (an account never changes tenant)."""
+    found = owned_account_ids(ctx.tenant_id, set(account_ids))
+    for account_id in sorted(set(account_ids) - found):
         raise NotFoundError("account", account_id)
 
 
@@ -140,25 +139,14 @@ def start_of_utc_day(now: datetime) -> datetime:
 
 
 def check_quota(session: Session, tenant_id: str, adding: int, now: datetime) -> None:
-    """Refuse when today's (UTC) messages of the tenant plus ``adding`` would exceed
-    ``max_daily_messages``. The tenant row is locked so concurrent sends of one tenant
-    cannot both pass the check."""
-    tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
-    if tenant is None:
-        raise NotFoundError("tenant", tenant_id)
+    """Refuse unless the tenant is active and today's (UTC) messages plus ``adding`` stay
+    within ``max_daily_messages``; counts them in the caller's transaction
+    (:func:`wework.services.quota.reserve`: concurrent sends of one tenant do not queue
+    on one row). Status and limit come through the tenant cache."""
+    tenant = tenant_settings(tenant_id)
     if tenant.status != TenantStatus.ACTIVE:
         raise ValidationError("tenant.status", f"tenant is {tenant.status.value}; sending is off")
-    today = session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.tenant_id == tenant_id, Message.created_at >= start_of_utc_day(now))
-    )
-    if today + adding > tenant.max_daily_messages:
-        raise QuotaExceededError(
-            "max_daily_messages",
-            f"{today} messages today + {adding} would exceed the daily limit of "
-            f"{tenant.max_daily_messages}",
-        )
+    quota.reserve(session, tenant_id, adding, tenant.max_daily_messages, now)
 
 
 def prepare_row(
@@ -224,12 +212,15 @@ def send_message(
         },
         now,
     )
-    with transaction(ctx.tenant_id) as s:
-        require_accounts(s, ctx, {account_id})
-        check_quota(s, ctx.tenant_id, 1, now)
-        message = Message(**row)
-        s.add(message)
-    return message
+
+    def enqueue() -> Message:
+        with transaction(ctx.tenant_id) as s:
+            require_accounts(s, ctx, {account_id})
+            check_quota(s, ctx.tenant_id, 1, now)
+            s.execute(insert(Message.__table__), [row])
+        return Message(**row)
+
+    return quota.retry_on_deadlock(enqueue)
 
 
 def enqueue_many(
@@ -253,8 +244,15 @@ def enqueue_many(
         prepared.append(values)
     if not prepared:
         return []
-    with transaction(ctx.tenant_id, session) as s:
-        _insert_rows(s, ctx, prepared, now)
+
+    def enqueue() -> None:
+        with transaction(ctx.tenant_id, session) as s:
+            _insert_rows(s, ctx, prepared, now)
+
+    if session is None:
+        quota.retry_on_deadlock(enqueue)
+    else:  # the caller's transaction: it decides about running it again
+        enqueue()
     return [r["id"] for r in prepared]
 
 
@@ -407,36 +405,136 @@ def record_send_outcome(
     return message.status
 
 
-def apply_receipt(
-    session: Session,
-    message: Message,
-    *,
-    delivered: bool,
-    at: datetime,
-    wework_msg_id: str | None = None,
-    error_code: str | None = None,
-    error_message: str | None = None,
-) -> bool:
-    """Apply a delivery receipt. Returns False when the message already has a final
-    outcome (a second receipt changes nothing); refuses a receipt for a message that was
-    never handed to the gateway (pending without a send_time, or cancelled)."""
-    if message.status in (S.DELIVERED, S.FAILED):
-        return False
-    if message.status is S.PENDING and message.send_time is not None:
-        # The receipt of an earlier attempt, whose answer was lost (a gateway timeout, a
-        # worker that died before recording it): the gateway did send it, so the retry
-        # waiting in pending is moot. Without this the retry would be answered from the
-        # gateway's idempotency memory and the message would stay "sent" for ever.
-        change_status(session, message, S.SENDING, at)
-    fields: dict[str, Any] = {"callback_time": at}
-    if wework_msg_id:
-        fields["wework_msg_id"] = wework_msg_id
-    if delivered:
-        change_status(session, message, S.DELIVERED, at, **fields)
-    else:
-        fields.update(error_code=error_code or "delivery_failed", error_message=error_message)
-        change_status(session, message, S.FAILED, at, **fields)
-    return True
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery receipt for one message, as the gateway's callback reports it."""
+
+    message_id: str
+    tenant_id: str
+    account_id: str  # the account whose instance reported it: the message must be its own
+    delivered: bool
+    at: datetime
+    wework_msg_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+# What became of one receipt (apply_receipts): None = applied; a MessageStatus = the
+# message already had that final outcome, nothing changed; an error = refused.
+ReceiptResult = MessageStatus | ValidationError | None
+
+# One statement moves every receipted message to its final state (JSON_TABLE, as the
+# dispatcher records sends). The value columns are wide on purpose: a value too long for
+# its message column makes the server refuse the statement (ERROR 1406), never truncate.
+_RECEIPTS_SQL = text("""
+UPDATE messages m JOIN JSON_TABLE(:changes, '$[*]' COLUMNS (
+    id VARCHAR(36) PATH '$.id',
+    status VARCHAR(20) PATH '$.status',
+    callback_time DATETIME PATH '$.callback_time',
+    wework_msg_id TEXT PATH '$.wework_msg_id',
+    set_error INT PATH '$.set_error',
+    error_code TEXT PATH '$.error_code',
+    error_message LONGTEXT PATH '$.error_message'
+)) AS r ON m.id = r.id
+SET m.status = r.status,
+    m.callback_time = r.callback_time,
+    m.wework_msg_id = COALESCE(r.wework_msg_id, m.wework_msg_id),
+    m.error_code = IF(r.set_error = 1, r.error_code, m.error_code),
+    m.error_message = IF(r.set_error = 1, r.error_message, m.error_message),
+    m.updated_at = r.callback_time
+""")
+
+
+def apply_receipts(
+    session: Session, receipts: Sequence[Receipt], now: datetime
+) -> list[ReceiptResult]:
+    """Apply delivery receipts set-based, in the caller's transaction, in order (a later
+    receipt for the same message sees the earlier one's outcome): one locking read of the
+    messages, one ``UPDATE … JOIN JSON_TABLE``, one counter delta per batch (batch id
+    order), the ``message.failed`` webhook events in one INSERT.
+
+    Per receipt, as the state machine says: a message already delivered/failed changes
+    nothing (its status is returned); a message never handed to the gateway (pending
+    without a ``send_time``, cancelled) refuses it (InvalidTransitionError); a pending
+    message *with* a ``send_time`` is the retry of an attempt whose answer was lost — the
+    gateway did send it, so the receipt applies (else the retry would be answered from the
+    gateway's idempotency memory and the message would stay "sent" for ever). A message
+    of another tenant, or of another account, is not found (ValidationError on
+    ``message_id``)."""
+    if not receipts:
+        return []
+    m = Message
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(m.id, m.tenant_id, m.account_id, m.status, m.send_time, m.batch_id,
+                   m.conversation_id, m.retry_count, m.error_code, m.error_message)
+            .where(m.id.in_({r.message_id for r in receipts}),
+                   m.tenant_id.in_({r.tenant_id for r in receipts}))
+            .order_by(m.id)
+            .with_for_update()
+        )
+    }
+    changed: dict[str, dict[str, Any]] = {}  # message id -> its fields after the receipts
+    results: list[ReceiptResult] = []
+    for r in receipts:
+        row = rows.get(r.message_id)
+        if row is None or row.tenant_id != r.tenant_id:
+            results.append(ValidationError("message_id", f"no message {r.message_id!r}"))
+            continue
+        if row.account_id != r.account_id:
+            results.append(ValidationError(
+                "message_id", f"no message {r.message_id!r} of this account"))
+            continue
+        state = changed.get(r.message_id) or dict(row._mapping)
+        old = state["status"]
+        if old in (S.DELIVERED, S.FAILED):
+            results.append(old)
+            continue
+        via = S.SENDING if old is S.PENDING and state["send_time"] is not None else old
+        new = S.DELIVERED if r.delivered else S.FAILED
+        if new not in ALLOWED[via]:
+            results.append(InvalidTransitionError(
+                "status", via.value, new.value, sorted(s.value for s in ALLOWED[via])))
+            continue
+        state = {**state, "status": new, "callback_time": r.at, "set_error": 0}
+        if r.wework_msg_id:
+            state["wework_msg_id"] = r.wework_msg_id
+        if not r.delivered:
+            state.update(set_error=1, error_code=r.error_code or "delivery_failed",
+                         error_message=r.error_message)
+        changed[r.message_id] = state
+        results.append(None)
+    if changed:
+        _record_receipts(session, rows, changed, now)
+    return results
+
+
+def _record_receipts(
+    session: Session, rows: Mapping[str, Any], changed: Mapping[str, dict[str, Any]],
+    now: datetime,
+) -> None:
+    changes, failed = [], []
+    deltas: dict[str, list[int]] = {}
+    for message_id, state in changed.items():
+        changes.append({
+            "id": message_id, "status": state["status"].value,
+            "callback_time": state["callback_time"].isoformat(sep=" "),
+            "wework_msg_id": state.get("wework_msg_id"), "set_error": state["set_error"],
+            "error_code": state.get("error_code"), "error_message": state.get("error_message"),
+        })
+        if state["batch_id"]:
+            total = deltas.setdefault(state["batch_id"], [0, 0, 0, 0])
+            for i, d in enumerate(counter_delta(rows[message_id].status, state["status"])):
+                total[i] += d
+        if state["status"] is S.FAILED:
+            failed.append(failed_event(SimpleNamespace(**state), state["callback_time"]))
+    # A key left out is NULL in JSON_TABLE (rather than relying on how JSON null maps).
+    changes = [{k: v for k, v in c.items() if v is not None} for c in changes]
+    session.execute(_RECEIPTS_SQL, {"changes": json.dumps(changes, ensure_ascii=False)})
+    for batch_id in sorted(deltas):
+        apply_batch_delta(session, batch_id, tuple(deltas[batch_id]), now)
+    record_events(session, failed, now)
 
 
 # ---------------------------------------------------------------- user operations

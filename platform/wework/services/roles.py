@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from wework.cache.layers import cache
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.errors import (
     NotFoundError,
@@ -38,6 +39,15 @@ from wework.services.permissions import (
 )
 from wework.services.rows import check_unique, flush_unique, load_owned
 from wework.services.uow import read_session, shard_read_session, transaction
+
+# The users' cached permissions (wework.services.auth.actor_for): evicted by role changes.
+USERS = cache("user")
+
+
+def _evict_holders(s: Session, role_id: str) -> None:
+    """Evict, once ``s`` commits, the cached permissions of every holder of the role."""
+    USERS.evict_on_commit(s, *s.scalars(select(UserRole.user_id)
+                                        .where(UserRole.role_id == role_id)))
 
 
 def seed_system_roles(s: Session, tenant_id: str) -> list[Role]:
@@ -152,6 +162,7 @@ def update_role(
                 raise ValidationError("is_active", "a system role cannot be deactivated")
             role.is_active = is_active
         s.flush()
+        _evict_holders(s, role.id)
     return role
 
 
@@ -162,6 +173,7 @@ def delete_role(ctx: ServiceContext, role_id: str) -> None:
         role = load_owned(s, ctx, Role, role_id, "role", lock=True)
         if role.is_system:
             raise ValidationError("role_id", "a system role cannot be deleted")
+        _evict_holders(s, role.id)
         s.execute(delete(UserRole).where(UserRole.role_id == role.id))
         s.delete(role)
 
@@ -180,6 +192,7 @@ def assign_role(ctx: ServiceContext, user_id: str, role_id: str, *,
             link = UserRole(user_id=user.id, role_id=role.id, assigned_by=ctx.actor.user_id)
             s.add(link)
             s.flush()
+            USERS.evict_on_commit(s, user.id)
         return link
 
 
@@ -192,6 +205,7 @@ def unassign_role(ctx: ServiceContext, user_id: str, role_id: str) -> None:
                                                   UserRole.role_id == role_id))
         if result.rowcount == 0:
             raise NotFoundError("user_role", f"{user_id}/{role_id}")
+        USERS.evict_on_commit(s, user_id)
 
 
 def roles_of_user(ctx: ServiceContext, user_id: str) -> list[Role]:

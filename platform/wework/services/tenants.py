@@ -12,11 +12,13 @@ creation checks every shard first (the unique index guards each shard's own race
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wework.cache.layers import cache
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus
 from wework.errors import ConflictError, NotFoundError, ValidationError
@@ -171,6 +173,7 @@ def update_tenant(ctx: ServiceContext, tenant_id: str, **changes: Any) -> Tenant
         for f, val in cleaned.items():
             setattr(tenant, f, val)
         s.flush()
+        TENANTS.evict_on_commit(s, tenant_id)
     return tenant
 
 
@@ -185,6 +188,7 @@ def _set_status(ctx: ServiceContext, tenant_id: str, target: TenantStatus,
             raise ValidationError("status", f"cannot change from {tenant.status} to {target}")
         tenant.status = target
         s.flush()
+        TENANTS.evict_on_commit(s, tenant_id)
     return tenant
 
 
@@ -236,3 +240,36 @@ def bootstrap_platform(
                                              password=admin_password, session=s)
         roles_service.assign_role(system, user.id, role.id, session=s)  # no-op when linked
     return tenant, user
+
+
+# ---------------------------------------------------------------- cached settings
+
+# Status, quotas and config of each tenant, for the hot paths (every send, every request
+# of a logged-in user): two-level cache, evicted by every write above.
+TENANTS = cache("tenant")
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    id: str
+    status: TenantStatus
+    max_accounts: int
+    max_daily_messages: int
+    config: dict[str, Any] | None
+
+
+def tenant_settings(tenant_id: str) -> TenantSettings:
+    """The tenant's status, quotas and config through the cache; NotFoundError if none."""
+
+    def load() -> dict[str, Any] | None:
+        with read_session(tenant_id, fresh=True) as s:
+            row = s.execute(
+                select(Tenant.id, Tenant.status, Tenant.max_accounts, Tenant.max_daily_messages,
+                       Tenant.config).where(Tenant.id == tenant_id)
+            ).one_or_none()
+        return None if row is None else {**row._mapping, "status": row.status.value}
+
+    value = TENANTS.get(tenant_id, load)
+    if value is None:
+        raise NotFoundError("tenant", tenant_id)
+    return TenantSettings(**{**value, "status": TenantStatus(value["status"])})

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wework.cache.layers import cache
 from wework.enums import UserStatus
 from wework.errors import NotFoundError, ValidationError
 from wework.models import Role, User
@@ -33,6 +34,11 @@ from wework.services.uow import read_session, transaction
 # The unique keys of users, each with the field it guards.
 _UNIQUE_KEYS = {"uk_tenant_username": "username", "uk_tenant_email": "email"}
 _TAKEN = "is already used in this tenant"
+
+
+# Each user's status, tenant and effective permissions (wework.services.auth.actor_for),
+# evicted here and by every role change (wework.services.roles).
+USERS = cache("user")
 
 
 def set_password(user: User, password: str) -> None:
@@ -150,6 +156,7 @@ def _set_status(ctx: ServiceContext, user_id: str, target: UserStatus,
             user.failed_login_count = 0
             user.locked_until = None
         s.flush()
+        USERS.evict_on_commit(s, user.id)
     return user
 
 
@@ -184,6 +191,7 @@ def unlock_user(ctx: ServiceContext, user_id: str) -> User:
         user.failed_login_count = 0
         user.locked_until = None
         s.flush()
+        USERS.evict_on_commit(s, user.id)
     return user
 
 

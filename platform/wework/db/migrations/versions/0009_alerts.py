@@ -2,7 +2,7 @@
 outbox of the alert webhook). See wework.models.alert and wework.alerts.
 
 Revision ID: 0009_alerts
-Revises: 0005_pii_view_permission
+Revises: 0008_write_path
 Create Date: 2026-11-29 23:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision: str = '0009_alerts'
-down_revision: str | None = '0005_pii_view_permission'
+down_revision: str | None = '0008_write_path'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

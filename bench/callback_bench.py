@@ -1,0 +1,185 @@
+"""Callback processing throughput: events stored + parsed + applied per second, beside
+two baselines measured in the same run on the same server.
+
+    .venv/bin/python bench/callback_bench.py [--events 4000] [--chunk 500] [--clients 1]
+
+Runs against the configured primary (the local pair by default) in a throw-away database
+``wework_bench_<hex>_0`` that is migrated first and dropped at the end. The events are
+delivery receipts (``delivered``) of messages the dispatcher has sent, the traffic every
+message produces.
+
+1. The batched path: ``callbacks.ingest_many`` on chunks of ``--chunk`` events from
+   ``--clients`` threads (raw rows stored in one INSERT; receipts applied set-based: one
+   locking read, one ``UPDATE … JOIN JSON_TABLE``, one counter delta per batch, one
+   INSERT of the dedup keys; results saved in one statement).
+2. Baseline, the per-event path: the same raw store, then ``callbacks.process`` per event
+   (parse, apply and save the result in a transaction of its own).
+3. Baseline, the database's ceiling: ``mariadb-slap`` with 16 clients doing single-row
+   autocommit INSERTs as the app user into a table of the same database
+   (``sync_binlog=1``, ``innodb_flush_log_at_trx_commit=1`` as configured).
+
+Every figure is printed with the 1-minute load average taken right after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+
+SLAP = shutil.which("mariadb-slap") or "/usr/bin/mariadb-slap"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=4000)
+    parser.add_argument("--baseline-events", type=int, default=400)
+    parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--slap-queries", type=int, default=8000)
+    args = parser.parse_args()
+
+    from wework.config import reload_settings
+
+    os.environ["WEWORK_DB_NAME"] = f"wework_bench_{uuid.uuid4().hex[:8]}"
+    settings = reload_settings()
+    from wework.db import migrate
+
+    migrate.upgrade(settings=settings)
+    print(f"machine: {os.cpu_count()} cores, {load()} at start")
+    try:
+        run(args, settings)
+    finally:
+        from wework.db.engines import dispose_engines
+
+        dispose_engines()
+        migrate.drop_databases(settings)
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds
+
+
+def run(args, settings) -> None:
+    from wework.db.engines import DbUser, Role, get_engine
+    from wework.enums import AccountStatus
+    from wework.gateway.base import NotifyType, SendResult, make_event
+    from wework.models import Tenant, WeworkAccount, new_id
+    from wework.ops.clients import option_file_text
+    from wework.services import callbacks, messages
+    from wework.services.context import system_context
+    from wework.services.dispatcher import dispatch_once
+    from wework.services.uow import transaction
+
+    tenant_id = new_id()
+    with transaction(tenant_id) as s:
+        s.add(Tenant(id=tenant_id, tenant_code=f"bench-{tenant_id[:8]}", tenant_name="bench",
+                     max_daily_messages=10_000_000))
+        s.flush()
+        account = WeworkAccount(tenant_id=tenant_id, account_name="bench",
+                                guid=f"bench-{uuid.uuid4().hex}", status=AccountStatus.ONLINE)
+        s.add(account)
+    ctx = system_context(tenant_id)
+
+    class Instant:
+        def send(self, request):
+            return SendResult(True, f"wx-{request.message_id[:8]}")
+
+    wanted = args.events + args.baseline_events
+    for start in range(0, wanted, 5000):
+        messages.enqueue_many(ctx, [
+            {"account_id": account.id, "conversation_id": f"c-{i % 500}",
+             "message_type": "text", "content": {"text": f"bench {i}"}}
+            for i in range(start, min(wanted, start + 5000))])
+    while dispatch_once(Instant(), limit=2000).claimed:
+        pass
+    engine = get_engine(Role.PRIMARY, 0)
+    with engine.connect() as conn:
+        sent = list(conn.execute(text("SELECT id FROM messages WHERE status = 'sent'")).scalars())
+    assert len(sent) >= wanted, f"only {len(sent)} of {wanted} messages sent"
+
+    def receipts(ids):
+        return [make_event(account.guid, NotifyType.MESSAGE_RECEIPT,
+                           {"message_id": mid, "status": "delivered"}) for mid in ids]
+
+    batched = receipts(sent[:args.events])
+    single = receipts(sent[args.events:wanted])
+    callbacks.ingest_many(receipts([str(uuid.uuid4()) for _ in range(50)]))  # warm up
+
+    print("\n== callback processing: delivery receipts stored + parsed + applied "
+          "(events/s)")
+    chunks = [batched[i:i + args.chunk] for i in range(0, len(batched), args.chunk)]
+    statuses: list[str] = []
+    lock = threading.Lock()
+
+    def client(mine):
+        for chunk in mine:
+            done = callbacks.ingest_many(chunk, source_ip="127.0.0.1")
+            with lock:
+                statuses.extend(e.status.value for e in done)
+
+    threads = [threading.Thread(target=client, args=(chunks[i::args.clients],))
+               for i in range(args.clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    batch_rate = rate(len(batched), time.perf_counter() - t)
+    assert statuses.count("processed") == len(batched), set(statuses)
+    print(f"   batched: ingest_many, {args.chunk}/call, {args.clients} client(s)  "
+          f"{batch_rate:>9,.0f}/s  ({len(batched):,} events; {load()})")
+
+    t = time.perf_counter()
+    for i in range(0, len(single), args.chunk):
+        for event in callbacks.store_raw_many(single[i:i + args.chunk]):
+            callbacks.process(event)
+    single_rate = rate(len(single), time.perf_counter() - t)
+    print(f"   baseline: per-event path (one transaction per event)  "
+          f"{single_rate:>9,.0f}/s  ({len(single):,} events; {load()})")
+
+    slap_rate = slap(settings, get_engine, Role, DbUser, option_file_text, args.slap_queries)
+    print(f"   baseline: mariadb-slap, 16 clients, single-row INSERTs  "
+          f"{slap_rate:>9,.0f}/s  ({args.slap_queries:,} inserts; {load()})")
+    print(f"   batched = {batch_rate / single_rate:.1f}x the per-event path, "
+          f"{100 * batch_rate / slap_rate:.0f}% of the slap ceiling")
+
+
+def slap(settings, get_engine, Role, DbUser, option_file_text, queries: int) -> float:
+    """Inserts/s of ``mariadb-slap`` (16 clients, single-row autocommit INSERTs as the app
+    user) into a table of the bench database."""
+    database = settings.shard_database(0)
+    with get_engine(Role.PRIMARY, 0, settings, user=DbUser.MIGRATOR).begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE slap_t (id BIGINT AUTO_INCREMENT PRIMARY KEY, payload JSON, "
+            "created_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
+    with tempfile.TemporaryDirectory() as tmp:
+        option_file = Path(tmp) / "app.cnf"
+        option_file.write_text(option_file_text(get_engine(Role.PRIMARY, None, settings).url))
+        option_file.chmod(0o600)
+        command = [SLAP, f"--defaults-file={option_file}", f"--create-schema={database}",
+                   "--concurrency=16", "--iterations=1", "--silent",
+                   "--query=INSERT INTO slap_t (payload) VALUES ('{\"k\": 1}')"]
+        subprocess.run([*command, "--number-of-queries=1000"], check=True,
+                       stdout=subprocess.DEVNULL)  # warm up
+        t = time.perf_counter()
+        subprocess.run([*command, f"--number-of-queries={queries}"], check=True,
+                       stdout=subprocess.DEVNULL)
+        return queries / (time.perf_counter() - t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The batched callback path: receipts applied set-based, one counter delta per batch, and
+the issue's mixed batch — every event stored with its own final status and reason."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+from messaging_helpers import RecordingGateway, batch_invariant, make_account, messages_of
+from sqlalchemy import Engine, event, select
+
+from wework.enums import CallbackStatus
+from wework.enums import MessageStatus as MS
+from wework.gateway.base import NotifyType, make_event
+from wework.models.callback_dedup import CallbackEventKey
+from wework.services import batches, callbacks
+from wework.services.dispatcher import dispatch_once
+from wework.services.uow import transaction
+
+OK, FAILED, IGNORED = CallbackStatus.PROCESSED, CallbackStatus.FAILED, CallbackStatus.IGNORED
+TEXT = {"message_type": "text", "content": {"text": "hi"}}
+
+
+def sent_batch(ctx, account, n: int):
+    """A running batch of ``n`` messages, all handed to the gateway (sent)."""
+    task = batches.create_batch(
+        ctx, task_name="b", account_id=account.id, target_type="manual",
+        target_config={"conversation_ids": [f"c{i}" for i in range(n)]}, **TEXT)
+    dispatch_once(RecordingGateway())
+    mids = sorted(m.id for m in messages_of(ctx.tenant_id).values() if m.batch_id == task.id)
+    assert {m.status for m in messages_of(ctx.tenant_id, mids).values()} == {MS.SENT}
+    return task, mids
+
+
+def receipt(guid: str, message_id: str, status: str = "delivered", **data) -> str:
+    return make_event(guid, NotifyType.MESSAGE_RECEIPT,
+                      {"message_id": message_id, "status": status, **data})
+
+
+def nested(levels: int) -> object:
+    return json.loads("[" * levels + "]" * levels)
+
+
+def test_the_mixed_batch_gives_each_event_its_own_outcome(make_tenant):
+    a, b = make_tenant(), make_tenant()
+    acc_a, acc_b = make_account(a.ctx), make_account(b.ctx)
+    task, (m1, m2, m3, m4) = sent_batch(a.ctx, acc_a, 4)
+    _, (theirs,) = sent_batch(b.ctx, acc_b, 1)
+    first = receipt(acc_a.guid, m1)
+    raws = [
+        first,                                                    # 0 valid
+        receipt(f"guid-{uuid.uuid4().hex}", m2),                  # 1 unknown guid
+        receipt(acc_a.guid, theirs),                              # 2 another tenant's message
+        '{"guid": "' + acc_a.guid + '", "notify_type": 20001,',   # 3 malformed JSON
+        make_event(acc_a.guid, NotifyType.MESSAGE_RECEIPT,        # 4 nested deeper than 32
+                   {"message_id": m2, "status": "delivered", "x": nested(33)}),
+        first,                                                    # 5 duplicate of 0
+        receipt(acc_a.guid, m2, "failed", error_code="E9"),       # 6 valid (failed)
+        receipt(acc_a.guid, m3, wework_msg_id="w" * 101),         # 7 refused by the server
+        receipt(acc_a.guid, m4, wework_msg_id="wx-4"),            # 8 valid
+        receipt(acc_a.guid, m4),                                  # 9 second receipt, new id
+        receipt(acc_a.guid, m3, wework_msg_id=7),                 # 10 wrong type
+    ]
+    events = callbacks.ingest_many(raws)
+    got = [(e.status, e.error_message) for e in events]
+    assert [s for s, _ in got] == [OK, FAILED, FAILED, FAILED, FAILED, IGNORED, OK, FAILED,
+                                   OK, OK, FAILED]
+    notes = [n for _, n in got]
+    assert notes[0] is None and notes[6] is None and notes[8] is None
+    assert notes[1].startswith("guid: no account has guid")
+    assert notes[2] == f"data.message_id: no message {theirs!r}"
+    assert notes[3].startswith("body: not valid JSON")
+    assert notes[4].startswith("data: nests 35 arrays/objects deep")
+    assert notes[5] == f"duplicate of callback event {events[0].id}"
+    assert notes[7].startswith("database error: DataError: (1406")
+    assert notes[9] == "message already delivered; receipt not applied"
+    assert notes[10] == "data.wework_msg_id: must be a string"
+    # Stored exactly as returned; the raw body of every one kept.
+    for e, raw in zip(events, raws, strict=True):
+        stored = callbacks.get_event(e.id)
+        assert (stored.status, stored.error_message, stored.raw_data) == (
+            e.status, e.error_message, raw)
+        assert stored.process_time is not None
+    assert callbacks.get_event(events[6].id).parsed_data["data"]["error_code"] == "E9"
+    msgs = messages_of(a.ctx.tenant_id, [m1, m2, m3, m4])
+    assert [msgs[m].status for m in (m1, m2, m3, m4)] == [MS.DELIVERED, MS.FAILED, MS.SENT,
+                                                          MS.DELIVERED]
+    assert (msgs[m2].error_code, msgs[m4].wework_msg_id) == ("E9", "wx-4")
+    assert messages_of(b.ctx.tenant_id, [theirs])[theirs].status is MS.SENT
+    stored, recomputed = batch_invariant(a.ctx.tenant_id, task.id)
+    assert stored == recomputed
+    assert (stored["sent_count"], stored["success_count"], stored["failed_count"]) == (3, 2, 1)
+    # Only applied events hold a dedup key: a refused one can be replayed once fixed.
+    with transaction(a.ctx.tenant_id) as s:
+        keyed = set(s.scalars(select(CallbackEventKey.callback_event_id)
+                              .where(CallbackEventKey.guid == acc_a.guid)))
+    assert keyed == {events[i].id for i in (0, 6, 8, 9)}
+
+
+def test_receipts_are_applied_set_based(tenant_ctx):
+    """The statements a batch of receipts costs do not grow with its size: one UPDATE of
+    the messages and one counter delta per batch, not one per event."""
+    account = make_account(tenant_ctx)
+    task, mids = sent_batch(tenant_ctx, account, 40)
+    raws = [receipt(account.guid, m) for m in mids]
+    statements: list[str] = []
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        events = callbacks.ingest_many(raws)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert {e.status for e in events} == {OK}
+    counter_updates = [s for s in statements if s.startswith("UPDATE batch_send_tasks")]
+    message_updates = [s for s in statements if s.lstrip().startswith("UPDATE messages")]
+    assert len(counter_updates) == 1 and len(message_updates) == 1
+    assert len(statements) < 20, statements
+    stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
+    assert stored == recomputed and stored["success_count"] == 40
+
+
+def test_concurrent_batches_with_the_same_events_apply_each_once(tenant_ctx):
+    account = make_account(tenant_ctx)
+    task, mids = sent_batch(tenant_ctx, account, 12)
+    raws = [receipt(account.guid, m) for m in mids]
+    results: list[list] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        events = callbacks.ingest_many(raws[offset:] + raws[:offset])
+        with lock:
+            results.append(events)
+
+    threads = [threading.Thread(target=worker, args=(i * 3,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 4
+    by_raw: dict[str, list[str]] = {}
+    for events in results:
+        for e in events:
+            by_raw.setdefault(e.raw_data, []).append(e.status.value)
+    for raw in raws:
+        assert sorted(by_raw[raw]) == ["ignored"] * 3 + ["processed"], by_raw[raw]
+    stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
+    assert stored == recomputed and stored["success_count"] == 12
