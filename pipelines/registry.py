@@ -136,6 +136,8 @@ NOT_EXTRACTED: dict[str, str] = {
                       "message details; delivery state is operations, not analytics)",
     "worker_jobs": "the worker's job schedule and last errors (operations state)",
     "callback_webhook_ids": "replay-protection keys of the HTTP intake (operations state)",
+    "audit_log": "the security record of administrative writes (client addresses, "
+                 "before/after values): read on its admin page, not analytics",
 }
 
 

@@ -1,5 +1,5 @@
 """SQLAlchemy 2.x typed models: one module per spec database (user, account, message,
-callback), plus the platform's own tables (webhook outbox and secrets, worker jobs).
+callback), plus the platform's own tables (webhook outbox and secrets, worker jobs, audit log).
 Importing this package registers every table on ``Base.metadata``. The enumerations of
 their ENUM columns live in :mod:`wework.enums`."""
 
@@ -8,6 +8,7 @@ from wework.models.account import (
     Conversation,
     WeworkAccount,
 )
+from wework.models.audit import AuditLog
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
@@ -24,6 +25,7 @@ from wework.models.worker import WorkerJob
 
 __all__ = [
     "AccountStatusHistory",
+    "AuditLog",
     "Base",
     "BatchSendTask",
     "CallbackEvent",
