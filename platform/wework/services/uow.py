@@ -89,9 +89,13 @@ def tenant_transaction(ctx: ServiceContext, session: Session | None = None) -> I
     context may have been built before its user was deactivated or lost a role, or before
     its tenant was suspended, and must not write after that. A joined ``session`` was
     checked by the operation that opened it."""
+    if session is None:
+        # In a session of its own: a consistent read inside the transaction would fix its
+        # REPEATABLE READ snapshot before the operation's first locking read (a quota
+        # count after ``FOR UPDATE`` of the tenant must see the latest rows).
+        with read_session(ctx.tenant_id, fresh=True) as check:
+            check_context_current(check, ctx)
     with transaction(ctx.tenant_id, session) as s:
-        if session is None:
-            check_context_current(s, ctx)
         yield s
 
 
@@ -99,8 +103,8 @@ def check_context_current(s: Session, ctx: ServiceContext) -> None:
     """Refuse a non-system context whose acting user is no longer active, whose own tenant
     is no longer active, or who no longer holds a permission the context carries; refuse
     writes to a tenant that is not active unless a platform admin makes them (the one who
-    can suspend and reactivate it). Reads from the primary, inside ``s``'s transaction
-    where the actor lives on the same shard."""
+    can suspend and reactivate it). Reads the primary through ``s`` (a fresh read session
+    on the tenant's shard) and the actor's own shard."""
     if ctx.actor.is_system:
         return
     acted_on = s.scalar(select(Tenant.status).where(Tenant.id == ctx.tenant_id))
