@@ -399,13 +399,12 @@ def heartbeat_time(at: datetime | None, field: str = "at") -> datetime:
 def record_heartbeat(ctx: ServiceContext, account_id: str,
                      at: datetime | None = None) -> WeworkAccount:
     """Stamp ``last_heartbeat_time`` (naive UTC; now by default; refused beyond a small
-    clock skew ahead). Does not change status; never moves the stamp backwards."""
+    clock skew ahead). Does not change status."""
     ctx.require(ACCOUNT_MANAGE)
     at = heartbeat_time(at)
     with tenant_transaction(ctx) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
-        if account.last_heartbeat_time is None or at > account.last_heartbeat_time:
-            account.last_heartbeat_time = at
+        account.last_heartbeat_time = at
         s.flush()
     return account
 
