@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import types
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 import pytest
 
@@ -32,10 +33,16 @@ def sample_value(name: str, tmp_path: Path) -> Any:
     default = field.get_default(call_default_factory=True)
     if kind is Path:
         return tmp_path / name
+    if kind is bool:
+        return not default
     if kind is int:
         return default + 1
     if kind is float:
         return default + 0.5
+    if kind is date:
+        return default + timedelta(days=1)
+    if get_origin(kind) is list:  # written as JSON, the form pydantic-settings reads
+        return [item + 0.5 for item in default]
     choices = {"replica_fallback": "wait"}
     return choices.get(name, f"{name}-from-dotenv")
 

@@ -54,6 +54,8 @@ APP_MAY_IMPORT = (
     "wework.reports.scope",
     "wework.reports.notebooks",
     "wework.reports.markdown",
+    # Display masking of phones and emails (pure functions, no database).
+    "wework.security.masking",
 )
 
 

@@ -13,14 +13,14 @@ from datetime import datetime
 
 import streamlit as st
 
-from ui import session
+from ui import nav, session
+from ui.downloads import file_button
 from ui.reports import REPORT_CACHE_TTL_SECONDS, tenant_labels
 from wework.config import get_settings
 from wework.reports.markdown import code, to_html
 from wework.reports.notebooks import discover
 from wework.reports.scope import PLATFORM
 from wework.reports.store import IPYNB, PAGE, ReportStore, Version
-from wework.services.permissions import REPORT_VIEW
 
 REPORT_HEIGHT = 900
 
@@ -107,23 +107,18 @@ def show_version(v: Version, scope: str, notebook: str, admin: bool,
     cols = st.columns(2)
     has_page = v.file(PAGE) is not None
     if has_page:
-        cols[0].download_button(
-            "Download HTML", data=v.page, file_name=f"{stem}.html", mime="text/html",
-            key=f"html_{v.id}", icon=":material/download:",
-        )
+        file_button("Download HTML", v.page, f"{stem}.html", "text/html", f"html_{v.id}",
+                    cols[0])
     ipynb = v.file(IPYNB)
     if ipynb is not None and (v.ok or admin):  # a failed notebook's outputs hold a traceback
-        cols[1].download_button(
-            "Download .ipynb", data=ipynb.read_bytes, file_name=f"{stem}.ipynb",
-            mime="application/x-ipynb+json", key=f"ipynb_{v.id}", icon=":material/download:",
-        )
+        file_button("Download .ipynb", ipynb.read_bytes, f"{stem}.ipynb",
+                    "application/x-ipynb+json", f"ipynb_{v.id}", cols[1])
     if has_page:
         sandboxed(_page(scope, notebook, v.id))
 
 
-ctx = session.require(REPORT_VIEW)
+ctx = nav.start(__file__)
 admin = ctx.actor.is_super_admin
-st.title("Notebook reports")
 st.caption(
     "The analyst notebooks, run by the pipelines for the whole platform and for each tenant "
     "after every publish of the marts whose rows they read changed."

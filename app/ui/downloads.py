@@ -1,4 +1,4 @@
-"""CSV downloads. Every CSV the app offers is written here, with each text cell that a
+"""Downloads. Every CSV the app offers is written here, with each text cell that a
 spreadsheet would run as a formula made inert (OWASP "CSV injection"): a cell starting with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``, which
 spreadsheets show as text and do not evaluate. Numbers stay numbers.
@@ -38,3 +38,10 @@ def csv_button(df: pd.DataFrame, name: str, key: str) -> None:
         f"Download {name} (CSV)", csv_bytes(df), file_name=f"{key}.csv",
         mime="text/csv", key=f"csv_{key}", icon=":material/download:",
     )
+
+
+def file_button(label: str, data, file_name: str, mime: str, key: str, container=st) -> None:
+    """A download of a file the platform wrote itself (a report's HTML or notebook), not a
+    table of user data: offered as it is."""
+    container.download_button(label, data=data, file_name=file_name, mime=mime, key=key,
+                              icon=":material/download:")

@@ -14,6 +14,7 @@ import re
 import uuid
 
 import pytest
+from published_copy import republish
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -71,11 +72,13 @@ class Records(logging.Handler):
 
 
 def test_unexpected_error_shows_an_id_that_the_log_explains(app_as, tmp_path, monkeypatch):
-    """A corrupt published marts file: the report page fails, the user sees an id."""
-    published = tmp_path / "published"
-    published.mkdir()
-    (published / "marts-broken.duckdb").write_bytes(b"not a duckdb file" * 100)
-    (published / "current").symlink_to("marts-broken.duckdb")
+    """Published marts that lost a column the landing page reads (a schema drift no
+    "no published marts" note covers): the page fails, the user sees an id."""
+    published = republish(
+        reload_settings().publish_path, tmp_path / "published",
+        edit=lambda con: con.execute(
+            "ALTER TABLE marts.message_stats_daily DROP COLUMN total_count"),
+    )
     monkeypatch.setenv("WEWORK_PUBLISH_DIR", str(published))
     reload_settings()
 

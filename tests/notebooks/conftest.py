@@ -15,7 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from report_pipeline import republish, run_pipeline
+from published_copy import republish
+from report_pipeline import run_pipeline
 
 from wework.config import Settings, reload_settings
 from wework.db.replication import wait_for_replica

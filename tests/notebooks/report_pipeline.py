@@ -3,12 +3,9 @@ marts' "now" pinned."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 # The marts' "now" for every pipeline run of these tests: with it pinned, a second run on
 # unchanged data publishes identical rows (as_of moves today's figures otherwise).
@@ -29,35 +26,3 @@ def run_pipeline(instance: dg.DagsterInstance | None = None) -> None:
         },
     )
     assert result.success
-
-
-def republish(
-    published: Path,
-    folder: Path,
-    *,
-    empty: bool = False,
-    edit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-) -> Path:
-    """Publish a copy of the marts published in ``published`` into ``folder``, as the
-    pipeline does: without rows when ``empty``, after ``edit(con)`` changed the copy."""
-    from pipelines.publish import publish
-    from pipelines.registry import MART_NAMES
-    from wework.config import Settings
-    from wework.warehouse import open_marts
-
-    source = open_marts(Settings(publish_dir=published))
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE SCHEMA marts")
-        limit = " LIMIT 0" if empty else ""
-        for name in MART_NAMES:
-            con.register("copy", source.execute(f"SELECT * FROM marts.{name}{limit}").arrow())
-            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM copy")
-            con.unregister("copy")
-        if edit is not None:
-            edit(con)
-        publish(con, Settings(publish_dir=folder), run_id="copy")
-    finally:
-        con.close()
-        source.close()
-    return folder

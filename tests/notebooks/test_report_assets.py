@@ -71,7 +71,7 @@ def test_each_version_keeps_its_notebook_page_and_what_it_was_built_from(built_r
         assert newest is good and newest.ok
         m = newest.manifest
         assert m["parameters"] == {"tenant_id": None, "period_days": 30}
-        assert m["marts"]["snapshot"].startswith("marts-") and m["marts"]["published_at"]
+        assert m["marts"]["snapshot"].startswith("snapshot-") and m["marts"]["published_at"]
         assert m["inputs_fingerprint"] and m["code_version"] == nb.code_version
         assert sum(m["rows_read"].values()) > 0 and set(m["rows_read"]) <= set(nb.reads)
         executed = json.loads(newest.file(IPYNB).read_text())
@@ -100,7 +100,7 @@ def test_the_html_is_self_contained_and_shows_the_findings(built_reports) -> Non
             # Nothing to fetch: no external script, stylesheet, image or frame.
             assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), nb.name
             assert "require.js" not in page and "mathjax" not in page.lower()
-            assert page.count("Plotly.newPlot(") >= 2
+            assert page.count("Plotly.newPlot(") >= 2, (nb.name, scope)
             text = text_of(page)
             for finding in version.manifest["findings"]:
                 assert plain(finding)[:40] in text, (nb.name, finding)

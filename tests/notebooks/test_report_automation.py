@@ -97,7 +97,7 @@ def test_reports_are_evaluated_by_their_own_sensor_in_the_code_location() -> Non
     assert isinstance(ours, dg.AutomationConditionSensorDefinition)
     # Evaluated in the code location (AUTOMATION), not by the daemon (AUTO_MATERIALIZE),
     # which cannot run the Python condition.
-    assert ours.sensor_type == dg.SensorType.AUTOMATION
+    assert ours.sensor_type.value == "AUTOMATION"
     assert ours.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
     report_keys = {k for k in graph.get_all_asset_keys() if k.path[0] == "reports"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from playwright.sync_api import sync_playwright
-from report_pipeline import republish
+from published_copy import republish
 
 from wework.config import REPO_ROOT, reload_settings
 from wework.reports.build import build_reports

@@ -23,7 +23,7 @@ def worker(
 ) -> None:
     """Run until SIGTERM or Ctrl-C: stop claiming, finish the sends in flight, exit within
     WEWORK_WORKER_STOP_SECONDS. Sends through WEWORK_GATEWAY_URL, or an in-process WeCom
-    gateway SIMULATOR when it is unset. Settings: WEWORK_WORKER_* (see .env.example)."""
+    gateway SIMULATOR when it is unset. Settings: the worker_* ones (see .env.example)."""
     if ctx.invoked_subcommand is not None:
         return
     from wework.config import reload_settings

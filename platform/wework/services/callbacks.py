@@ -63,7 +63,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from wework import metrics
-from wework.db.engines import UNAVAILABLE_CODES, error_code
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import AccountStatus, CallbackStatus, ConversationType
 from wework.errors import NotFoundError, ServiceError, ValidationError
@@ -75,7 +74,7 @@ from wework.services import messages as msgs
 from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
-from wework.services.uow import shard_transaction, transaction
+from wework.services.uow import shard_transaction, transaction, transaction_lost
 
 INTAKE_SHARD = 0  # raw events are stored before their tenant is known
 UNPARSED = "unparsed"
@@ -85,11 +84,6 @@ REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, Callback
 # MariaDB refuses JSON with more than 31 arrays/objects nested in one another (measured on
 # 10.11: JSON_VALID is 0 and every JSON column's json_valid CHECK fails, ERROR 4025).
 MAX_JSON_NESTING = 31
-# Errors after which the whole transaction is gone (InnoDB rolled it back, or the
-# connection is lost): the events in it are processed again one by one. Any other
-# database error belongs to the one event whose statement caused it.
-DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
-TRANSACTION_LOST = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, *UNAVAILABLE_CODES})
 
 
 class CallbackError(ValidationError):
@@ -419,7 +413,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
                     except ServiceError as exc:
                         status, note = CallbackStatus.FAILED, str(exc)
                     except SQLAlchemyError as exc:
-                        if error_code(exc) in TRANSACTION_LOST:
+                        if transaction_lost(exc):  # the events are processed again one by one
                             raise
                         status, note = CallbackStatus.FAILED, _db_error(exc)
                     outcomes[event.id] = (status, note, parsed)

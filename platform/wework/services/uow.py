@@ -34,7 +34,14 @@ from contextlib import contextmanager
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wework.db.engines import OLTP_IO_TIMEOUT_SECONDS, Role, get_engine, unavailable_as_error
+from wework.db.engines import (
+    OLTP_IO_TIMEOUT_SECONDS,
+    UNAVAILABLE_CODES,
+    Role,
+    error_code,
+    get_engine,
+    unavailable_as_error,
+)
 from wework.db.routing import read_engine
 from wework.db.sharding import shard_for_tenant
 from wework.enums import TenantStatus, UserStatus
@@ -48,6 +55,18 @@ from wework.models import Tenant, User
 from wework.services.context import ServiceContext
 
 _SHARD = "wework_shard"  # Session.info key: the shard whose primary a transaction is on
+
+
+# Errors after which the whole transaction is gone (InnoDB rolled it back on a deadlock or
+# lock wait timeout, or the connection is lost): the work in it must be redone, unlike an
+# error that belongs to the one statement that caused it.
+DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
+TRANSACTION_LOST = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, *UNAVAILABLE_CODES})
+
+
+def transaction_lost(error: BaseException) -> bool:
+    """Whether ``error`` ended the whole transaction (see TRANSACTION_LOST)."""
+    return error_code(error) in TRANSACTION_LOST
 
 
 @contextmanager

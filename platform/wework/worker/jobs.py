@@ -7,7 +7,7 @@ interval has passed since the last run by *any* worker; so N workers run each jo
 often as one would, and the row shows when it last ran, how long it took, who ran it and
 its result or error. A job that failed is tried again after at most ``RETRY_FAILED``.
 
-The jobs (intervals are settings, ``WEWORK_WORKER_<NAME>_EVERY``):
+The jobs (intervals are settings, ``worker_<name>_every``):
 
 - ``heartbeat_sweep``: online accounts silent past ``WEWORK_HEARTBEAT_TIMEOUT_SECONDS``
   go offline (their tenant's ``account.offline`` webhook with them);
