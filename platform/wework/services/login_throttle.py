@@ -1,7 +1,7 @@
 """Sign-in throttling (issue 16 item 3): decided before argon2 runs, so a flood of logins
 costs a few Redis round trips, not 64 MiB and tens of milliseconds each.
 
-Rules (settings ``WEWORK_LOGIN_*``):
+Rules (the ``login_*`` settings of wework.config.Settings):
 
 - **per address**: at most ``login_attempts_per_address_per_minute`` attempts from one
   client address in a minute (from its first attempt), whatever the usernames;
