@@ -6,16 +6,14 @@ issued; lists show a fingerprint, never a value."""
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt
 from wework.config import get_settings
 from wework.services import gateway_secrets
-from wework.services.permissions import PLATFORM_ADMIN
 
 ISSUED = "gw_issued_secret"  # (gateway, secret) to show on the next run, then forgotten
 
-ctx = session.require(PLATFORM_ADMIN)
-st.title("Gateway secrets")
+ctx = nav.start(__file__)
 
 issued = st.session_state.pop(ISSUED, None)
 if issued is not None:

@@ -5,15 +5,13 @@ tenant's own (``tenant:manage``)."""
 import pandas as pd
 import streamlit as st
 
-from ui import session
+from ui import nav
 from ui.forms import FieldErrors, attempt
 from ui.paging import PAGE_SIZE, paged, reset
 from wework.enums import OutboxStatus
 from wework.services import tenants, webhooks
-from wework.services.permissions import TENANT_MANAGE
 
-ctx = session.require(TENANT_MANAGE)
-st.title("Webhooks")
+ctx = nav.start(__file__)
 st.caption("The platform POSTs batch.completed, account.offline, account.error and "
            "message.failed events to your endpoint, signed per Standard Webhooks "
            "(webhook-id, webhook-timestamp, webhook-signature), retrying for up to 24 h.")

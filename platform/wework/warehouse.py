@@ -202,9 +202,16 @@ def open_marts(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def snapshot_version(con: duckdb.DuckDBPyConnection) -> str:
-    """The id of the snapshot ``con`` (from :func:`open_marts`) reads: a cache key."""
-    (snapshot,) = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()
-    return f"snapshot-{snapshot}"
+    """The id of the snapshot ``con`` (from :func:`open_marts`) reads: a cache key.
+
+    Snapshot ids count from 1 in each lake, and a damaged lake is rebuilt from scratch (as
+    is a copy elsewhere), so the id alone could name two different states; with the
+    snapshot's commit time it cannot."""
+    snapshot, at = con.execute(
+        f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
+        "ORDER BY snapshot_id DESC LIMIT 1"
+    ).fetchone()
+    return f"snapshot-{snapshot}-{at:%Y%m%dT%H%M%S%f}"
 
 
 def published_version(settings: Settings | None = None) -> str | None:

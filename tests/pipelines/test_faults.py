@@ -18,7 +18,7 @@ from pipelines.backfill import BackfillRangeError, check_range, run_backfill
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework.config import reload_settings
 from wework.db import migrate
-from wework.db.engines import Role, get_engine
+from wework.db.engines import DbUser, Role, get_engine
 from wework.db.replication import wait_for_replica
 from wework.warehouse import NoPublishedMarts, lake_paths, open_marts, published_version
 
@@ -172,5 +172,5 @@ def test_a_second_shard_added_to_a_running_warehouse(empty_db, wh, run_pipeline,
             "message_stats_hourly", "message_stats_daily", "account_health_daily",
             "batch_task_performance", "tenant_usage_daily", "account_directory"))
     finally:
-        with get_engine(Role.PRIMARY, None, s).begin() as conn:
+        with get_engine(Role.PRIMARY, None, s, user=DbUser.MIGRATOR).begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{s.shard_database(1)}`"))
