@@ -141,6 +141,8 @@ NOT_EXTRACTED: dict[str, str] = {
                      "notebook 05 reads it from the replica)",
     "tenant_daily_quota": "the daily quota's counters (operations state; the messages "
                           "themselves are extracted)",
+    "audit_log": "the security record of administrative writes (client addresses, "
+                 "before/after values): read on its admin page, not analytics",
 }
 
 

@@ -1,4 +1,6 @@
-"""Sign-in form against the platform's users (argon2id; 5 failures lock for 15 minutes)."""
+"""Sign-in form against the platform's users (argon2id). Throttled before the password is
+checked (wework.services.login_throttle): five failures lock out that username from that
+address for 15 minutes, not the user."""
 
 import streamlit as st
 
@@ -22,7 +24,8 @@ if submitted:
     try:
         session.sign_in(username.strip(), password, tenant_code.strip() or None)
     except AuthenticationError as e:
-        # One message for every cause (unknown user, wrong password, locked, inactive).
+        # One message for every cause (unknown user, wrong password, locked, inactive),
+        # or the throttle's "too many sign-in attempts; try again in N s".
         st.error(str(e))
     else:
         st.rerun()

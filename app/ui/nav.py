@@ -70,6 +70,8 @@ PAGES: tuple[PageSpec, ...] = (
              TENANT_MANAGE, "webhooks"),
     PageSpec("admin_gateway.py", "Gateway secrets", ":material/key:", "Admin", PLATFORM_ADMIN,
              "gateway-secrets"),
+    PageSpec("admin_audit.py", "Audit log", ":material/policy:", "Admin", TENANT_MANAGE,
+             "audit-log"),
 )
 
 

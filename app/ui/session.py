@@ -2,8 +2,10 @@
 acted on, and the permission gate every page calls first.
 
 Only the user's id is trusted from ``st.session_state``; the actor (and so the permission
-set) is re-read from the primary on every run via ``auth.actor_for``, so a user who is
-deactivated, or whose roles change, loses access on their next click, not at next login.
+set) is re-read from the primary on every run via ``auth.actor_for``. The session ends at
+the next run, or the next 3-s tick of an auto-refreshing fragment, once the user is
+deactivated, locked or deleted, the tenant suspended, or the password or permissions
+changed since sign-in (``auth.session_stamp``; issue 16 item 10).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ _ACTING_TENANT = "wework_acting_tenant"
 _LAST_SEEN = "wework_last_seen"
 _FLASH = "wework_flash"
 _ACTOR = "wework_actor"  # refreshed each run; never restored without a DB check
+_STAMP = "wework_session_stamp"  # auth.session_stamp at sign-in
+_GONE = "Your user can no longer sign in. Ask an administrator."
+_CHANGED = "Your password or permissions changed since you signed in. Please sign in again."
 
 
 def client_ip() -> str | None:
@@ -43,11 +48,12 @@ def sign_in(username: str, password: str, tenant_code: str | None = None) -> Act
     st.session_state[_ACTING_TENANT] = actor.tenant_id
     st.session_state[_LAST_SEEN] = time.time()
     st.session_state[_ACTOR] = actor
+    st.session_state[_STAMP] = actor.session_stamp
     return actor
 
 
 def sign_out(message: str | None = None) -> None:
-    for key in (_USER, _HOME_TENANT, _ACTING_TENANT, _LAST_SEEN, _ACTOR):
+    for key in (_USER, _HOME_TENANT, _ACTING_TENANT, _LAST_SEEN, _ACTOR, _STAMP):
         st.session_state.pop(key, None)
     # Widget state of the admin pages must not leak into the next user's session.
     for key in [k for k in st.session_state if not str(k).startswith("wework_")]:
@@ -74,9 +80,12 @@ def refresh() -> Actor | None:
                  "Please sign in again.")
         return None
     try:
-        actor = auth.actor_for(user_id, st.session_state.get(_HOME_TENANT))
+        actor = _current(user_id)
     except NotFoundError:
-        sign_out("Your user can no longer sign in. Ask an administrator.")
+        sign_out(_GONE)
+        return None
+    if actor is None:
+        sign_out(_CHANGED)
         return None
     st.session_state[_LAST_SEEN] = now
     st.session_state[_ACTOR] = actor
@@ -86,13 +95,33 @@ def refresh() -> Actor | None:
     return actor
 
 
+def _current(user_id: str) -> Actor | None:
+    """The user's actor as the database has it now; None when the password or the
+    permissions changed since sign-in (the session stamp differs); NotFoundError when the
+    user or the tenant is no longer active. A session without a stamp (started by code
+    rather than by :func:`sign_in`: session state is server-side) takes the current one."""
+    actor = auth.actor_for(user_id, st.session_state.get(_HOME_TENANT))
+    stamp = st.session_state.setdefault(_STAMP, actor.session_stamp)
+    return actor if actor.session_stamp == stamp else None
+
+
 def still_active() -> bool:
     """For auto-refreshing fragments, which rerun without the entry script: False once
-    the idle limit has passed (the caller then reruns the whole app, which signs out).
+    the idle limit has passed or the session has ended (:func:`_current`, one read of the
+    primary per tick); the caller then reruns the whole app, which signs out.
     Auto-refreshes themselves never count as activity."""
     last = st.session_state.get(_LAST_SEEN)
-    return (st.session_state.get(_USER) is not None and last is not None
-            and time.time() - last <= get_settings().app_idle_minutes * 60)
+    user_id = st.session_state.get(_USER)
+    return (user_id is not None and last is not None
+            and time.time() - last <= get_settings().app_idle_minutes * 60
+            and _still_current(user_id))
+
+
+def _still_current(user_id: str) -> bool:
+    try:
+        return _current(user_id) is not None
+    except NotFoundError:
+        return False
 
 
 def current_actor() -> Actor | None:

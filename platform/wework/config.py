@@ -153,12 +153,26 @@ class Settings(BaseSettings):
     retention_messages_months: int = Field(default=36, ge=1)
     retention_account_status_history_months: int = Field(default=36, ge=1)
     retention_callback_events_months: int = Field(default=36, ge=1)
+    retention_audit_log_months: int = Field(default=36, ge=1)
     retention_batch_size: int = Field(default=10_000, ge=1)
 
     # The Streamlit app (`wework app serve`): its port on localhost, and a session ends
     # after this many minutes without interaction.
     app_port: int = Field(default=8501, ge=1, le=65535)
     app_idle_minutes: float = Field(default=30.0, gt=0)
+
+    # Sign-in throttling (wework.services.login_throttle), checked before argon2 runs:
+    # attempts per client address and minute; failures of one username from one address
+    # before that pair is locked out for login_lockout_minutes; failures of one username
+    # from all addresses in that window before addresses that never signed in as that
+    # user are refused too; argon2 verifications running at once in one process (each
+    # takes 64 MiB), and how long an attempt waits for one before it is refused.
+    login_attempts_per_address_per_minute: int = Field(default=20, ge=1)
+    login_failures_per_pair: int = Field(default=5, ge=1)
+    login_failures_per_username: int = Field(default=50, ge=1)
+    login_lockout_minutes: float = Field(default=15.0, gt=0)
+    login_max_concurrent_hashes: int = Field(default=4, ge=1)
+    login_hash_wait_seconds: float = Field(default=5.0, gt=0)
 
     # HTTP intake (`wework api`): where it listens, how many processes, the largest body
     # it reads (413 beyond), and how long a process reuses the gateway secrets it loaded

@@ -13,6 +13,7 @@ can catch them without importing the database layer::
     ├── NotFoundError               missing, or another tenant's (indistinguishable)
     ├── PermissionDeniedError       the caller lacks a permission
     ├── AuthenticationError         login failed (one message for every cause)
+    │   └── TooManyAttemptsError    throttled before the password was checked
     ├── PrimaryUnavailable          the primary cannot be reached; nothing was written
     └── ReplicaLagError             the replica is too far behind and the policy
                                     (WEWORK_REPLICA_FALLBACK) forbids reading elsewhere
@@ -88,3 +89,12 @@ class AuthenticationError(ServiceError):
 
     def __init__(self, message: str = "invalid username or password"):
         super().__init__(message)
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Sign-in refused before the password was checked: too many attempts from this
+    address, or for this username from this address (``retry_after`` seconds)."""
+
+    def __init__(self, retry_after: float):
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many sign-in attempts; try again in {self.retry_after} s")

@@ -75,6 +75,24 @@ CREATE TABLE alerts (
 CREATE INDEX idx_state ON alerts (state);
 CREATE INDEX idx_tenant_state ON alerts (tenant_id, state);
 
+CREATE TABLE audit_log (
+	id VARCHAR(36) NOT NULL COMMENT '日志ID',
+	tenant_id VARCHAR(36) NOT NULL COMMENT '被操作的租户ID',
+	actor_id VARCHAR(36) NOT NULL COMMENT '操作人ID',
+	actor_tenant_id VARCHAR(36) NOT NULL COMMENT '操作人所属租户ID',
+	actor_name VARCHAR(50) NOT NULL COMMENT '操作人用户名',
+	action VARCHAR(50) NOT NULL COMMENT '操作',
+	object_type VARCHAR(50) NOT NULL COMMENT '对象类型',
+	object_id VARCHAR(64) COMMENT '对象ID',
+	client_ip VARCHAR(45) COMMENT '客户端IP',
+	changes JSON COMMENT '变更字段(前/后)',
+	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='审计日志表' COLLATE utf8mb4_unicode_ci;
+CREATE INDEX idx_created_at ON audit_log (created_at);
+CREATE INDEX idx_object ON audit_log (object_type, object_id);
+CREATE INDEX idx_tenant_created ON audit_log (tenant_id, created_at);
+
 CREATE TABLE batch_send_tasks (
 	id VARCHAR(36) NOT NULL COMMENT '任务ID',
 	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',

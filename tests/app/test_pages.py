@@ -49,7 +49,7 @@ def test_expected_visibility_per_role(app_world):
     assert visible("analyst") == reports
     assert visible("operator") == reports | {"WeCom accounts", "Templates", "Batch sends",
                                              "Callback events"}
-    assert visible("admin") == visible("operator") | {"Users & roles", "Webhooks"}
+    assert visible("admin") == visible("operator") | {"Users & roles", "Webhooks", "Audit log"}
     assert visible("super_admin") == {p.title for p in PAGES}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 from messaging_helpers import RecordingGateway, make_account, messages_of, text_rows
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from wework.enums import AccountStatus, CallbackStatus
 from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
 from wework.gateway.simulator import WeComGatewaySimulator
-from wework.models import AccountStatusHistory, Conversation
+from wework.models import AccountStatusHistory, Conversation, utcnow
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts, callbacks, messages
 from wework.services.dispatcher import dispatch_once
@@ -196,17 +197,18 @@ def test_status_notifications_drive_the_account_state_machine(tenant_ctx):
 
 def test_heartbeat_event_stamps_the_account(tenant_ctx):
     account = make_account(tenant_ctx, status="online")
+    ahead = (utcnow() + timedelta(minutes=1)).replace(microsecond=0)
     raw = json.dumps(
         {
             "event_id": "hb1",
             "guid": account.guid,
             "notify_type": 11002,
-            "timestamp": "2030-01-01T00:00:00Z",
+            "timestamp": ahead.isoformat() + "Z",  # within the allowed clock skew
         }
     )
     assert callbacks.ingest(raw).status is CallbackStatus.PROCESSED
     got = accounts.get_account(tenant_ctx, account.id)
-    assert str(got.last_heartbeat_time) == "2030-01-01 00:00:00"
+    assert got.last_heartbeat_time == ahead
 
 
 def test_cli_ingest_file_and_replay(tenant_ctx, tmp_path):

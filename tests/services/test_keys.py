@@ -53,7 +53,7 @@ def test_rotation_keeps_old_rows_readable_then_frees_the_old_key(settings, set_k
     acc = accounts.create_account(world.ctx, account_name=make_unique("k"),
                                   phone="+86 131 0000 0007", login_token="token-007")
     user = users.create_user(world.ctx, username=make_unique("k"), email="k@example.com",
-                             password="long enough", phone="+86 131 0000 0008")
+                             password="long enough passphrase", phone="+86 131 0000 0008")
     raw_before = _raw(world.tenant.id, "SELECT login_token FROM wework_accounts WHERE id=:i",
                       i=acc.id).login_token
     assert Fernet(old.encode()).decrypt(raw_before.encode()) == b"token-007"

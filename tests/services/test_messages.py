@@ -131,7 +131,7 @@ def test_other_tenants_account_and_message_look_missing(make_tenant):
     with pytest.raises(NotFoundError) as err:
         messages.send_message(b.ctx, account_id=account_a.id, conversation_id="c",
                               message_type="text", content={"text": "x"})
-    assert err.value.entity == "account"
+    assert err.value.entity == "account_id"
     m = messages.send_message(a.ctx, account_id=account_a.id, conversation_id="c",
                               message_type="text", content={"text": "x"})
     with pytest.raises(NotFoundError):

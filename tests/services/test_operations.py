@@ -18,6 +18,8 @@ NO_PERMISSION = {
     ("tenants", "get_tenant"): "everyone reads their own tenant; ctx.check_tenant guards",
     ("tenants", "list_tenants"): "own tenant only, every tenant for a super-admin",
     ("users", "change_own_password"): "self-service: any signed-in user, old password checked",
+    ("uow", "tenant_transaction"): "the transaction an operation opens after its own check; "
+                                   "it re-checks that the context is still true",
 }
 
 

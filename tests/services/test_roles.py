@@ -108,7 +108,7 @@ def test_no_escalation(world, make_unique):
         roles.assign_role(hr, hr.actor.user_id, _role_id(world.ctx, "admin"))
     with pytest.raises(PermissionDeniedError):
         users.create_user(hr, username=make_unique("u"), email=f"{make_unique('e')}@x.com",
-                          password="long enough", role_codes=["admin"])
+                          password="long enough passphrase", role_codes=["admin"])
     analyst = world.user_ctx("analyst")
     with pytest.raises(PermissionDeniedError):
         roles.list_roles(analyst)

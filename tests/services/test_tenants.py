@@ -139,7 +139,7 @@ def test_soft_delete_keeps_the_row(world, super_ctx, password):
 
 def test_bootstrap_is_idempotent_and_makes_a_super_admin(super_ctx, password):
     t1, u1 = tenants.bootstrap_platform("root-admin", "root@example.com", password)
-    t2, u2 = tenants.bootstrap_platform("root-admin", "root@example.com", "another password")
+    t2, u2 = tenants.bootstrap_platform("root-admin", "root@example.com", "another passphrase 77")
     assert (t1.id, u1.id) == (t2.id, u2.id) and t1.tenant_code == PLATFORM_TENANT_CODE
     actor = auth.login("root-admin", password, "10.0.0.1", tenant_code=PLATFORM_TENANT_CODE)
     assert actor.is_super_admin

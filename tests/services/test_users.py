@@ -21,7 +21,7 @@ from wework.services.uow import read_session
 
 def _user(ctx, name, **kw):
     return users.create_user(ctx, username=name, email=f"{name}@example.com",
-                             password=kw.pop("password", "s3cret-pass"), **kw)
+                             password=kw.pop("password", "s3cret-passphrase-4x"), **kw)
 
 
 def test_password_is_argon2id_with_its_salt(world, make_unique):
@@ -31,12 +31,12 @@ def test_password_is_argon2id_with_its_salt(world, make_unique):
                         {"i": user.id}).one()
     assert raw.password_hash.startswith("$argon2id$")
     assert raw.salt == passwords.salt_hex(raw.password_hash) and len(raw.salt) == 32
-    assert "s3cret-pass" not in raw.password_hash
+    assert "s3cret-passphrase-4x" not in raw.password_hash
     assert "1111" not in raw.phone  # encrypted at rest
     assert users.get_user(world.ctx, user.id).phone == "+86 138 0000 1111"
 
 
-def test_username_and_email_unique_per_tenant(make_tenant, make_unique):
+def test_username_unique_on_the_platform_email_per_tenant(make_tenant, make_unique):
     a, b = make_tenant(), make_tenant()
     name = make_unique("dup")
     _user(a.ctx, name)
@@ -45,9 +45,13 @@ def test_username_and_email_unique_per_tenant(make_tenant, make_unique):
     assert err.value.field == "username"
     with pytest.raises(ConflictError) as err:
         users.create_user(a.ctx, username=make_unique("o"), email=f"{name}@example.com",
-                          password="long enough")
+                          password="long enough passphrase")
     assert err.value.field == "email"
-    _user(b.ctx, name)  # another tenant may use the same name
+    with pytest.raises(ConflictError) as err:  # usernames are platform-wide (issue 16)
+        _user(b.ctx, name)
+    assert err.value.field == "username"
+    users.create_user(b.ctx, username=make_unique("b"), email=f"{name}@example.com",
+                      password="long enough passphrase")  # an e-mail is per tenant
     other = _user(a.ctx, make_unique("x"))
     with pytest.raises(ConflictError) as err:
         users.update_user(a.ctx, other.id, email=f"{name}@example.com")
@@ -60,7 +64,7 @@ def test_username_and_email_unique_per_tenant(make_tenant, make_unique):
 ])
 def test_bad_fields_are_named(world, make_unique, field, value):
     kw = {"username": make_unique("u"), "email": f"{make_unique('e')}@example.com",
-          "password": "long enough", field: value}
+          "password": "long enough passphrase", field: value}
     with pytest.raises(ValidationError) as err:
         users.create_user(world.ctx, **kw)
     assert err.value.field == field
@@ -98,10 +102,10 @@ def test_admin_lock_and_reset_password(world, make_unique, password):
         auth.login(user.username, password, "1.2.3.4")
     users.unlock_user(world.ctx, user.id)
     auth.login(user.username, password, "1.2.3.4")
-    users.reset_password(world.ctx, user.id, "a brand new one")
+    users.reset_password(world.ctx, user.id, "a brand new passphrase")
     with pytest.raises(AuthenticationError):
         auth.login(user.username, password, "1.2.3.4")
-    assert auth.login(user.username, "a brand new one", "1.2.3.4").user_id == user.id
+    assert auth.login(user.username, "a brand new passphrase", "1.2.3.4").user_id == user.id
     with pytest.raises(ValidationError) as err:
         users.reset_password(world.ctx, user.id, "short")
     assert err.value.field == "new_password"
@@ -110,10 +114,10 @@ def test_admin_lock_and_reset_password(world, make_unique, password):
 def test_change_own_password(world, make_unique, password):
     ctx = world.user_ctx("analyst")
     with pytest.raises(ValidationError) as err:
-        users.change_own_password(ctx, "wrong", "another long one")
+        users.change_own_password(ctx, "wrong", "another long passphrase")
     assert err.value.field == "old_password"
-    users.change_own_password(ctx, password, "another long one")
-    assert auth.login(ctx.actor.username, "another long one", "1.2.3.4")
+    users.change_own_password(ctx, password, "another long passphrase")
+    assert auth.login(ctx.actor.username, "another long passphrase", "1.2.3.4")
 
 
 def test_other_tenants_users_look_missing(make_tenant, make_unique):

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.x typed models: one module per spec database (user, account, message,
 callback), plus the platform's own tables (webhook outbox and secrets, worker jobs, operator
-alerts).
+alerts, audit log).
 Importing this package registers every table on ``Base.metadata``. The enumerations of
 their ENUM columns live in :mod:`wework.enums`."""
 
@@ -10,6 +10,7 @@ from wework.models.account import (
     WeworkAccount,
 )
 from wework.models.alert import Alert, AlertNotice
+from wework.models.audit import AuditLog
 from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
@@ -29,6 +30,7 @@ __all__ = [
     "AccountStatusHistory",
     "Alert",
     "AlertNotice",
+    "AuditLog",
     "Base",
     "BatchSendTask",
     "CallbackEvent",

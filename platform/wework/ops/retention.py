@@ -2,7 +2,7 @@
 
 For each time-partitioned table (messages, account_status_history, callback_events), and
 callback_event_keys and callback_webhook_ids (the events' and HTTP deliveries'
-de-duplication keys, same window as the events), and
+de-duplication keys, same window as the events), and audit_log (36 months), and
 each shard, with ``cutoff = now - N calendar months`` (messages: 36, spec §分表策略):
 
 1. every partition whose whole range lies before the cutoff (its exclusive upper bound
@@ -29,6 +29,7 @@ from sqlalchemy import Engine, text
 
 from wework.config import Settings, get_settings
 from wework.db.engines import DbUser, Role, get_engine
+from wework.models.audit import AuditLog
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
 
@@ -61,6 +62,8 @@ def policies(settings: Settings | None = None) -> list[RetentionPolicy]:
         RetentionPolicy(
             CallbackWebhookId.__tablename__, "received_at", s.retention_callback_events_months
         ),
+        # The audit log of administrative writes (batched deletes only).
+        RetentionPolicy(AuditLog.__tablename__, "created_at", s.retention_audit_log_months),
     ]
 
 

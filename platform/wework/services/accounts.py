@@ -43,7 +43,7 @@ model's EncryptedString; ``phone_hash``/``email_hash`` hold the keyed HMAC used 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,12 +60,18 @@ from wework.errors import (
 )
 from wework.models import AccountStatusHistory, Tenant, User, WeworkAccount, utcnow
 from wework.security.crypto import lookup_hash
+from wework.services import audit
 from wework.services import validators as v
 from wework.services.context import ServiceContext, system_context
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
-from wework.services.rows import check_unique, flush_unique, load_owned
-from wework.services.uow import read_session, shard_read_session, shard_transaction, transaction
+from wework.services.rows import check_unique, flush_unique, load_owned, require_owned
+from wework.services.uow import (
+    read_session,
+    shard_read_session,
+    shard_transaction,
+    tenant_transaction,
+)
 from wework.services.webhooks import iso, record_event
 
 S = AccountStatus
@@ -87,6 +93,10 @@ MAX_LOGIN_RETRIES = 5
 HEARTBEAT_TIMEOUT_SECONDS = 90
 SWEEP_BATCH = 500
 HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout"
+# How far ahead of this server's clock a heartbeat may be stamped (issue 16 item 11): a
+# heartbeat from the future would pin the account online (the stale sweep compares it
+# with now) and show a negative age.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Status changes the tenant hears about through its webhook (same transaction).
 WEBHOOK_EVENTS = {S.OFFLINE: WebhookEvent.ACCOUNT_OFFLINE, S.ERROR: WebhookEvent.ACCOUNT_ERROR}
 
@@ -154,9 +164,7 @@ def _clean(s: Session, ctx: ServiceContext, fields: dict[str, Any]) -> dict[str,
         if field in out:
             out[field] = check(out[field])
     if out.get("user_id") is not None:
-        owner = s.get(User, out["user_id"])
-        if owner is None or owner.tenant_id != ctx.tenant_id:
-            raise ValidationError("user_id", "no such user in this tenant")
+        require_owned(s, ctx, User, {out["user_id"]}, "user_id")
     return out
 
 
@@ -189,7 +197,7 @@ def create_account(
 ) -> WeworkAccount:
     """A new account in status ``created``; refused past the tenant's ``max_accounts``."""
     ctx.require(ACCOUNT_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         # Locking the tenant row serialises concurrent creations against the quota.
         tenant = s.get(Tenant, ctx.tenant_id, with_for_update=True)
         if tenant is None:
@@ -209,7 +217,7 @@ def create_account(
         s.add(account)
         flush_unique(s, _UNIQUE_KEYS)
         _history(s, ctx, account, None, S.CREATED, reason="created")
-        s.flush()
+        audit.created(s, ctx, "account.create", account)
     return account
 
 
@@ -241,6 +249,7 @@ def list_accounts(
         pattern = name_contains.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         stmt = stmt.where(WeworkAccount.account_name.like(f"%{pattern}%", escape="\\"))
     with read_session(ctx.tenant_id, fresh=fresh) as s:
+        require_owned(s, ctx, User, {user_id}, "user_id")
         return paginate(s, stmt, WeworkAccount.created_at, WeworkAccount.id,
                         limit=limit, cursor=cursor)
 
@@ -256,16 +265,17 @@ def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> Wewo
         if field not in _UPDATABLE:
             raise ValidationError(field, "is not an account field that can be changed here")
     ctx.require(ACCOUNT_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         fields = _clean(s, ctx, changes)
         _check_unique(s, account.tenant_id, fields, exclude_id=account.id)
         if "guid" in fields:
             ACCOUNT_GUIDS.evict_on_commit(s, account.guid, fields["guid"])
             ACCOUNTS.evict_on_commit(s, account.id)
-        for field, value in fields.items():
-            setattr(account, field, value)
-        flush_unique(s, _UNIQUE_KEYS)
+        with audit.change(s, ctx, "account.update", account):
+            for field, value in fields.items():
+                setattr(account, field, value)
+            flush_unique(s, _UNIQUE_KEYS)
     return account
 
 
@@ -315,7 +325,7 @@ def change_status(
     target = _status("new_status", new_status)
     if operator_type is not None:
         operator_type = OperatorType(operator_type)
-    with transaction(ctx.tenant_id, session) as s:
+    with tenant_transaction(ctx, session) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
         old = AccountStatus(account.status)
         allowed = TRANSITIONS[old]
@@ -347,16 +357,19 @@ def change_status(
                 "reason": reason, "error_message": error_message, "at": iso(now),
             }, now)
         s.flush()
+        audit.record(s, ctx, "account.change_status", account.__tablename__, account.id,
+                     before={"status": old.value}, after={"status": target.value},
+                     detail={"reason": reason} if reason else None)
     return account
 
 
 def reset_login_retries(ctx: ServiceContext, account_id: str) -> WeworkAccount:
     """Allow new login attempts after the retry cap was reached."""
     ctx.require(ACCOUNT_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
-        account.login_retry_count = 0
-        s.flush()
+        with audit.change(s, ctx, "account.reset_login_retries", account):
+            account.login_retry_count = 0
     return account
 
 
@@ -370,13 +383,33 @@ def status_history(ctx: ServiceContext, account_id: str) -> list[AccountStatusHi
             .order_by(AccountStatusHistory.created_at, AccountStatusHistory.id)))
 
 
+def heartbeat_time(at: datetime | None, field: str = "at") -> datetime:
+    """The heartbeat's time as naive UTC (now when None); ValidationError naming ``field``
+    when it is more than MAX_CLOCK_SKEW ahead of now. Past times are kept: a late
+    heartbeat is real (the sweep may already have taken the account offline)."""
+    now = utcnow()
+    if at is None:
+        return now
+    if not isinstance(at, datetime):
+        raise ValidationError(field, "must be a datetime")
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    if at > now + MAX_CLOCK_SKEW:
+        raise ValidationError(field, f"{at.isoformat()} is in the future (more than "
+                              f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of the "
+                              "server's clock)")
+    return at
+
+
 def record_heartbeat(ctx: ServiceContext, account_id: str,
                      at: datetime | None = None) -> WeworkAccount:
-    """Stamp ``last_heartbeat_time`` (naive UTC; now by default). Does not change status."""
+    """Stamp ``last_heartbeat_time`` (naive UTC; now by default; refused beyond a small
+    clock skew ahead). Does not change status."""
     ctx.require(ACCOUNT_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    at = heartbeat_time(at)
+    with tenant_transaction(ctx) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
-        account.last_heartbeat_time = at or utcnow()
+        account.last_heartbeat_time = at
         s.flush()
     return account
 

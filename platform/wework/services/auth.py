@@ -1,12 +1,17 @@
 """Login and the actor/context helpers the app uses.
 
-Lockout policy (consistent with :mod:`wework.services.users`):
-- Each wrong password increments ``failed_login_count``; the 5th sets ``locked_until`` to
-  now + 15 minutes. The status stays ``active``: the lockout is purely time-based and
-  ends by itself (or by :func:`wework.services.users.unlock_user`). When an attempt comes
-  after an expired lockout, the counter starts again from zero.
-- While locked, and for users ``inactive``/``locked``/``deleted`` or whose tenant is not
-  ``active``, login fails even with the right password, and the counter is not touched.
+Throttling and lockout (:mod:`wework.services.login_throttle`, issue 16 item 3), decided
+before argon2 runs: attempts per client address, a lockout per (username, address) after
+``WEWORK_LOGIN_FAILURES_PER_PAIR`` failures — a stranger locks out only their own address,
+never the user — and, under a distributed attack on one username, only addresses that
+signed in as that user before may still try. At most ``WEWORK_LOGIN_MAX_CONCURRENT_HASHES``
+argon2 verifications run at once per process.
+
+- Each wrong password increments ``failed_login_count`` (shown to administrators); it
+  no longer locks the user. ``locked_until`` (set by older versions) is honoured until
+  it passes.
+- For users ``inactive``/``locked``/``deleted`` or whose tenant is not ``active``, login
+  fails even with the right password, and the counter is not touched.
 - A successful login records ``last_login_time``/``last_login_ip`` and resets the counter.
 
 Every failure raises the same :class:`AuthenticationError` message. Timing: the password
@@ -14,90 +19,129 @@ is verified with argon2 on every path — against the user's hash, or against a 
 when the username is unknown or ambiguous — so a missing username costs the same as a
 wrong password.
 
-``username`` is unique per tenant. Without ``tenant_code`` the username is looked up
-across all tenants; if it exists in more than one the login fails (with the same error):
-the caller must then give the tenant code.
+The username is compared in its canonical form (NFKC, lower-case; control characters
+fail the login). New usernames are unique on the whole platform, so without
+``tenant_code`` the username resolves to one user; deleted users never match. Should
+older data hold one name in two tenants, the login without a tenant code fails (with the
+same error) and the caller gives the tenant code.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus, UserStatus
-from wework.errors import AuthenticationError, NotFoundError
+from wework.errors import AuthenticationError, NotFoundError, ValidationError
 from wework.models import Tenant, User, utcnow
 from wework.security import passwords
+from wework.services import login_throttle
 from wework.services import roles as roles_service
 from wework.services import tenants as tenants_service
+from wework.services import validators as v
 from wework.services.context import Actor, ServiceContext
 from wework.services.uow import shard_read_session, transaction
 from wework.services.users import USERS
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-
 
 def _candidates(username: str, tenant_code: str | None) -> list[tuple[str, str]]:
-    """(tenant_id, user_id) of the users called ``username`` (in ``tenant_code`` if given)."""
+    """(tenant_id, user_id) of the users not deleted whose canonical username is
+    ``username`` (in ``tenant_code`` if given). The database's collation also matches
+    accented or padded variants (``ädmin``, ``admin\\0``); only exact canonical equality
+    counts."""
     found: list[tuple[str, str]] = []
-    stmt = (select(User.tenant_id, User.id).join(Tenant, Tenant.id == User.tenant_id)
-            .where(User.username == username))
+    stmt = (select(User.tenant_id, User.id, User.username)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .where(User.username == username, User.status != UserStatus.DELETED))
     if tenant_code is not None:
         stmt = stmt.where(Tenant.tenant_code == tenant_code)
     for shard in all_shards():
         with shard_read_session(shard, fresh=True) as s:
-            found.extend(tuple(row) for row in s.execute(stmt))
+            found.extend((row.tenant_id, row.id) for row in s.execute(stmt)
+                         if _canonical_or_none(row.username) == username)
     return found
+
+
+def _canonical_or_none(stored: str) -> str | None:
+    try:
+        return v.canonical_username("username", stored)
+    except ValidationError:  # a row from before the rule, holding a control character
+        return None
 
 
 def login(username: str, password: str, client_ip: str | None,
           tenant_code: str | None = None) -> Actor:
-    """The actor for valid credentials; AuthenticationError (one message) otherwise."""
+    """The actor for valid credentials; AuthenticationError (one message) otherwise, or
+    TooManyAttemptsError when throttled (:mod:`login_throttle`, before argon2 runs)."""
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        passwords.verify_dummy(password if isinstance(password, str) else "")
+        raise AuthenticationError()  # nothing to look up: no username exists as ""
+    try:
+        username = v.canonical_username("username", username)
+    except ValidationError:
+        raise AuthenticationError() from None  # no user can have this name
+    login_throttle.before_attempt(username, client_ip)
+    actor = _verify(username, password, client_ip, tenant_code)
+    if actor is None:
+        login_throttle.record_failure(username, client_ip)
         raise AuthenticationError()
-    candidates = _candidates(username.strip(), tenant_code)
-    if len(candidates) != 1:
-        passwords.verify_dummy(password)
-        raise AuthenticationError()
-    tenant_id, user_id = candidates[0]
-    now = utcnow()
-    actor: Actor | None = None
-    with transaction(tenant_id) as s:
-        user = s.get(User, user_id, with_for_update=True)
-        tenant = s.get(Tenant, tenant_id)
-        if user is None or tenant is None:
+    login_throttle.record_success(username, client_ip)
+    return actor
+
+
+def _verify(username: str, password: str, client_ip: str | None,
+            tenant_code: str | None) -> Actor | None:
+    """The actor, or None for any failure (failures are counted on the user row). One
+    argon2 verification on every path, in one of the process's bounded slots."""
+    candidates = _candidates(username, tenant_code)
+    with login_throttle.hash_slot():
+        if len(candidates) != 1:
             passwords.verify_dummy(password)
-            raise AuthenticationError()
-        ok = passwords.verify_password(user.password_hash, password)
-        if user.locked_until is not None and user.locked_until <= now:
-            user.locked_until = None  # the lockout ran out: count afresh
+            return None
+        tenant_id, user_id = candidates[0]
+        now = utcnow()
+        with transaction(tenant_id) as s:
+            user = s.get(User, user_id, with_for_update=True)
+            tenant = s.get(Tenant, tenant_id)
+            if user is None or tenant is None:
+                passwords.verify_dummy(password)
+                return None
+            ok = passwords.verify_password(user.password_hash, password)
+            usable = (
+                user.status == UserStatus.ACTIVE
+                and (user.locked_until is None or user.locked_until <= now)
+                and tenant.status == TenantStatus.ACTIVE
+            )
+            if not usable:
+                return None
+            if not ok:
+                user.failed_login_count += 1
+                return None  # committed: the count is kept
             user.failed_login_count = 0
-        usable = (
-            user.status == UserStatus.ACTIVE
-            and user.locked_until is None
-            and tenant.status == TenantStatus.ACTIVE
-        )
-        if usable and ok:
-            user.failed_login_count = 0
+            user.locked_until = None
             user.last_login_time = now
             user.last_login_ip = (client_ip or None) and client_ip[:45]
             if passwords.needs_rehash(user.password_hash):
                 user.password_hash = passwords.hash_password(password)
                 user.salt = passwords.salt_hex(user.password_hash)
-            actor = Actor(user_id=user.id, tenant_id=tenant_id, username=user.username,
-                          permissions=roles_service.effective_permissions(user.id, session=s))
-        elif usable:
-            user.failed_login_count += 1
-            if user.failed_login_count >= MAX_FAILED_LOGINS:
-                user.locked_until = now + LOCKOUT
-    # Raised after the commit, so the failure counter is kept.
-    if actor is None:
-        raise AuthenticationError()
-    return actor
+            return _actor(s, user)
+
+
+def _actor(s: Session, user: User) -> Actor:
+    permissions = roles_service.effective_permissions(user.id, session=s)
+    return Actor(user_id=user.id, tenant_id=user.tenant_id, username=user.username,
+                 permissions=permissions, session_stamp=session_stamp(user, permissions))
+
+
+def session_stamp(user: User, permissions: frozenset[str]) -> str:
+    """A digest of what a signed-in session rests on: the password (its hash changes
+    with every reset or change) and the permissions (every role change). A session
+    whose stamp differs from the current one has outlived them and ends (issue 16 item
+    10); deactivation, deletion and a suspended tenant end it through :func:`actor_for`."""
+    facts = "\x1f".join([user.id, user.password_hash, *sorted(permissions)])
+    return hashlib.sha256(facts.encode()).hexdigest()[:32]
 
 
 def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
@@ -116,7 +160,8 @@ def actor_for(user_id: str, tenant_id: str | None = None) -> Actor:
     if tenant.status != TenantStatus.ACTIVE:
         raise NotFoundError("user", user_id)
     return Actor(user_id=found["user_id"], tenant_id=found["tenant_id"],
-                 username=found["username"], permissions=frozenset(found["permissions"]))
+                 username=found["username"], permissions=frozenset(found["permissions"]),
+                 session_stamp=found["session_stamp"])
 
 
 def _user(user_id: str, tenant_id: str | None) -> dict | None:
@@ -126,10 +171,11 @@ def _user(user_id: str, tenant_id: str | None) -> dict | None:
             with shard_read_session(shard, fresh=True) as s:
                 user = s.get(User, user_id)
                 if user is not None:
+                    permissions = roles_service.effective_permissions(user.id, session=s)
                     return {"user_id": user.id, "tenant_id": user.tenant_id,
                             "username": user.username, "status": user.status.value,
-                            "permissions": sorted(roles_service.effective_permissions(
-                                user.id, session=s))}
+                            "permissions": sorted(permissions),
+                            "session_stamp": session_stamp(user, permissions)}
         return None
 
     return USERS.get(user_id, load)

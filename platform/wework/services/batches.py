@@ -46,13 +46,14 @@ from wework.errors import (
     ValidationError,
 )
 from wework.models import BatchSendTask, Conversation, Message, utcnow
+from wework.services import audit, templates
 from wework.services import messages as msgs
-from wework.services import templates
+from wework.services import validators as v
 from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
-from wework.services.uow import read_session, shard_transaction, transaction
+from wework.services.uow import read_session, shard_transaction, tenant_transaction
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MAX_RATE_PER_MINUTE = 10_000
@@ -217,13 +218,16 @@ def create_batch(
         raise ValidationError("target_type", f"unknown target type; one of {allowed}") from None
     strategy = parse_strategy(send_strategy)
     msgs.check_priority(priority)
+    scheduled_time = msgs.to_utc_naive(scheduled_time, "scheduled_time")
+    v.json_object("target_config", target_config)
+    v.json_object("template_values", template_values)
     if (template_id is None) == (content is None):
         raise ValidationError("template_id", "give either template_id or content")
     if content is not None:
         mtype = parse_message_type(message_type)
         validate_content(mtype, content)
     now = utcnow()
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         msgs.require_accounts(s, ctx, {account_id})
         targets = resolve_targets(s, account_id, ttype, target_config)
         if template_id is not None:
@@ -252,7 +256,7 @@ def create_batch(
             target_config=target_config,
             send_strategy=strategy,
             status=BatchStatus.RUNNING,
-            total_count=len(targets),
+            total_count=0,  # enqueue_many counts the messages in
             sent_count=0,
             success_count=0,
             failed_count=0,
@@ -281,6 +285,9 @@ def create_batch(
             batch_id=task.id,
             session=s,
         )
+        s.refresh(task)  # the counters enqueue_many moved
+        audit.record(s, ctx, "batch.create", task.__tablename__, task.id,
+                     detail={"task_name": task_name, "total_count": task.total_count})
     return task
 
 
@@ -310,20 +317,22 @@ def _move(task: BatchSendTask, allowed_from: set[BatchStatus], new: BatchStatus)
 def pause_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
     """The dispatcher sends nothing of a paused task (messages already sending finish)."""
     ctx.require(BATCH_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         task = _lock(s, ctx, batch_id)
-        _move(task, {BatchStatus.CREATED, BatchStatus.RUNNING}, BatchStatus.PAUSED)
+        with audit.change(s, ctx, "batch.pause", task):
+            _move(task, {BatchStatus.CREATED, BatchStatus.RUNNING}, BatchStatus.PAUSED)
     return task
 
 
 def resume_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
     ctx.require(BATCH_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         task = _lock(s, ctx, batch_id)
-        _move(task, {BatchStatus.PAUSED}, BatchStatus.RUNNING)
+        with audit.change(s, ctx, "batch.resume", task):
+            _move(task, {BatchStatus.PAUSED}, BatchStatus.RUNNING)
         s.flush()
         # Everything may have finished while paused (e.g. failures of in-flight sends).
-        msgs.complete_if_finished(s, batch_id, task.updated_at)
+        msgs.complete_if_finished(s, batch_id, task.updated_at, tenant_id=ctx.tenant_id)
     return get_batch(ctx, batch_id)
 
 
@@ -332,8 +341,10 @@ def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
     to the gateway keep their outcome."""
     ctx.require(BATCH_MANAGE)
     now = utcnow()
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         task = _lock(s, ctx, batch_id)
+        audit.record(s, ctx, "batch.cancel", task.__tablename__, task.id,
+                     before={"status": task.status.value}, after={"status": "cancelled"})
         _move(
             task,
             {BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED},
@@ -343,7 +354,8 @@ def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
         s.flush()
         cancelled = s.execute(
             update(Message)
-            .where(Message.batch_id == batch_id, Message.status == MessageStatus.PENDING)
+            .where(Message.tenant_id == ctx.tenant_id, Message.batch_id == batch_id,
+                   Message.status == MessageStatus.PENDING)
             .values(status=MessageStatus.CANCELLED, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -352,6 +364,7 @@ def cancel_batch(ctx: ServiceContext, batch_id: str) -> BatchSendTask:
             batch_id,
             msgs.counter_delta(MessageStatus.PENDING, MessageStatus.CANCELLED, cancelled),
             now,
+            tenant_id=ctx.tenant_id,
         )
     return get_batch(ctx, batch_id)
 

@@ -761,7 +761,7 @@ def _account_status(s: Session, ctx: ServiceContext, account: AccountRef, e: Par
 
 @handles(NotifyType.ACCOUNT_HEARTBEAT)
 def _heartbeat(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEvent):
-    at = e.timestamp or utcnow()
+    at = accounts.heartbeat_time(e.timestamp, "timestamp")  # none from the future
     s.execute(
         update(WeworkAccount)
         .where(WeworkAccount.id == account.id)

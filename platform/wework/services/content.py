@@ -19,6 +19,7 @@ from typing import Any
 
 from wework.enums import MessageType
 from wework.errors import ValidationError
+from wework.services.validators import json_value
 
 MAX_TEXT_LENGTH = 4000  # WeCom's limit for one text message (characters)
 MAX_FIELD_LENGTH = 2048
@@ -57,12 +58,30 @@ def _media(content: dict[str, Any]) -> None:
         raise ValidationError("content.url", "must be an http(s) URL")
 
 
+# The keys each type may carry (the table above); anything else is refused, so a message
+# cannot smuggle megabytes of extra keys into the database and on to the gateway.
+KEYS: dict[MessageType, frozenset[str]] = {
+    MessageType.TEXT: frozenset({"text"}),
+    MessageType.IMAGE: frozenset({"url", "media_id"}),
+    MessageType.FILE: frozenset({"url", "media_id", "filename"}),
+    MessageType.LINK: frozenset({"title", "url", "description", "thumb_url"}),
+    MessageType.MINIPROGRAM: frozenset({"appid", "title", "pagepath", "thumb_url",
+                                        "thumb_media_id"}),
+    MessageType.AT: frozenset({"mentions", "text"}),
+}
+MAX_CONTENT_BYTES = 32 * 1024  # 4000 characters of text are at most 16 KB of UTF-8
+
+
 def validate_content(message_type: str | MessageType, content: Any) -> dict[str, Any]:
     """Return ``content`` if it is valid for ``message_type``; raise ValidationError naming
     the field otherwise."""
     mtype = parse_message_type(message_type)
     if not isinstance(content, dict):
         raise ValidationError("content", "must be a JSON object")
+    for key in sorted(set(content) - KEYS[mtype], key=str):
+        raise ValidationError(f"content.{key}", f"is not a field of a {mtype.value} message; "
+                              f"allowed: {', '.join(sorted(KEYS[mtype]))}")
+    json_value("content", content, max_bytes=MAX_CONTENT_BYTES)
     if mtype is MessageType.TEXT:
         _string(content, "text", required=True, limit=MAX_TEXT_LENGTH)
     elif mtype in (MessageType.IMAGE, MessageType.FILE):

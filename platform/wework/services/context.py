@@ -17,6 +17,9 @@ class Actor:
     username: str
     permissions: frozenset[str] = field(default_factory=frozenset)
     is_system: bool = False  # dispatcher, sweeps, callback processing
+    # Changes when the facts a session was built on change (password, permissions): the
+    # app ends a session whose stamp no longer matches (auth.session_stamp).
+    session_stamp: str = ""
 
     @property
     def is_super_admin(self) -> bool:

@@ -353,7 +353,7 @@ def apply_send_outcomes(
     ).all()
     labels: dict[str, str] = {}
     changes: list[dict] = []
-    deltas: dict[str, tuple[int, ...]] = {}
+    deltas: dict[tuple[str, str], tuple[int, ...]] = {}  # (tenant, batch) -> change
     failed = []
     for row in rows:
         if row.status is not MessageStatus.SENDING:  # a receipt overtook us
@@ -366,8 +366,9 @@ def apply_send_outcomes(
                         **{k: _json_value(v) for k, v in fields.items()}})
         if row.batch_id:
             d = counter_delta(MessageStatus.SENDING, new)
-            old = deltas.get(row.batch_id, (0, 0, 0, 0))
-            deltas[row.batch_id] = tuple(a + b for a, b in zip(old, d, strict=True))
+            key = (row.tenant_id, row.batch_id)
+            old = deltas.get(key, (0, 0, 0, 0))
+            deltas[key] = tuple(a + b for a, b in zip(old, d, strict=True))
         if new is MessageStatus.FAILED:
             merged = {**row._mapping, "retry_count": row.retry_count, **fields}
             failed.append(failed_event(SimpleNamespace(**merged), now))
@@ -375,8 +376,9 @@ def apply_send_outcomes(
     if changes:
         session.execute(_RECORD_SQL, {"changes": json.dumps(changes, ensure_ascii=False),
                                       "now": now})
-    for batch_id in sorted(deltas):
-        apply_batch_delta(session, batch_id, deltas[batch_id], now)
+    for tenant_id, batch_id in sorted(deltas):
+        apply_batch_delta(session, batch_id, deltas[tenant_id, batch_id], now,
+                          tenant_id=tenant_id)
     record_events(session, failed, now)
     return labels
 

@@ -45,15 +45,23 @@ from wework.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from wework.models import BatchSendTask, Message, new_id, utcnow
+from wework.models import (
+    BatchSendTask,
+    Message,
+    MessageTemplate,
+    WeworkAccount,
+    new_id,
+    utcnow,
+)
 from wework.services import quota
 from wework.services.accounts import owned_account_ids
 from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
+from wework.services.rows import require_owned
 from wework.services.tenants import tenant_settings
-from wework.services.uow import read_session, transaction
+from wework.services.uow import read_session, tenant_transaction
 from wework.services.webhooks import Event, iso, record_event, record_events
 
 PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 1, 10, 5
@@ -100,6 +108,11 @@ class SendOutcome:
 # ---------------------------------------------------------------- validation helpers
 
 
+# MariaDB's TIMESTAMP ends at 2038-01-19 03:14:07 UTC; a later time would be refused (or
+# stored as zero) by the database instead of named here.
+TIMESTAMP_MAX = datetime(2038, 1, 19, 3, 14, 7)
+
+
 def to_utc_naive(value: datetime | None, field: str) -> datetime | None:
     if value is None:
         return None
@@ -107,6 +120,8 @@ def to_utc_naive(value: datetime | None, field: str) -> datetime | None:
         raise ValidationError(field, "must be a datetime")
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
+    if value > TIMESTAMP_MAX:
+        raise ValidationError(field, f"must be before {TIMESTAMP_MAX.isoformat()} UTC")
     return value.replace(microsecond=0)
 
 
@@ -132,6 +147,30 @@ def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str
     found = owned_account_ids(ctx.tenant_id, set(account_ids))
     for account_id in sorted(set(account_ids) - found):
         raise NotFoundError("account", account_id)
+
+
+OPEN_BATCH = (BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED)
+
+
+def require_references(session: Session, ctx: ServiceContext, rows: list[dict]) -> None:
+    """Resolve every id a row refers to inside the acting tenant: accounts, templates and
+    batches (a batch must still be open to take messages). Issue 16 item 1: a caller-given
+    id of another tenant is not found (NotFoundError naming the field), never stored."""
+    require_owned(session, ctx, WeworkAccount, {r["account_id"] for r in rows}, "account_id")
+    require_owned(session, ctx, MessageTemplate, {r["template_id"] for r in rows},
+                  "template_id")
+    batch_ids = {r["batch_id"] for r in rows if r["batch_id"] is not None}
+    if not batch_ids:
+        return
+    status_of = dict(session.execute(
+        select(BatchSendTask.id, BatchSendTask.status).where(
+            BatchSendTask.tenant_id == ctx.tenant_id, BatchSendTask.id.in_(batch_ids))).all())
+    for batch_id in sorted(batch_ids):
+        if batch_id not in status_of:
+            raise NotFoundError("batch_id", batch_id)
+        if status_of[batch_id] not in OPEN_BATCH:
+            raise ValidationError("batch_id", f"batch {batch_id} is "
+                                  f"{status_of[batch_id].value}; it takes no more messages")
 
 
 def start_of_utc_day(now: datetime) -> datetime:
@@ -214,8 +253,8 @@ def send_message(
     )
 
     def enqueue() -> Message:
-        with transaction(ctx.tenant_id) as s:
-            require_accounts(s, ctx, {account_id})
+        with tenant_transaction(ctx) as s:
+            require_references(s, ctx, [row])
             check_quota(s, ctx.tenant_id, 1, now)
             s.execute(insert(Message.__table__), [row])
         return Message(**row)
@@ -246,7 +285,7 @@ def enqueue_many(
         return []
 
     def enqueue() -> None:
-        with transaction(ctx.tenant_id, session) as s:
+        with tenant_transaction(ctx, session) as s:
             _insert_rows(s, ctx, prepared, now)
 
     if session is None:
@@ -257,11 +296,20 @@ def enqueue_many(
 
 
 def _insert_rows(session: Session, ctx: ServiceContext, rows: list[dict], now: datetime) -> None:
-    require_accounts(session, ctx, {r["account_id"] for r in rows})
+    require_references(session, ctx, rows)
     check_quota(session, ctx.tenant_id, len(rows), now)
     table = Message.__table__
     for start in range(0, len(rows), INSERT_CHUNK):
         session.execute(insert(table), rows[start : start + INSERT_CHUNK])
+    # The new pending messages count in their batch's total (a batch's counters are only
+    # ever moved by the messages in it).
+    per_batch: dict[str, int] = {}
+    for r in rows:
+        if r["batch_id"] is not None:
+            per_batch[r["batch_id"]] = per_batch.get(r["batch_id"], 0) + 1
+    for batch_id in sorted(per_batch):
+        apply_batch_delta(session, batch_id, counter_delta(None, S.PENDING, per_batch[batch_id]),
+                          now, tenant_id=ctx.tenant_id)
 
 
 # ---------------------------------------------------------------- status changes
@@ -274,12 +322,15 @@ def counter_delta(old: MessageStatus | None, new: MessageStatus, n: int = 1):
 
 
 def apply_batch_delta(
-    session: Session, batch_id: str | None, delta: tuple[int, int, int, int], now: datetime
+    session: Session, batch_id: str | None, delta: tuple[int, int, int, int], now: datetime,
+    *, tenant_id: str | None = None,
 ) -> None:
     """Add ``delta`` to the batch's counters, recompute its progress and, when the change
     may have finished it, complete it. MySQL/MariaDB evaluate single-table UPDATE
     assignments left to right, each seeing the values assigned before it, hence
-    ``ordered_values``."""
+    ``ordered_values``. ``tenant_id`` (the message's) is matched too, so a batch id can
+    only ever move its own tenant's counters; only the set-based dispatcher path, whose
+    message rows were enqueued with tenant-checked batch ids, still leaves it out."""
     if batch_id is None or not any(delta):
         return
     b = BatchSendTask
@@ -287,7 +338,7 @@ def apply_batch_delta(
     done = b.sent_count + b.failed_count
     session.execute(
         update(b)
-        .where(b.id == batch_id)
+        .where(b.id == batch_id, *_tenant_match(b, tenant_id))
         .ordered_values(
             (b.total_count, b.total_count + d_total),
             (b.sent_count, b.sent_count + d_sent),
@@ -303,16 +354,21 @@ def apply_batch_delta(
     # Only more sent/failed or fewer messages can finish a batch (a delivery receipt
     # moves sent -> delivered and cannot): skip the check on the receipt path.
     if d_sent + d_failed > 0 or d_total < 0:
-        complete_if_finished(session, batch_id, now)
+        complete_if_finished(session, batch_id, now, tenant_id=tenant_id)
 
 
-def complete_if_finished(session: Session, batch_id: str, now: datetime) -> bool:
+def _tenant_match(model: type, tenant_id: str | None) -> tuple:
+    return () if tenant_id is None else (model.tenant_id == tenant_id,)
+
+
+def complete_if_finished(session: Session, batch_id: str, now: datetime,
+                         *, tenant_id: str | None = None) -> bool:
     """Complete a running batch with nothing left to send (sent + failed = total) and
     write its ``batch.completed`` webhook event; True if this call completed it."""
     b = BatchSendTask
     completed = session.execute(
         update(b)
-        .where(b.id == batch_id, b.status == BatchStatus.RUNNING,
+        .where(b.id == batch_id, *_tenant_match(b, tenant_id), b.status == BatchStatus.RUNNING,
                b.sent_count + b.failed_count >= b.total_count)
         .values(status=BatchStatus.COMPLETED, end_time=func.coalesce(b.end_time, now))
         .execution_options(synchronize_session=False)
@@ -358,7 +414,8 @@ def change_status(
     for key, value in fields.items():
         setattr(message, key, value)
     session.flush()
-    apply_batch_delta(session, message.batch_id, counter_delta(old, new), now)
+    apply_batch_delta(session, message.batch_id, counter_delta(old, new), now,
+                      tenant_id=message.tenant_id)
     if new is S.FAILED:
         record_events(session, [failed_event(message, now)], now)
 
@@ -515,7 +572,7 @@ def _record_receipts(
     now: datetime,
 ) -> None:
     changes, failed = [], []
-    deltas: dict[str, list[int]] = {}
+    deltas: dict[tuple[str, str], list[int]] = {}  # (tenant, batch) -> counter change
     for message_id, state in changed.items():
         changes.append({
             "id": message_id, "status": state["status"].value,
@@ -524,7 +581,8 @@ def _record_receipts(
             "error_code": state.get("error_code"), "error_message": state.get("error_message"),
         })
         if state["batch_id"]:
-            total = deltas.setdefault(state["batch_id"], [0, 0, 0, 0])
+            total = deltas.setdefault((rows[message_id].tenant_id, state["batch_id"]),
+                                      [0, 0, 0, 0])
             for i, d in enumerate(counter_delta(rows[message_id].status, state["status"])):
                 total[i] += d
         if state["status"] is S.FAILED:
@@ -532,8 +590,9 @@ def _record_receipts(
     # A key left out is NULL in JSON_TABLE (rather than relying on how JSON null maps).
     changes = [{k: v for k, v in c.items() if v is not None} for c in changes]
     session.execute(_RECEIPTS_SQL, {"changes": json.dumps(changes, ensure_ascii=False)})
-    for batch_id in sorted(deltas):
-        apply_batch_delta(session, batch_id, tuple(deltas[batch_id]), now)
+    for tenant_id, batch_id in sorted(deltas):
+        apply_batch_delta(session, batch_id, tuple(deltas[tenant_id, batch_id]), now,
+                          tenant_id=tenant_id)
     record_events(session, failed, now)
 
 
@@ -556,7 +615,7 @@ def cancel_message(ctx: ServiceContext, message_id: str) -> Message:
     """Cancel a message that has not been picked up yet (pending, incl. scheduled)."""
     ctx.require(MESSAGE_SEND)
     now = utcnow()
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         message = lock_message(s, message_id, ctx.tenant_id)
         change_status(s, message, S.CANCELLED, now)
     return message
@@ -585,6 +644,9 @@ def list_messages(
     if batch_id is not None:
         stmt = stmt.where(Message.batch_id == batch_id)
     with read_session(ctx.tenant_id, fresh=fresh) as s:
+        # A filter naming another tenant's object is refused like any foreign id.
+        require_owned(s, ctx, WeworkAccount, {account_id}, "account_id")
+        require_owned(s, ctx, BatchSendTask, {batch_id}, "batch_id")
         return paginate(s, stmt, Message.created_at, Message.id, limit=limit, cursor=cursor)
 
 

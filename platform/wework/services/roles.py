@@ -5,7 +5,9 @@ Rules:
 - Every permission must be one of ``permissions.ALL_PERMISSIONS``; ``platform:admin`` is
   grantable only in the platform tenant.
 - No escalation: a role may only be given permissions the actor holds, and only such a
-  role may be assigned (a super-admin holds them all).
+  role may be assigned, edited or deleted (a super-admin holds them all); roles of a user
+  change only when the actor holds every permission that user holds
+  (:func:`check_may_act_on`, also used by :mod:`wework.services.users`).
 - System roles (admin/operator/analyst, super_admin) keep their code and permissions and
   cannot be deleted; their name/description may be edited.
 - Inactive roles grant nothing.
@@ -27,6 +29,7 @@ from wework.errors import (
     ValidationError,
 )
 from wework.models import Role, Tenant, User, UserRole
+from wework.services import audit
 from wework.services import validators as v
 from wework.services.context import ServiceContext
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
@@ -38,7 +41,7 @@ from wework.services.permissions import (
     USER_MANAGE,
 )
 from wework.services.rows import check_unique, flush_unique, load_owned
-from wework.services.uow import read_session, shard_read_session, transaction
+from wework.services.uow import read_session, shard_read_session, tenant_transaction
 
 # The users' cached permissions (wework.services.auth.actor_for): evicted by role changes.
 USERS = cache("user")
@@ -90,6 +93,19 @@ def _check_no_escalation(ctx: ServiceContext, permissions: list[str]) -> None:
             raise PermissionDeniedError(p)
 
 
+def check_may_act_on(s: Session, ctx: ServiceContext, user: User) -> None:
+    """Issue 16 item 2: the actor may act on ``user`` (reset the password, lock, unlock,
+    deactivate, delete, edit, change roles) only when holding every permission that user
+    holds, and only a platform admin may act on a platform admin. Otherwise a
+    ``user:manage``-only user could take over its tenant's admin, or the super-admin."""
+    held = effective_permissions(user.id, session=s)
+    if PLATFORM_ADMIN in held and not ctx.actor.is_super_admin:
+        raise PermissionDeniedError(PLATFORM_ADMIN)
+    for p in sorted(held, key=ALL_PERMISSIONS.index):
+        if not ctx.can(p):
+            raise PermissionDeniedError(p)
+
+
 def create_role(
     ctx: ServiceContext,
     *,
@@ -102,7 +118,7 @@ def create_role(
     code = v.code("role_code", role_code)
     name = v.text("role_name", role_name, 100)
     description = v.text("description", description, 500, required=False)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         perms = _clean_permissions(s, ctx, permissions)
         check_unique(s, Role.role_code, code, tenant_id=ctx.tenant_id,
                      message="already exists in this tenant")
@@ -110,6 +126,7 @@ def create_role(
                     description=description, permissions=perms, is_system=False)
         s.add(role)
         flush_unique(s, {"uk_tenant_role_code": "role_code"}, "already exists in this tenant")
+        audit.created(s, ctx, "role.create", role)
     return role
 
 
@@ -145,23 +162,22 @@ def update_role(
     is_active: Any = v.UNSET,
 ) -> Role:
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         role = load_owned(s, ctx, Role, role_id, "role", lock=True)
-        if role_name is not v.UNSET:
-            role.role_name = v.text("role_name", role_name, 100)
-        if description is not v.UNSET:
-            role.description = v.text("description", description, 500, required=False)
-        if permissions is not v.UNSET:
-            if role.is_system:
-                raise ValidationError("permissions", "a system role's permissions are fixed")
-            role.permissions = _clean_permissions(s, ctx, permissions)
-        if is_active is not v.UNSET:
-            if not isinstance(is_active, bool):
-                raise ValidationError("is_active", "must be true or false")
-            if role.is_system and not is_active:
-                raise ValidationError("is_active", "a system role cannot be deactivated")
-            role.is_active = is_active
-        s.flush()
+        _check_no_escalation(ctx, list(role.permissions))  # it may be more than the actor's
+        with audit.change(s, ctx, "role.update", role):
+            if role_name is not v.UNSET:
+                role.role_name = v.text("role_name", role_name, 100)
+            if description is not v.UNSET:
+                role.description = v.text("description", description, 500, required=False)
+            if permissions is not v.UNSET:
+                if role.is_system:
+                    raise ValidationError("permissions", "a system role's permissions are fixed")
+                role.permissions = _clean_permissions(s, ctx, permissions)
+            if is_active is not v.UNSET:
+                role.is_active = v.boolean("is_active", is_active)
+                if role.is_system and not is_active:
+                    raise ValidationError("is_active", "a system role cannot be deactivated")
         _evict_holders(s, role.id)
     return role
 
@@ -169,10 +185,12 @@ def update_role(
 def delete_role(ctx: ServiceContext, role_id: str) -> None:
     """Delete a custom role and its assignments (system roles cannot be deleted)."""
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         role = load_owned(s, ctx, Role, role_id, "role", lock=True)
         if role.is_system:
             raise ValidationError("role_id", "a system role cannot be deleted")
+        _check_no_escalation(ctx, list(role.permissions))
+        audit.record(s, ctx, "role.delete", "roles", role.id, before=audit.snapshot(role))
         _evict_holders(s, role.id)
         s.execute(delete(UserRole).where(UserRole.role_id == role.id))
         s.delete(role)
@@ -182,29 +200,35 @@ def assign_role(ctx: ServiceContext, user_id: str, role_id: str, *,
                 session: Session | None = None) -> UserRole:
     """Give a user a role of the same tenant; assigning twice is a no-op."""
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id, session) as s:
+    with tenant_transaction(ctx, session) as s:
         user = load_owned(s, ctx, User, user_id, "user")
         role = load_owned(s, ctx, Role, role_id, "role")
         _check_no_escalation(ctx, list(role.permissions))
+        check_may_act_on(s, ctx, user)
         link = s.scalar(select(UserRole).where(UserRole.user_id == user.id,
                                                UserRole.role_id == role.id))
         if link is None:
             link = UserRole(user_id=user.id, role_id=role.id, assigned_by=ctx.actor.user_id)
             s.add(link)
             s.flush()
+            audit.record(s, ctx, "role.assign", "users", user.id,
+                         detail={"role_code": role.role_code})
             USERS.evict_on_commit(s, user.id)
         return link
 
 
 def unassign_role(ctx: ServiceContext, user_id: str, role_id: str) -> None:
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
-        load_owned(s, ctx, User, user_id, "user")
-        load_owned(s, ctx, Role, role_id, "role")
+    with tenant_transaction(ctx) as s:
+        user = load_owned(s, ctx, User, user_id, "user")
+        role = load_owned(s, ctx, Role, role_id, "role")
+        check_may_act_on(s, ctx, user)
         result = s.execute(delete(UserRole).where(UserRole.user_id == user_id,
                                                   UserRole.role_id == role_id))
         if result.rowcount == 0:
             raise NotFoundError("user_role", f"{user_id}/{role_id}")
+        audit.record(s, ctx, "role.unassign", "users", user.id,
+                     detail={"role_code": role.role_code})
         USERS.evict_on_commit(s, user_id)
 
 

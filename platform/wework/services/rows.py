@@ -7,6 +7,7 @@ no permission: the service operation that calls them has done that.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -31,6 +32,20 @@ def load_owned(s: Session, ctx: ServiceContext, model: type[Row], row_id: str, e
     if row is None:
         raise NotFoundError(entity, row_id)
     return row
+
+
+def require_owned(s: Session, ctx: ServiceContext, model: type, ids: Iterable[str | None],
+                  field: str) -> None:
+    """Every id of ``ids`` (None skipped) must be a ``model`` row of the context's tenant;
+    the first that is not (missing or another tenant's: the same answer) raises
+    NotFoundError naming the field the caller passed it in. One query for all of them."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return
+    found = set(s.scalars(
+        select(model.id).where(model.tenant_id == ctx.tenant_id, model.id.in_(wanted))))
+    for missing in sorted(wanted - found):
+        raise NotFoundError(field, missing)
 
 
 def check_unique(s: Session, column: InstrumentedAttribute, value: Any, *,

@@ -22,12 +22,14 @@ from wework.errors import (
     ValidationError,
 )
 from wework.models import MessageTemplate, utcnow
+from wework.services import audit
+from wework.services import validators as v
 from wework.services.content import parse_message_type, validate_content
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
 from wework.services.rows import flush_unique, load_owned
-from wework.services.uow import read_session, transaction
+from wework.services.uow import read_session, tenant_transaction
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -141,6 +143,25 @@ def render_content(template: MessageTemplate, values: Mapping[str, Any] | None) 
     return validate_content(template.template_type, content)
 
 
+MAX_TAGS, MAX_TAG_LENGTH = 20, 50
+
+
+def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The template's plain fields checked (those present), each error naming its field;
+    template_type, template_content and variables are checked together by
+    :func:`check_definition`."""
+    checks = {
+        "template_name": lambda x: v.text("template_name", x, 100),
+        "category": lambda x: v.text("category", x, 50, required=False),
+        "description": lambda x: v.text("description", x, 500, required=False),
+        "is_public": lambda x: v.boolean("is_public", x),
+        "tags": lambda x: v.string_list("tags", x, max_items=MAX_TAGS, max_len=MAX_TAG_LENGTH),
+        "preview_data": lambda x: v.json_object("preview_data", x),
+        "template_content": lambda x: v.json_value("template_content", x),
+    }
+    return {k: checks[k](x) if k in checks else x for k, x in fields.items()}
+
+
 def create_template(
     ctx: ServiceContext,
     *,
@@ -155,10 +176,13 @@ def create_template(
     tags: list[str] | None = None,
 ) -> MessageTemplate:
     ctx.require(TEMPLATE_MANAGE)
-    if not isinstance(template_name, str) or not template_name.strip():
-        raise ValidationError("template_name", "must be a non-empty string")
-    if len(template_name) > 100:
-        raise ValidationError("template_name", "is longer than 100 characters")
+    fields = _clean_fields(dict(
+        template_name=template_name, category=category, description=description,
+        is_public=is_public, tags=tags, preview_data=preview_data,
+        template_content=template_content))
+    template_name, category, description = (fields["template_name"], fields["category"],
+                                            fields["description"])
+    tags = fields["tags"]
     variables = normalise_variables(variables)
     mtype = check_definition(template_type, template_content, variables)
     now = utcnow()
@@ -181,9 +205,10 @@ def create_template(
     )
     if preview_data is not None:
         render_content(template, preview_data)  # preview data must render
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         s.add(template)
         flush_unique(s, _UNIQUE_KEYS, f"{template_name!r} already exists")
+        audit.created(s, ctx, "template.create", template)
     return template
 
 
@@ -192,8 +217,10 @@ def update_template(ctx: ServiceContext, template_id: str, **changes: Any) -> Me
     for key in changes:
         if key not in UPDATABLE:
             raise ValidationError(key, "cannot be changed")
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         template = load_owned(s, ctx, MessageTemplate, template_id, "template", lock=True)
+        before = audit.snapshot(template)
+        changes = _clean_fields(changes)
         if "variables" in changes:
             changes["variables"] = normalise_variables(changes["variables"])
         for key, value in changes.items():
@@ -205,15 +232,18 @@ def update_template(ctx: ServiceContext, template_id: str, **changes: Any) -> Me
             render_content(template, template.preview_data)
         template.updated_at = utcnow()
         flush_unique(s, _UNIQUE_KEYS, "a template with this name already exists")
+        audit.record(s, ctx, "template.update", template.__tablename__, template.id,
+                     before=before, after=audit.snapshot(template))
     return template
 
 
 def deactivate_template(ctx: ServiceContext, template_id: str) -> MessageTemplate:
     ctx.require(TEMPLATE_MANAGE)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         template = load_owned(s, ctx, MessageTemplate, template_id, "template", lock=True)
-        template.is_active = False
-        template.updated_at = utcnow()
+        with audit.change(s, ctx, "template.deactivate", template):
+            template.is_active = False
+            template.updated_at = utcnow()
     return template
 
 
@@ -251,7 +281,7 @@ def use_template(
         raise ValidationError("template_id", "template is deactivated")
     session.execute(
         update(MessageTemplate)
-        .where(MessageTemplate.id == template_id)
+        .where(MessageTemplate.id == template_id, MessageTemplate.tenant_id == ctx.tenant_id)
         .values(
             usage_count=MessageTemplate.usage_count + uses,
             last_used_time=utcnow(),
@@ -265,7 +295,7 @@ def render(ctx: ServiceContext, template_id: str, values: Mapping[str, Any] | No
     """Render the template with ``values`` and count one use. Returns
     ``(message_type, content)``."""
     _require_use(ctx)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         template = load_owned(s, ctx, MessageTemplate, template_id, "template")
         content = render_content(template, values)  # refuse before counting
         use_template(s, ctx, template_id)

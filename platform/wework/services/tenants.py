@@ -23,6 +23,7 @@ from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus
 from wework.errors import ConflictError, NotFoundError, ValidationError
 from wework.models import Role, Tenant, User, new_id
+from wework.services import audit
 from wework.services import roles as roles_service
 from wework.services import users as users_service
 from wework.services import validators as v
@@ -106,6 +107,7 @@ def create_tenant(
     with transaction(tenant_id) as s:
         tenant = _insert_tenant(s, tenant_id, fields)
         roles_service.seed_system_roles(s, tenant_id)
+        audit.created(s, ctx, "tenant.create", tenant, tenant_id=tenant_id)
     return tenant
 
 
@@ -170,9 +172,12 @@ def update_tenant(ctx: ServiceContext, tenant_id: str, **changes: Any) -> Tenant
         tenant = _load(s, ctx, tenant_id, lock=True)
         if tenant.status == TenantStatus.DELETED:
             raise NotFoundError("tenant", tenant_id)
-        for f, val in cleaned.items():
-            setattr(tenant, f, val)
-        s.flush()
+        if tenant.status != TenantStatus.ACTIVE and not ctx.actor.is_super_admin:
+            raise ValidationError("tenant.status", f"the tenant is {tenant.status.value}: its "
+                                  "data cannot be changed")
+        with audit.change(s, ctx, "tenant.update", tenant, tenant_id=tenant_id):
+            for f, val in cleaned.items():
+                setattr(tenant, f, val)
         TENANTS.evict_on_commit(s, tenant_id)
     return tenant
 
@@ -186,10 +191,15 @@ def _set_status(ctx: ServiceContext, tenant_id: str, target: TenantStatus,
             raise ValidationError("tenant_id", "the platform tenant cannot be suspended or deleted")
         if tenant.status not in allowed_from:
             raise ValidationError("status", f"cannot change from {tenant.status} to {target}")
-        tenant.status = target
-        s.flush()
+        with audit.change(s, ctx, f"tenant.{_STATUS_ACTIONS[target]}", tenant,
+                          tenant_id=tenant_id):
+            tenant.status = target
         TENANTS.evict_on_commit(s, tenant_id)
     return tenant
+
+
+_STATUS_ACTIONS = {TenantStatus.SUSPENDED: "suspend", TenantStatus.ACTIVE: "reactivate",
+                   TenantStatus.DELETED: "delete"}
 
 
 def suspend_tenant(ctx: ServiceContext, tenant_id: str) -> Tenant:
@@ -214,7 +224,7 @@ def bootstrap_platform(
     roles) and a super-admin user. Idempotent: an existing user keeps its password."""
     username = v.username("admin_username", admin_username)
     email = v.email("admin_email", admin_email)
-    v.password("admin_password", admin_password)
+    v.password("admin_password", admin_password, (username, email))
     existing = find_tenant_by_code(PLATFORM_TENANT_CODE)
     tenant_id = existing.id if existing else new_id()
     with transaction(tenant_id) as s:

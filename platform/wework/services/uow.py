@@ -7,7 +7,9 @@ routing is simpler and can never silently fan a write out to every shard. Cross-
 reads (super-admin lists, lookups by username or guid) loop over
 :func:`wework.db.sharding.all_shards` with :func:`shard_read_session`.
 
-**Writes** run in :func:`transaction` on the primary. An operation that another one may
+**Writes** run in :func:`transaction` on the primary; a service operation acting for a
+caller opens :func:`tenant_transaction`, which first checks that the caller's context is
+still true (user and tenant active, permissions still held). An operation that another one may
 call inside its own transaction takes ``session: Session | None = None`` and opens
 ``transaction(ctx.tenant_id, session)``: with a session it joins the caller's transaction
 (on the same shard, checked), without one it runs its own. That is the only way services
@@ -29,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wework.db.engines import (
@@ -41,6 +44,15 @@ from wework.db.engines import (
 )
 from wework.db.routing import read_engine
 from wework.db.sharding import shard_for_tenant
+from wework.enums import TenantStatus, UserStatus
+from wework.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from wework.models import Tenant, User
+from wework.services.context import ServiceContext
 
 _SHARD = "wework_shard"  # Session.info key: the shard whose primary a transaction is on
 
@@ -87,6 +99,59 @@ def transaction(tenant_id: str, session: Session | None = None) -> Iterator[Sess
     or the caller's ``session`` joined."""
     with shard_transaction(shard_for_tenant(tenant_id), session) as s:
         yield s
+
+
+@contextmanager
+def tenant_transaction(ctx: ServiceContext, session: Session | None = None) -> Iterator[Session]:
+    """The transaction of a service operation acting as ``ctx`` (``transaction(ctx.tenant_id,
+    session)``), first refused when the context is no longer true (issue 16 item 10): a
+    context may have been built before its user was deactivated or lost a role, or before
+    its tenant was suspended, and must not write after that. A joined ``session`` was
+    checked by the operation that opened it."""
+    if session is None:
+        # In a session of its own: a consistent read inside the transaction would fix its
+        # REPEATABLE READ snapshot before the operation's first locking read (a quota
+        # count after ``FOR UPDATE`` of the tenant must see the latest rows).
+        with read_session(ctx.tenant_id, fresh=True) as check:
+            check_context_current(check, ctx)
+    with transaction(ctx.tenant_id, session) as s:
+        yield s
+
+
+def check_context_current(s: Session, ctx: ServiceContext) -> None:
+    """Refuse a non-system context whose acting user is no longer active, whose own tenant
+    is no longer active, or who no longer holds a permission the context carries; refuse
+    writes to a tenant that is not active unless a platform admin makes them (the one who
+    can suspend and reactivate it). Reads the primary through ``s`` (a fresh read session
+    on the tenant's shard) and the actor's own shard."""
+    if ctx.actor.is_system:
+        return
+    acted_on = s.scalar(select(Tenant.status).where(Tenant.id == ctx.tenant_id))
+    if acted_on is None:
+        raise NotFoundError("tenant", ctx.tenant_id)
+    if acted_on != TenantStatus.ACTIVE and not ctx.actor.is_super_admin:
+        raise ValidationError("tenant.status", f"the tenant is {acted_on.value}: its data "
+                              "cannot be changed")
+    if ctx.actor.tenant_id == ctx.tenant_id:
+        _check_actor(s, ctx)
+    else:
+        with shard_read_session(shard_for_tenant(ctx.actor.tenant_id), fresh=True) as own:
+            _check_actor(own, ctx)
+
+
+def _check_actor(s: Session, ctx: ServiceContext) -> None:
+    from wework.services.roles import effective_permissions  # roles uses this module
+
+    row = s.execute(select(User.status, Tenant.status.label("tenant_status"))
+                    .join(Tenant, Tenant.id == User.tenant_id)
+                    .where(User.id == ctx.actor.user_id)).one_or_none()
+    if (row is None or row.status != UserStatus.ACTIVE
+            or row.tenant_status != TenantStatus.ACTIVE):
+        raise AuthenticationError("your session has ended (your user or tenant is no longer "
+                                  "active); sign in again")
+    missing = ctx.actor.permissions - effective_permissions(ctx.actor.user_id, session=s)
+    if missing:
+        raise PermissionDeniedError(sorted(missing)[0])
 
 
 @contextmanager

@@ -7,8 +7,11 @@ Status and lockout (the login side is in :mod:`wework.services.auth`):
   after 5 failed logins keeps the status ``active`` and only sets ``locked_until``).
 - ``locked``   locked by an administrator (:func:`lock_user`) until :func:`unlock_user`.
 - ``inactive`` deactivated; ``deleted`` soft-deleted. Neither may log in.
-username and email are unique per tenant (ConflictError naming the field).
-Managing users needs ``user:manage``.
+Usernames are canonical (NFKC, lower-case: ``validators.canonical_username``) and unique
+on the whole platform among users not deleted; email is unique per tenant (ConflictError
+naming the field).
+Managing users needs ``user:manage``, and acting on a user (edit, status, lock, password)
+holding every permission that user holds; only a platform admin acts on a platform admin.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wework.cache.layers import cache
+from wework.db.sharding import all_shards
 from wework.enums import UserStatus
-from wework.errors import NotFoundError, ValidationError
+from wework.errors import ConflictError, NotFoundError, ValidationError
 from wework.models import Role, User
 from wework.security import passwords
+from wework.services import audit, login_throttle
 from wework.services import roles as roles_service
 from wework.services import validators as v
 from wework.services.context import ServiceContext
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import USER_MANAGE
 from wework.services.rows import check_unique, flush_unique, load_owned
-from wework.services.uow import read_session, transaction
+from wework.services.uow import read_session, shard_read_session, tenant_transaction, transaction
 
 # The unique keys of users, each with the field it guards.
 _UNIQUE_KEYS = {"uk_tenant_username": "username", "uk_tenant_email": "email"}
@@ -63,12 +68,13 @@ def create_user(
     ctx.require(USER_MANAGE)
     username = v.username("username", username)
     email = v.email("email", email)
-    v.password("password", password)
+    v.password("password", password, (username, email))
     phone = v.phone("phone", phone)
     real_name = v.text("real_name", real_name, 50, required=False)
     avatar_url = v.url("avatar_url", avatar_url)
-    with transaction(ctx.tenant_id, session) as s:
+    with tenant_transaction(ctx, session) as s:
         check_unique(s, User.username, username, tenant_id=ctx.tenant_id, message=_TAKEN)
+        _check_username_free(username)
         check_unique(s, User.email, email, tenant_id=ctx.tenant_id, message=_TAKEN)
         user = User(tenant_id=ctx.tenant_id, username=username, email=email, phone=phone,
                     real_name=real_name, avatar_url=avatar_url, status=UserStatus.ACTIVE,
@@ -82,7 +88,30 @@ def create_user(
             if role_id is None:
                 raise ValidationError("role_codes", f"no role {code!r} in this tenant")
             roles_service.assign_role(ctx, user.id, role_id, session=s)
+        audit.created(s, ctx, "user.create", user, detail={"role_codes": list(role_codes)})
     return user
+
+
+def _load_target(s: Session, ctx: ServiceContext, user_id: str) -> User:
+    """The (locked, not deleted) user an administrator acts on, refused unless the actor
+    holds every permission that user holds (:func:`roles.check_may_act_on`)."""
+    user = load_owned(s, ctx, User, user_id, "user", lock=True)
+    if user.status == UserStatus.DELETED:
+        raise NotFoundError("user", user_id)
+    roles_service.check_may_act_on(s, ctx, user)
+    return user
+
+
+def _check_username_free(username: str) -> None:
+    """Usernames are unique on the whole platform among users not deleted (issue 16 item
+    9), so a login without a tenant code always resolves to one user and no tenant can
+    squat another's name. Checked on every shard (the per-tenant unique key guards the
+    race inside one shard; a simultaneous creation of one name on two shards is not)."""
+    for shard in all_shards():
+        with shard_read_session(shard, fresh=True) as s:
+            if s.scalar(select(User.id).where(User.username == username,
+                                              User.status != UserStatus.DELETED).limit(1)):
+                raise ConflictError("username", f"{username!r} is already taken")
 
 
 def get_user(ctx: ServiceContext, user_id: str) -> User:
@@ -121,22 +150,21 @@ def update_user(
     avatar_url: Any = v.UNSET,
 ) -> User:
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
-        user = load_owned(s, ctx, User, user_id, "user", lock=True)
-        if user.status == UserStatus.DELETED:
-            raise NotFoundError("user", user_id)
-        if email is not v.UNSET:
-            email = v.email("email", email)
-            check_unique(s, User.email, email, tenant_id=user.tenant_id, exclude_id=user.id,
-                         message=_TAKEN)
-            user.email = email
-        if phone is not v.UNSET:
-            user.phone = v.phone("phone", phone)
-        if real_name is not v.UNSET:
-            user.real_name = v.text("real_name", real_name, 50, required=False)
-        if avatar_url is not v.UNSET:
-            user.avatar_url = v.url("avatar_url", avatar_url)
-        flush_unique(s, _UNIQUE_KEYS, _TAKEN)
+    with tenant_transaction(ctx) as s:
+        user = _load_target(s, ctx, user_id)
+        with audit.change(s, ctx, "user.update", user):
+            if email is not v.UNSET:
+                email = v.email("email", email)
+                check_unique(s, User.email, email, tenant_id=user.tenant_id,
+                             exclude_id=user.id, message=_TAKEN)
+                user.email = email
+            if phone is not v.UNSET:
+                user.phone = v.phone("phone", phone)
+            if real_name is not v.UNSET:
+                user.real_name = v.text("real_name", real_name, 50, required=False)
+            if avatar_url is not v.UNSET:
+                user.avatar_url = v.url("avatar_url", avatar_url)
+            flush_unique(s, _UNIQUE_KEYS, _TAKEN)
     return user
 
 
@@ -145,19 +173,21 @@ def _set_status(ctx: ServiceContext, user_id: str, target: UserStatus,
     ctx.require(USER_MANAGE)
     if user_id == ctx.actor.user_id and target != UserStatus.ACTIVE:
         raise ValidationError("user_id", "you cannot deactivate, lock or delete yourself")
-    with transaction(ctx.tenant_id) as s:
-        user = load_owned(s, ctx, User, user_id, "user", lock=True)
-        if user.status == UserStatus.DELETED:
-            raise NotFoundError("user", user_id)
+    with tenant_transaction(ctx) as s:
+        user = _load_target(s, ctx, user_id)
         if user.status not in allowed_from:
             raise ValidationError("status", f"cannot change from {user.status} to {target}")
-        user.status = target
-        if clear_lock:
-            user.failed_login_count = 0
-            user.locked_until = None
-        s.flush()
+        with audit.change(s, ctx, _STATUS_ACTIONS[target], user):
+            user.status = target
+            if clear_lock:
+                user.failed_login_count = 0
+                user.locked_until = None
         USERS.evict_on_commit(s, user.id)
     return user
+
+
+_STATUS_ACTIONS = {UserStatus.INACTIVE: "user.deactivate", UserStatus.ACTIVE: "user.reactivate",
+                   UserStatus.DELETED: "user.delete", UserStatus.LOCKED: "user.lock"}
 
 
 def deactivate_user(ctx: ServiceContext, user_id: str) -> User:
@@ -180,39 +210,37 @@ def lock_user(ctx: ServiceContext, user_id: str) -> User:
 
 
 def unlock_user(ctx: ServiceContext, user_id: str) -> User:
-    """Lift an administrative lock and/or an automatic lockout (failed logins)."""
+    """Lift an administrative lock and the sign-in lockouts (failed logins) of the user."""
     ctx.require(USER_MANAGE)
-    with transaction(ctx.tenant_id) as s:
-        user = load_owned(s, ctx, User, user_id, "user", lock=True)
-        if user.status == UserStatus.DELETED:
-            raise NotFoundError("user", user_id)
-        if user.status == UserStatus.LOCKED:
-            user.status = UserStatus.ACTIVE
-        user.failed_login_count = 0
-        user.locked_until = None
-        s.flush()
+    with tenant_transaction(ctx) as s:
+        user = _load_target(s, ctx, user_id)
+        with audit.change(s, ctx, "user.unlock", user):
+            if user.status == UserStatus.LOCKED:
+                user.status = UserStatus.ACTIVE
+            user.failed_login_count = 0
+            user.locked_until = None
         USERS.evict_on_commit(s, user.id)
+    login_throttle.clear(user.username)  # the sign-in lockouts of every address
     return user
 
 
 def reset_password(ctx: ServiceContext, user_id: str, new_password: str) -> User:
     """Set a new password (administrator); also lifts an automatic lockout."""
     ctx.require(USER_MANAGE)
-    v.password("new_password", new_password)
-    with transaction(ctx.tenant_id) as s:
-        user = load_owned(s, ctx, User, user_id, "user", lock=True)
-        if user.status == UserStatus.DELETED:
-            raise NotFoundError("user", user_id)
-        set_password(user, new_password)
-        user.failed_login_count = 0
-        user.locked_until = None
-        s.flush()
+    with tenant_transaction(ctx) as s:
+        user = _load_target(s, ctx, user_id)
+        v.password("new_password", new_password, (user.username, user.email))
+        with audit.change(s, ctx, "user.reset_password", user, detail={"password": "changed"}):
+            set_password(user, new_password)
+            user.failed_login_count = 0
+            user.locked_until = None
+        USERS.evict_on_commit(s, user.id)  # the cached session stamp rests on the password
     return user
 
 
 def change_own_password(ctx: ServiceContext, old_password: str, new_password: str) -> None:
     """The acting user changes their own password; needs the current one."""
-    v.password("new_password", new_password)
+    v.password("new_password", new_password, (ctx.actor.username,))
     with transaction(ctx.actor.tenant_id) as s:
         user = s.get(User, ctx.actor.user_id, with_for_update=True)
         if user is None:
@@ -220,3 +248,4 @@ def change_own_password(ctx: ServiceContext, old_password: str, new_password: st
         if not passwords.verify_password(user.password_hash, old_password):
             raise ValidationError("old_password", "is not the current password")
         set_password(user, new_password)
+        USERS.evict_on_commit(s, user.id)

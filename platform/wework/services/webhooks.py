@@ -41,10 +41,11 @@ from wework.db.sharding import all_shards
 from wework.enums import OutboxStatus, TenantStatus, WebhookEvent
 from wework.errors import NotFoundError, ValidationError
 from wework.models import Tenant, TenantWebhookSecret, WebhookOutbox, new_id, utcnow
+from wework.services import audit
 from wework.services.context import ServiceContext
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import TENANT_MANAGE
-from wework.services.uow import read_session, shard_transaction, transaction
+from wework.services.uow import read_session, shard_transaction, tenant_transaction
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -125,7 +126,7 @@ def create_secret(ctx: ServiceContext) -> str:
     secret = new_secret()
     now = utcnow()
     overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         row = s.get(TenantWebhookSecret, ctx.tenant_id, with_for_update=True)
         if row is None:
             s.add(TenantWebhookSecret(tenant_id=ctx.tenant_id, secret=secret, created_at=now,
@@ -135,6 +136,8 @@ def create_secret(ctx: ServiceContext) -> str:
             row.previous_valid_until = now + overlap if overlap else None
             row.secret = secret
             row.updated_at = now
+        audit.record(s, ctx, "webhook.create_secret", "tenant_webhook_secrets", ctx.tenant_id,
+                     detail={"signing_secret": "rotated" if row is not None else "created"})
     return secret
 
 
@@ -215,7 +218,7 @@ def replay_deliveries(ctx: ServiceContext, ids: list[str]) -> int:
         raise ValidationError("ids", f"at most {REPLAY_LIMIT} at a time")
     now = utcnow()
     wanted = list(dict.fromkeys(ids))
-    with transaction(ctx.tenant_id) as s:
+    with tenant_transaction(ctx) as s:
         found = dict(
             s.execute(
                 select(WebhookOutbox.id, WebhookOutbox.status)
@@ -228,6 +231,8 @@ def replay_deliveries(ctx: ServiceContext, ids: list[str]) -> int:
                 raise NotFoundError("webhook delivery", delivery_id)
             if found[delivery_id] is OutboxStatus.DELIVERING:
                 raise ValidationError("ids", f"delivery {delivery_id} is being sent right now")
+        audit.record(s, ctx, "webhook.replay", "webhook_outbox", None,
+                     detail={"ids": wanted})
         return s.execute(
             update(WebhookOutbox)
             .where(WebhookOutbox.tenant_id == ctx.tenant_id, WebhookOutbox.id.in_(wanted))

@@ -2,7 +2,7 @@
 so concurrent sends of one tenant no longer queue on the tenant row.
 
 Revision ID: 0008_write_path
-Revises: 0005_pii_view_permission
+Revises: 0007_audit_log
 Create Date: 2026-11-29 23:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008_write_path'
-down_revision: str | None = '0005_pii_view_permission'
+down_revision: str | None = '0007_audit_log'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
