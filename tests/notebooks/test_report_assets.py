@@ -100,7 +100,10 @@ def test_the_html_is_self_contained_and_shows_the_findings(built_reports) -> Non
             # Nothing to fetch: no external script, stylesheet, image or frame.
             assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), nb.name
             assert "require.js" not in page and "mathjax" not in page.lower()
-            assert page.count("Plotly.newPlot(") >= 2, (nb.name, scope)
+            # Every report draws; a tenant's may have less to draw (e.g. no finished batch
+            # task of that tenant yet), the platform's has every chart.
+            least = 2 if scope == PLATFORM else 1
+            assert page.count("Plotly.newPlot(") >= least, (nb.name, scope)
             text = text_of(page)
             for finding in version.manifest["findings"]:
                 assert plain(finding)[:40] in text, (nb.name, finding)
