@@ -47,17 +47,14 @@ def main() -> None:
     parser.add_argument("--slap-queries", type=int, default=8000)
     args = parser.parse_args()
 
-    from wework.config import reload_settings
+    from bench_db import bench_database_set
 
-    os.environ["WEWORK_DB_NAME"] = f"wework_bench_{uuid.uuid4().hex[:8]}"
-    settings = reload_settings()
-    from wework.db import migrate
-
-    migrate.upgrade(settings=settings)
+    settings = bench_database_set()
     print(f"machine: {os.cpu_count()} cores, {load()} at start")
     try:
         run(args, settings)
     finally:
+        from wework.db import migrate
         from wework.db.engines import dispose_engines
 
         dispose_engines()

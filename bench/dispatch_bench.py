@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text, update
@@ -45,16 +44,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
-    from wework.config import reload_settings
+    from bench_db import bench_database_set
 
-    os.environ["WEWORK_DB_NAME"] = f"wework_bench_{uuid.uuid4().hex[:8]}"
-    settings = reload_settings()
-    from wework.db import migrate
-
-    migrate.upgrade(settings=settings)
+    settings = bench_database_set()
     try:
         run(args, settings)
     finally:
+        from wework.db import migrate
         from wework.db.engines import dispose_engines
 
         dispose_engines()

@@ -102,13 +102,9 @@ def main() -> None:
     if not halves <= {"intake", "e2e"}:
         parser.error(f"--halves: unknown {sorted(halves - {'intake', 'e2e'})}")
 
-    from wework.config import reload_settings
+    from bench_db import bench_database_set
 
-    os.environ["WEWORK_DB_NAME"] = f"wework_bench_{uuid.uuid4().hex[:8]}"
-    settings = reload_settings()
-    from wework.db import migrate
-
-    migrate.upgrade(settings=settings)
+    settings = bench_database_set()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} (1 min) at start",
           flush=True)
@@ -118,6 +114,7 @@ def main() -> None:
         if "e2e" in halves:
             run_end_to_end(args)
     finally:
+        from wework.db import migrate
         from wework.db.engines import dispose_engines
 
         dispose_engines()

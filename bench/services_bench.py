@@ -40,18 +40,15 @@ def main() -> None:
     parser.add_argument("--baseline-events", type=int, default=150)
     args = parser.parse_args()
 
-    from wework.config import reload_settings
+    from bench_db import bench_database_set
 
-    os.environ["WEWORK_DB_NAME"] = f"wework_bench_{uuid.uuid4().hex[:8]}"
-    settings = reload_settings()
-    from wework.db import migrate
-
-    migrate.upgrade(settings=settings)
+    settings = bench_database_set()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} (1 min) at start")
     try:
         run(args)
     finally:
+        from wework.db import migrate
         from wework.db.engines import dispose_engines
 
         dispose_engines()
