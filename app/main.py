@@ -42,6 +42,8 @@ with errors.guarded():
         if not groups:
             groups = {"": [st.Page(str(nav.PAGES_DIR / "no_access.py"), title="No access",
                                    url_path="no-access")]}
-        page = st.navigation(groups)
+        # expanded: every page the user may open is listed (collapsed, the sidebar shows the
+        # first ten and hides the admin pages of a platform admin behind "View more")
+        page = st.navigation(groups, expanded=True)
         sidebar.render(actor)
     page.run()

@@ -181,7 +181,7 @@ def test_report_runs_in_the_browser_but_cannot_reach_the_app(app_world, reports,
                 "iframe[title='report']"
             )
             expect(report.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-            expect(report.get_by_text("Findings", exact=True)).to_be_visible()
+            expect(report.get_by_role("heading", name="Findings", exact=True)).to_be_visible()
             shot(page, "20_notebook_report")
             inner = next(f for f in page.frames if f.parent_frame and f.parent_frame.parent_frame)
             assert inner.evaluate("() => window.origin") == "null"

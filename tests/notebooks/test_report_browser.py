@@ -144,7 +144,7 @@ def test_chart_labels_show_markup_as_typed(pages: dict) -> None:
         # The failures heatmap lists accounts on its y axis: the label's text is the name
         # with its tags, not a bold word and a link.
         ticks = page.locator(".js-plotly-plot .ytick text").all_inner_texts()
-        assert any(t.startswith("<b>bold</b> & <a href=") for t in ticks), ticks[:5]
+        assert any((t or "").startswith("<b>bold</b> & <a href=") for t in ticks), ticks[:5]
         assert page.locator(".js-plotly-plot a[href='https://example.com']").count() == 0
 
     assert open_offline(pages["01_message_delivery"], check) == []

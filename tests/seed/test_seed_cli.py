@@ -20,6 +20,9 @@ def command_env(settings: Settings, data_dir: Path, db_name: str) -> dict[str, s
         "PRIMARY_URL": settings.primary_url, "REPLICA_URL": settings.replica_url,
         "PRIMARY_PORT": settings.primary_port, "REPLICA_PORT": settings.replica_port,
         "LOCAL_DB_PASSWORD": settings.local_db_password,
+        # each database user's password (local.env of the session's data dir, not this one)
+        **{f"DB_{user}_PASSWORD": getattr(settings, f"db_{user}_password")
+           for user in ("migrator", "etl", "backup", "monitor", "repl")},
         "ENCRYPTION_KEYS": settings.encryption_keys, "LOOKUP_KEY": settings.lookup_key,
     }
     return {f"WEWORK_{k}": "" if v is None else str(v) for k, v in values.items()}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from messaging_helpers import make_account, messages_of, text_rows
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from wework.enums import MessageStatus
 from wework.errors import (
@@ -16,7 +16,7 @@ from wework.errors import (
     QuotaExceededError,
     ValidationError,
 )
-from wework.models import Message
+from wework.models import Message, TenantDailyQuota
 from wework.services import messages
 from wework.services.content import validate_content
 from wework.services.uow import transaction
@@ -194,6 +194,10 @@ def test_quota_counts_only_today(make_tenant):
     with transaction(world.ctx.tenant_id) as s:  # yesterday's messages do not count
         for m in s.scalars(select(Message).where(Message.tenant_id == world.ctx.tenant_id)):
             m.created_at = m.created_at - timedelta(days=1)
+        # ... nor what they took of yesterday's quota (the counters are per UTC day)
+        s.execute(update(TenantDailyQuota)
+                  .where(TenantDailyQuota.tenant_id == world.ctx.tenant_id)
+                  .values(day=func.subdate(TenantDailyQuota.day, 1)))
     messages.enqueue_many(world.ctx, text_rows(account.id, 2))
     with transaction(world.ctx.tenant_id) as s:
         total = s.scalar(select(func.count()).select_from(Message)

@@ -36,10 +36,9 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from wework.db.engines import error_code
 from wework.errors import QuotaExceededError
 from wework.models import Message, TenantDailyQuota
-from wework.services.uow import DEADLOCK
+from wework.services.uow import is_deadlock
 
 STRIPES = 16
 DEADLOCK_ATTEMPTS = 5
@@ -131,6 +130,6 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
         try:
             return operation()
         except OperationalError as exc:
-            if error_code(exc) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS - 1:
+            if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

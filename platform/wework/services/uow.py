@@ -69,6 +69,12 @@ def transaction_lost(error: BaseException) -> bool:
     return error_code(error) in TRANSACTION_LOST
 
 
+def is_deadlock(error: BaseException) -> bool:
+    """Whether ``error`` is InnoDB's deadlock (the transaction was rolled back; running it
+    again is safe)."""
+    return error_code(error) == DEADLOCK
+
+
 @contextmanager
 def shard_transaction(shard: int, session: Session | None = None) -> Iterator[Session]:
     """One transaction on shard ``shard``'s primary: commit on success, roll back on any
