@@ -1,7 +1,7 @@
 """Extract the spec's schema into ``tests/db/spec_schema.json`` (not a test module).
 
-The original database design (``database-design.zh.md``, kept beside the repository when
-the project started) is not part of the repository, so the tests read what they need of
+The original database design (``database-design.zh.md``, given to the project when it
+started) is not part of the repository, so the tests read what they need of
 it from the JSON file this script writes: every ``CREATE TABLE`` of the spec (columns
 with type, NULL-ability, default and comment; primary key; keys; table comment) and the
 extra indexes of §索引设计 (``ALTER TABLE ... ADD [UNIQUE] INDEX``, with their ``WHERE``
@@ -106,7 +106,7 @@ def main(path: str) -> None:
     data = {
         "source": {
             "document": "database-design.zh.md, the original database design (in Chinese), "
-                        "kept in shared/spec/ beside the repository when the project started",
+                        "given to the project when it started; not part of the repository",
             "sha256": hashlib.sha256(raw).hexdigest(),
             "extracted_by": "tests/db/spec_extract.py (see its docstring for what is taken)",
         },
