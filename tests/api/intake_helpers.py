@@ -3,15 +3,14 @@ processes, post a body signed the Standard Webhooks way, count stored events, po
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from ports import free_port
 from servers import ServerProcess, start_server
 from sqlalchemy import func, select
+from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
 from wework.models import CallbackEvent
 from wework.security import webhooks
@@ -61,14 +60,3 @@ def stored_events() -> int:
         return s.scalar(select(func.count()).select_from(CallbackEvent))
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, every: float = 0.1,
-             what: str = "condition"):
-    """Poll until ``condition()`` is truthy (and return it) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)

@@ -13,7 +13,6 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import httpx
 from ports import free_port
 from servers import WEWORK, ServerProcess, start_server
 from sqlalchemy import func, select
+from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
 from wework.enums import MessageStatus
 from wework.models import BatchSendTask, Message
@@ -53,17 +53,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 60.0, every: float = 0.2,
-             what: str = "the condition"):
-    """Poll until ``condition()`` is truthy (returned) or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass

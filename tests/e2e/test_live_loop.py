@@ -33,7 +33,8 @@ def test_a_batch_completes_end_to_end(loop, make_sender_tenant):
     after = loop.sim_stats()
     assert after["deliveries"] - before["deliveries"] == 40
     # Receipts crossed the network: every event the simulator produced was accepted.
-    wait_for(lambda: loop.sim_stats()["callbacks_pending"] == 0, what="callbacks drained")
+    wait_for(lambda: loop.sim_stats()["callbacks_pending"] == 0, timeout=60,
+             what="callbacks drained")
     assert worker.stop(), worker.log_text()[-3000:]  # SIGTERM: a clean exit
 
 

@@ -4,28 +4,14 @@ a ``conftest`` module, so ``from conftest import`` would pick whichever was impo
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
 from wework.config import Settings
 from wework.worker.runner import Worker
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0, every: float = 0.1,
-             what: str = "the condition") -> object:
-    """Poll ``predicate`` until it returns something truthy (returned) or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 def fast(settings: Settings, **overrides) -> Settings:
