@@ -271,9 +271,13 @@ def raw_as_parquet(workdir: Path) -> dict:
     s = get_settings()
     lake = workdir / "rawlake"
     lake.mkdir(exist_ok=True)
-    con = duckdb.connect(str(s.warehouse_file), read_only=True)
+    # An in-memory database with the warehouse attached read-only: the lake must be
+    # writable, and an ATTACH on a read-only connection is read-only too.
+    con = duckdb.connect()
     try:
         load_lake_extensions(con)
+        con.execute(f"ATTACH '{s.warehouse_file}' AS wh (READ_ONLY)")
+        con.execute("USE wh")
         con.execute(f"ATTACH 'ducklake:sqlite:{lake}/catalog.sqlite' AS rl "
                     f"(DATA_PATH '{lake}/data/')")
         t = time.perf_counter()

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from bench_cpu import CpuMeter, mariadb_pids
 from fastapi import FastAPI
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -274,54 +275,6 @@ def run_intake(args) -> None:
 
 
 # ---------------------------------------------------------------- end to end
-
-
-class CpuMeter:
-    """CPU seconds (user + system) of named process trees, between two readings. A tree
-    is read as its root and every descendant alive at the reading."""
-
-    def __init__(self, roots: dict[str, list[int]]):
-        import psutil
-
-        self._psutil = psutil
-        self.roots = roots
-        self._start = self.read()
-
-    def _tree(self, pid: int) -> float:
-        psutil = self._psutil
-        try:
-            root = psutil.Process(pid)
-            procs = [root] if pid == os.getpid() else [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for proc in procs:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
-
-    def read(self) -> dict[str, float]:
-        return {name: sum(self._tree(pid) for pid in pids) for name, pids in self.roots.items()}
-
-    def used(self) -> dict[str, float]:
-        now = self.read()
-        return {name: now[name] - self._start.get(name, 0.0) for name in now}
-
-
-def mariadb_pids() -> dict[str, list[int]]:
-    """The local pair's server processes (none when the databases are elsewhere)."""
-    from wework.config import get_settings
-    from wework.db.localstack import LocalStack
-
-    settings = get_settings()
-    if not settings.uses_local_stack:
-        return {}
-    stack = LocalStack.from_settings(settings)
-    return {f"MariaDB {srv.role}": [int(srv.pid_file.read_text().strip())]
-            for srv in stack.servers if srv.pid_file.exists()}
 
 
 def enqueue(accounts: list[tuple[str, str, str]], n: int) -> list[str]:
