@@ -518,7 +518,8 @@ def run_end_to_end(args) -> None:
     reload_settings()
     logs = log_dir()
     token = token_source.token_urlsafe(24)
-    secret = gateway_secrets.create(None, "bench-e2e-gateway").secret
+    # A name of its own: a kept database set may hold the secret of an earlier run.
+    secret = gateway_secrets.create(None, f"bench-e2e-{uuid.uuid4().hex[:8]}").secret
     api_port, sim_port = free_port(), free_port()
     api = start([str(WEWORK), "api", "--port", str(api_port), "--workers", str(args.workers),
                  "--no-access-log"], api_port, logs / "pipeline_bench_e2e_api.log")

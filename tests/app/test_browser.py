@@ -5,82 +5,36 @@ and a batch send, see the error for a bad input, log out. Screenshots go to
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
+import browsing
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from ports import free_port
+from browsing import choose, chromium_page, heading, open_nav, shot
+from playwright.sync_api import Page, expect
 
 from ui.text import WORD_JOINER
-from wework.cli.webapp import app_url, start_app
-from wework.config import REPO_ROOT
 from wework.services import accounts
 
 pytestmark = pytest.mark.browser
 
-SHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 PASSWORD = "app-test-password-1"
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)  # a cold app's first run can pass expect's 5 s
 
 
-
 @pytest.fixture(scope="module")
 def served_app(app_world, tmp_path_factory) -> Iterator[str]:
-    """The app as users run it, in its own process group, on this session's databases
-    and published marts (the environment the session fixtures set up)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "streamlit.log"
-    proc = start_app(port, log=log)
-    try:
-        yield app_url(port)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+    """The app on this session's databases and published marts (set up by the session
+    fixtures)."""
+    with browsing.served_app(tmp_path_factory.mktemp("app") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser_page(served_app) -> Iterator[Page]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
+    with chromium_page(TIMEOUT_MS) as page:
         yield page
-        browser.close()
-
-
-def shot(page: Page, name: str) -> Path:
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def heading(page: Page, text: str) -> None:
-    """The page's title (st.title, h1): a section of the page may share its name."""
-    expect(page.get_by_role("heading", name=text, exact=True, level=1)).to_be_visible()
-
-
-def open_nav(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    heading(page, title)
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick in a Streamlit selectbox by typing into its search and taking the match."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    box.locator("input").click()
-    page.keyboard.type(option)
-    page.get_by_role("option").filter(has_text=option).first.click()
-    expect(box.locator("input")).to_have_value(re.compile(re.escape(option)))
 
 
 def test_operator_journey(browser_page: Page, served_app, app_world):

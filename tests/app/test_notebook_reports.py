@@ -154,43 +154,28 @@ def test_another_tenants_user_sees_none_of_these_reports(app_world, reports, see
 def test_report_runs_in_the_browser_but_cannot_reach_the_app(app_world, reports, tmp_path):
     """In Chromium: the report's charts draw inside the page, and its scripts run in an
     opaque origin that cannot touch the app's document."""
-    import os
-    import signal
+    from browsing import chromium_page, heading, open_nav, served_app, shot
+    from playwright.sync_api import expect
+    from test_browser import PASSWORD, TIMEOUT_MS
 
-    from playwright.sync_api import expect, sync_playwright
-    from ports import free_port
-    from test_browser import CHROMIUM_ARGS, PASSWORD, TIMEOUT_MS, heading, open_nav, shot
-
-    from wework.cli.webapp import app_url, start_app
-
-    port = free_port()
-    proc = start_app(port, log=tmp_path / "streamlit.log")
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            page.goto(app_url(port))
-            heading(page, "WeWork Platform")
-            page.get_by_label("Username", exact=True).fill(app_world.users["analyst"].username)
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            open_nav(page, "Notebook reports")
-            page.get_by_test_id("stRadio").get_by_text("Tenant usage and quotas").click()
-            report = page.frame_locator("iframe[title='st.iframe']").frame_locator(
-                "iframe[title='report']"
-            )
-            expect(report.locator(".js-plotly-plot .main-svg").first).to_be_visible()
-            expect(report.get_by_role("heading", name="Findings", exact=True)).to_be_visible()
-            shot(page, "20_notebook_report")
-            inner = next(f for f in page.frames if f.parent_frame and f.parent_frame.parent_frame)
-            assert inner.evaluate("() => window.origin") == "null"
-            reach = inner.evaluate(
-                "() => { try { return window.parent.document.title } "
-                "catch (e) { return 'blocked: ' + e.name } }"
-            )
-            assert reach == "blocked: SecurityError"
-            browser.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+    with served_app(tmp_path / "streamlit.log") as url, chromium_page(TIMEOUT_MS) as page:
+        page.goto(url)
+        heading(page, "WeWork Platform")
+        page.get_by_label("Username", exact=True).fill(app_world.users["analyst"].username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        open_nav(page, "Notebook reports")
+        page.get_by_test_id("stRadio").get_by_text("Tenant usage and quotas").click()
+        report = page.frame_locator("iframe[title='st.iframe']").frame_locator(
+            "iframe[title='report']"
+        )
+        expect(report.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+        expect(report.get_by_role("heading", name="Findings", exact=True)).to_be_visible()
+        shot(page, "20_notebook_report")
+        inner = next(f for f in page.frames if f.parent_frame and f.parent_frame.parent_frame)
+        assert inner.evaluate("() => window.origin") == "null"
+        reach = inner.evaluate(
+            "() => { try { return window.parent.document.title } "
+            "catch (e) { return 'blocked: ' + e.name } }"
+        )
+        assert reach == "blocked: SecurityError"

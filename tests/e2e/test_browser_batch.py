@@ -6,58 +6,32 @@ API while the page re-reads its progress."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import uuid
 from collections.abc import Iterator
 
+import browsing
 import pytest
+from browsing import SHOTS, choose, chromium_page
 from loop_helpers import PASSWORD
-from playwright.sync_api import Page, expect, sync_playwright
-from ports import free_port
+from playwright.sync_api import Page, expect
 
-from wework.cli.webapp import app_url, start_app
-from wework.config import REPO_ROOT
 from wework.services import templates
 
 pytestmark = pytest.mark.browser
 
-SHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
 def served_app(settings, e2e_logs) -> Iterator[str]:
-    port = free_port()
-    proc = start_app(port, log=e2e_logs / "streamlit.log")
-    try:
-        yield app_url(port)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+    with browsing.served_app(e2e_logs / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(served_app) -> Iterator[Page]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
+    with chromium_page(TIMEOUT_MS) as page:
         yield page
-        browser.close()
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    box.locator("input").click()
-    page.keyboard.type(option)
-    page.get_by_role("option").filter(has_text=option).first.click()
-    expect(box.locator("input")).to_have_value(re.compile(re.escape(option)))
 
 
 def test_a_batch_created_in_the_browser_completes_by_itself(page: Page, served_app, loop,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from browsing import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import sync_playwright
 from published_copy import republish
 
@@ -24,15 +25,6 @@ from wework.reports.store import ReportStore
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TENANT_NAME = '</script><script>document.title="pwned by the tenant"</script>'
 WORST_UPTIME = "Bob`s <img src=x onerror=\"document.title='pwned'\"> ![p](http://127.0.0.1:9/p.png)"
 MOST_FAILURES = "<b>bold</b> & <a href='https://example.com'>link</a>"
@@ -103,7 +95,7 @@ def open_offline(path: Path, check) -> list[str]:
     refused: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.route(
             "**/*",
