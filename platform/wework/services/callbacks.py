@@ -78,6 +78,8 @@ from wework.services import accounts
 from wework.services import messages as msgs
 from wework.services.accounts import AccountRef
 from wework.services.context import ServiceContext, system_context
+from wework.services.fields import MAX_JSON_DEPTH, check, json_depth
+from wework.services.inputs import ConversationId
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import shard_transaction, transaction, transaction_lost
@@ -89,7 +91,7 @@ UNPARSED = "unparsed"
 REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, CallbackStatus.PROCESSING})
 # MariaDB refuses JSON with more than 31 arrays/objects nested in one another (measured on
 # 10.11: JSON_VALID is 0 and every JSON column's json_valid CHECK fails, ERROR 4025).
-MAX_JSON_NESTING = 31
+MAX_JSON_NESTING = MAX_JSON_DEPTH
 
 
 class CallbackError(ValidationError):
@@ -156,22 +158,6 @@ def _timestamp(value: Any) -> datetime | None:
     return ts.replace(microsecond=0)
 
 
-def nesting(value: Any) -> int:
-    """How many arrays/objects are nested in one another in ``value`` (a scalar: 0).
-    Iterative: the values come from untrusted bodies, as deep as the parser allowed."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def parse(raw: str) -> ParsedEvent:
     try:
         body = json.loads(raw)
@@ -181,7 +167,7 @@ def parse(raw: str) -> ParsedEvent:
         raise CallbackError("body", "must be a JSON object")
     for key, value in body.items():
         # parsed_data keeps every field one level below its top-level object
-        depth = 1 + nesting(value)
+        depth = 1 + json_depth(value)
         if depth > MAX_JSON_NESTING:
             raise CallbackError(
                 str(key)[:100],
@@ -822,7 +808,7 @@ def _conversation(s: Session, ctx: ServiceContext, account: AccountRef, e: Parse
 
 def _conversation_id_field(value: Any) -> str:
     try:
-        return msgs.check_conversation_id(value, "data.conversation_id")
+        return check(ConversationId, "data.conversation_id", value)
     except ValidationError as exc:
         raise CallbackError(exc.field, exc.reason) from None
 
