@@ -43,7 +43,7 @@ model's EncryptedString; ``phone_hash``/``email_hash`` hold the keyed HMAC used 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -62,7 +62,7 @@ from wework.models import AccountStatusHistory, Tenant, User, WeworkAccount, utc
 from wework.security.crypto import lookup_hash
 from wework.services import audit
 from wework.services.context import ServiceContext, system_context
-from wework.services.fields import Email, Phone, check, parse
+from wework.services.fields import Email, Phone, ReportedTime, check, parse
 from wework.services.inputs import AccountChanges, NewAccount, StatusChange
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
@@ -94,10 +94,6 @@ MAX_LOGIN_RETRIES = 5
 HEARTBEAT_TIMEOUT_SECONDS = 90
 SWEEP_BATCH = 500
 HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout"
-# How far ahead of this server's clock a heartbeat may be stamped (issue 16 item 11): a
-# heartbeat from the future would pin the account online (the stale sweep compares it
-# with now) and show a negative age.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Status changes the tenant hears about through its webhook (same transaction).
 WEBHOOK_EVENTS = {S.OFFLINE: WebhookEvent.ACCOUNT_OFFLINE, S.ERROR: WebhookEvent.ACCOUNT_ERROR}
 
@@ -364,20 +360,8 @@ def status_history(ctx: ServiceContext, account_id: str) -> list[AccountStatusHi
 
 def heartbeat_time(at: datetime | None, field: str = "at") -> datetime:
     """The heartbeat's time as naive UTC (now when None); ValidationError naming ``field``
-    when it is more than MAX_CLOCK_SKEW ahead of now. Past times are kept: a late
-    heartbeat is real (the sweep may already have taken the account offline)."""
-    now = utcnow()
-    if at is None:
-        return now
-    if not isinstance(at, datetime):
-        raise ValidationError(field, "must be a datetime")
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    if at > now + MAX_CLOCK_SKEW:
-        raise ValidationError(field, f"{at.isoformat()} is in the future (more than "
-                              f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of the "
-                              "server's clock)")
-    return at
+    when it is more than MAX_CLOCK_SKEW ahead of now (``fields.ReportedTime``)."""
+    return utcnow() if at is None else check(ReportedTime, field, at)
 
 
 def record_heartbeat(ctx: ServiceContext, account_id: str,

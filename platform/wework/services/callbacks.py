@@ -74,12 +74,12 @@ from wework.errors import (
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
 from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
-from wework.services import accounts
+from wework.services import accounts, fields
 from wework.services import messages as msgs
 from wework.services.accounts import AccountRef
 from wework.services.context import ServiceContext, system_context
 from wework.services.fields import MAX_JSON_DEPTH, check, json_depth
-from wework.services.inputs import ConversationId
+from wework.services.inputs import REPLAYABLE, CallbackReplay, ConversationId, EventReplay
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import shard_transaction, transaction, transaction_lost
@@ -88,7 +88,6 @@ INTAKE_SHARD = 0  # raw events are stored before their tenant is known
 UNPARSED = "unparsed"
 # received/processing: processing was interrupted (crash, database down) before the result
 # was saved; the dedup key makes re-applying such an event safe.
-REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, CallbackStatus.PROCESSING})
 # MariaDB refuses JSON with more than 31 arrays/objects nested in one another (measured on
 # 10.11: JSON_VALID is 0 and every JSON column's json_valid CHECK fails, ERROR 4025).
 MAX_JSON_NESTING = MAX_JSON_DEPTH
@@ -830,18 +829,13 @@ def replay(
     With a context, it needs ``callback:replay`` and replays only the events of the
     tenant's own accounts (a super-admin's replay is platform-wide); without one it runs
     as the system, platform-wide."""
+    request = fields.parse(CallbackReplay, dict(status=status, limit=limit,
+                                                received_before=received_before))
+    wanted, limit = request.status, request.limit
     guids = None
     if ctx is not None:
         ctx.require(CALLBACK_REPLAY)
         guids = _tenant_guids(ctx)
-    try:
-        wanted = CallbackStatus(status)
-    except ValueError:
-        raise ValidationError("status", f"unknown callback status {status!r}") from None
-    if wanted not in REPLAYABLE:
-        raise ValidationError("status", "only failed, received or processing events replay")
-    if not isinstance(limit, int) or limit < 1:
-        raise ValidationError("limit", "must be a positive integer")
     with shard_transaction(INTAKE_SHARD) as s:
         events = list(
             s.scalars(
@@ -907,9 +901,8 @@ def list_events(
 def replay_events(ctx: ServiceContext, event_ids: list[str]) -> list[CallbackEvent]:
     """Process the named events again (each must be replayable: failed, or received /
     processing after an interruption). Another tenant's event is not found."""
+    event_ids = fields.parse(EventReplay, {"event_ids": event_ids}).event_ids
     ctx.require(CALLBACK_REPLAY)
-    if not event_ids:
-        raise ValidationError("event_ids", "choose at least one event")
     guids = _tenant_guids(ctx)
     with shard_transaction(INTAKE_SHARD) as s:
         events = {e.id: e for e in s.scalars(

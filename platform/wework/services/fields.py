@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
@@ -276,6 +276,26 @@ def _utc_naive(value: datetime) -> datetime:
 
 # A time the database's TIMESTAMP columns hold, as naive UTC (aware times are converted).
 Timestamp = Annotated[datetime, AfterValidator(_utc_naive)]
+
+# How far ahead of this server's clock a reported time may be (issue 16 item 11): a
+# heartbeat from the future would pin the account online (the stale sweep compares it
+# with now) and show a negative age.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_ahead(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    if value > datetime.now(UTC).replace(tzinfo=None) + MAX_CLOCK_SKEW:
+        raise refuse(f"{value.isoformat()} is in the future (more than "
+                     f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of the "
+                     "server's clock)")
+    return value
+
+
+# A time something happened, as naive UTC: not beyond a small clock skew ahead (a late
+# report is real and kept).
+ReportedTime = Annotated[datetime, AfterValidator(_not_ahead)]
 
 
 # ---------------------------------------------------------------- JSON

@@ -14,12 +14,19 @@ An update model's fields all have defaults: the caller changes only the fields i
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from wework.enums import AccountStatus, ConversationType, MessageType, TargetType
+from wework.enums import (
+    AccountStatus,
+    CallbackStatus,
+    ConversationType,
+    MessageType,
+    TargetType,
+)
 from wework.services.fields import (
     Category,
     Code,
@@ -362,3 +369,54 @@ class NewRole(RoleChanges):
     role_code: Code
     role_name: Name
     permissions: Permissions
+
+
+# ---------------------------------------------------------------- webhooks, callbacks, gateways
+
+REPLAY_LIMIT = 500
+
+
+class DeliveryReplay(Input):
+    what = "a webhook replay"
+    ids: Annotated[list[Id], Field(min_length=1, max_length=REPLAY_LIMIT)]
+
+
+REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED,
+                        CallbackStatus.PROCESSING})
+
+
+def _replayable(value: CallbackStatus) -> CallbackStatus:
+    if value not in REPLAYABLE:
+        raise refuse("only failed, received or processing events replay")
+    return value
+
+
+class CallbackReplay(Input):
+    what = "a callback replay"
+    status: Annotated[CallbackStatus, Lax, AfterValidator(_replayable)] = CallbackStatus.FAILED
+    limit: Annotated[int, Field(ge=1)] = 100
+    received_before: datetime | None = None
+
+
+class EventReplay(Input):
+    what = "a callback replay"
+    event_ids: Annotated[list[Id], Field(min_length=1, max_length=REPLAY_LIMIT)]
+
+
+GATEWAY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_GRACE_HOURS = 24 * 30
+
+
+def _gateway_name(value: str) -> str:
+    if not GATEWAY_NAME_RE.match(value):
+        raise refuse("1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return value
+
+
+class GatewaySecretRequest(Input):
+    """A gateway's first secret (``gateway_name``), or its rotation (with the hours its
+    current secrets stay valid)."""
+
+    what = "a gateway secret request"
+    gateway_name: Text(100, AfterValidator(_gateway_name))
+    grace_hours: Annotated[float, Field(ge=0, le=MAX_GRACE_HOURS)] | None = None
