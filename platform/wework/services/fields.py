@@ -24,7 +24,15 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from urllib.parse import urlparse
 
 import pydantic
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from wework.errors import ValidationError
@@ -38,6 +46,17 @@ class Input(BaseModel):
                               arbitrary_types_allowed=False)
     # Names the input in the reason of an unknown field ("is not a field of <what>").
     what: ClassVar[str] = "this input"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        """An unknown field is named with what the input does take."""
+        if isinstance(data, dict):
+            unknown = data.keys() - cls.model_fields.keys()
+            if unknown:
+                raise refuse(f"is not a field of {cls.what}; allowed: "
+                             f"{', '.join(cls.model_fields)}", at=(min(unknown, key=str),))
+        return data
 
     def given(self) -> dict[str, Any]:
         """The fields the caller passed (an update changes only those), validated."""
@@ -53,7 +72,7 @@ def parse(model: type[M], data: Mapping[str, Any], *, at: str = "") -> M:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise field_error(exc, model, at) from None
+        raise field_error(exc, at) from None
 
 
 @functools.cache
@@ -70,12 +89,11 @@ def check(field_type: Any, field: str, value: Any) -> Any:
         raise field_error(exc, at=field) from None
 
 
-def field_error(exc: pydantic.ValidationError, model: type[BaseModel] | None = None,
-                at: str = "") -> ValidationError:
+def field_error(exc: pydantic.ValidationError, at: str = "") -> ValidationError:
     """The platform's ValidationError for pydantic's first error."""
     first = exc.errors(include_url=False)[0]
     loc = tuple(first["loc"]) + tuple((first.get("ctx") or {}).get("loc", ()))
-    return ValidationError(join(at, path(loc)) or "input", reason(first, model))
+    return ValidationError(join(at, path(loc)) or "input", reason(first))
 
 
 def path(loc: tuple[str | int, ...]) -> str:
@@ -110,7 +128,7 @@ _REASONS = {
 }
 
 
-def reason(error: Any, model: type[BaseModel] | None = None) -> str:
+def reason(error: Any) -> str:
     """Plain words for one pydantic error (``error`` as in ``exc.errors()``)."""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in _REASONS:
@@ -125,19 +143,20 @@ def reason(error: Any, model: type[BaseModel] | None = None) -> str:
         return f"must be {error['msg'].removeprefix('Input should be ')}"
     if kind == "enum" or kind == "literal_error":
         return f"unknown value {error['input']!r}; one of {ctx.get('expected', '')}"
-    if kind == "extra_forbidden":
-        what = getattr(model, "what", "this input")
-        allowed = ", ".join(model.model_fields) if model is not None else ""
-        return f"is not a field of {what}" + (f"; allowed: {allowed}" if allowed else "")
+    if kind == "extra_forbidden":  # Input names the model's fields itself (_known_fields)
+        return "is not a field of this input"
+    if kind == "refused":  # a rule of ours (refuse)
+        return ctx["reason"]
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    return error["msg"][:1].lower() + error["msg"][1:]  # our own PydanticCustomError's text
+    return error["msg"]
 
 
 def refuse(message: str, *, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
     """An error a field rule raises; ``at``: the path inside the field it is about (a
-    rule over a whole object naming one of its keys, a list naming one item)."""
-    return PydanticCustomError("refused", message, {"loc": at} if at else None)
+    rule over a whole object naming one of its keys, a list naming one item). The message
+    goes in as a value, last, so text it quotes is never read as a template."""
+    return PydanticCustomError("refused", "{reason}", {"loc": at, "reason": message})
 
 
 # ---------------------------------------------------------------- text
@@ -274,8 +293,18 @@ def _utc_naive(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
+def _iso_text(value: Any) -> Any:
+    """A datetime may come as ISO 8601 text (a JSON body, a form); numbers are refused."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise refuse("must be a datetime (ISO 8601)") from None
+    return value
+
+
 # A time the database's TIMESTAMP columns hold, as naive UTC (aware times are converted).
-Timestamp = Annotated[datetime, AfterValidator(_utc_naive)]
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_naive)]
 
 # How far ahead of this server's clock a reported time may be (issue 16 item 11): a
 # heartbeat from the future would pin the account online (the stale sweep compares it
@@ -295,7 +324,7 @@ def _not_ahead(value: datetime) -> datetime:
 
 # A time something happened, as naive UTC: not beyond a small clock skew ahead (a late
 # report is real and kept).
-ReportedTime = Annotated[datetime, AfterValidator(_not_ahead)]
+ReportedTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_not_ahead)]
 
 
 # ---------------------------------------------------------------- JSON
