@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pydantic
 from pydantic import AfterValidator, model_validator
 
 from wework.enums import MessageType
 from wework.errors import ValidationError
-from wework.services.fields import Input, OptionalText, Text, join, parse, refuse
+from wework.services.fields import Input, OptionalText, Text, field_error, join, refuse
 
 MAX_TEXT_LENGTH = 4000  # WeCom's limit for one text message (characters)
 MAX_FIELD_LENGTH = 2048
@@ -126,8 +127,14 @@ def validate_content(message_type: str | MessageType, content: Any, *,
                      at: str = "") -> dict[str, Any]:
     """Return ``content`` as given if it is valid for ``message_type``; raise
     ValidationError naming the field (``content.<key>``, under ``at``) otherwise."""
-    model = MODELS[parse_message_type(message_type, join(at, "message_type"))]
+    try:
+        model = MODELS[MessageType(message_type)]
+    except ValueError:
+        parse_message_type(message_type, join(at, "message_type"))  # raises, naming it
     if not isinstance(content, dict):
         raise ValidationError(join(at, "content"), "must be a JSON object")
-    parse(model, content, at=join(at, "content"))
+    try:
+        model.model_validate(content)
+    except pydantic.ValidationError as exc:
+        raise field_error(exc, join(at, "content")) from None
     return content

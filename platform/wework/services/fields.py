@@ -50,12 +50,12 @@ class Input(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_fields(cls, data: Any) -> Any:
-        """An unknown field is named with what the input does take."""
-        if isinstance(data, dict):
-            unknown = data.keys() - cls.model_fields.keys()
-            if unknown:
-                raise refuse(f"is not a field of {cls.what}; allowed: "
-                             f"{', '.join(cls.model_fields)}", at=(min(unknown, key=str),))
+        """An unknown field is named with what the input does take (``extra="forbid"``
+        alone cannot say)."""
+        if isinstance(data, dict) and not data.keys() <= cls.__pydantic_fields__.keys():
+            unknown = data.keys() - cls.__pydantic_fields__.keys()
+            raise refuse(f"is not a field of {cls.what}; allowed: "
+                         f"{', '.join(cls.__pydantic_fields__)}", at=(min(unknown, key=str),))
         return data
 
     def given(self) -> dict[str, Any]:
@@ -111,6 +111,8 @@ def join(base: str, sub: str) -> str:
     return base + sub if sub.startswith("[") else f"{base}.{sub}"
 
 
+NOT_BLANK = r"\S"  # a pattern: some character that is not white space
+
 _REASONS = {
     "missing": "is required",
     "string_type": "must be text",
@@ -137,6 +139,8 @@ def reason(error: Any) -> str:
         if isinstance(error.get("input"), str):
             return f"must be at most {ctx['max_length']} characters"
         return f"at most {ctx['max_length']} items"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+        return "is required"
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
@@ -171,6 +175,7 @@ def _blank_is_none(value: Any) -> Any:
 
 
 def _required(value: Any) -> Any:
+    value = _blank_is_none(value)
     if value is None:
         raise refuse("is required")
     return value
@@ -178,8 +183,7 @@ def _required(value: Any) -> Any:
 
 def _text(max_len: int, *rules: Any) -> Any:
     """Required text, stripped, at most ``max_len`` characters."""
-    return Annotated[str, BeforeValidator(_required), BeforeValidator(_blank_is_none),
-                     Field(max_length=max_len), *rules]
+    return Annotated[str, BeforeValidator(_required), Field(max_length=max_len), *rules]
 
 
 def _optional(max_len: int, *rules: Any) -> Any:
@@ -255,10 +259,9 @@ Name = _text(100)
 Description = _optional(500)
 Category = _optional(50)  # messages_templates.category is VARCHAR(50)
 Code = _text(50, AfterValidator(_code))
-# Before-validators run last-declared first: canonical form, then blank -> required.
-Username = Annotated[str, BeforeValidator(_required), BeforeValidator(_blank_is_none),
-                     BeforeValidator(_canonical), Field(max_length=50),
-                     AfterValidator(_username)]
+# Before-validators run last-declared first: the canonical form, then required.
+Username = Annotated[str, BeforeValidator(_required), BeforeValidator(_canonical),
+                     Field(max_length=50), AfterValidator(_username)]
 Email = _text(100, AfterValidator(_email))
 OptionalEmail = _optional(100, AfterValidator(_email))
 Phone = _optional(20, AfterValidator(_phone))
