@@ -8,9 +8,10 @@ database ``wework_bench_<hex>_0`` that is migrated first and dropped at the end.
 1. The batch-enqueue path: ``messages.enqueue_many`` (validation, account and quota
    checks, Core executemany → multi-row INSERTs, ONE transaction) vs the per-row ORM
    baseline (``session.add`` + ``commit`` per message); and the input validation alone
-   (``prepare_row``: the pydantic models of the row and of its content), as a share of it. Its figure is rows of one
-   transaction per second, not transactions per second (concurrent single sends are a
-   different figure; the callback path is measured by ``bench/callback_bench.py``).
+   (``prepare_row``: the pydantic models of the row and of its content), as a share of it.
+   Its figure is rows of one transaction per second, not transactions per second
+   (concurrent single sends are a different figure; the callback path is measured by
+   ``bench/callback_bench.py``).
 2. Single-message API latency: ``messages.send_message`` p50/p95 (one transaction with
    the tenant-row lock for the quota), beside a bare ``SELECT 1`` round trip.
 3. Callback ingest throughput: ``callbacks.ingest_many`` (raw events stored with one

@@ -37,7 +37,6 @@ from wework.services.fields import (
     Flag,
     HttpUrl,
     Input,
-    Json,
     JsonObject,
     Name,
     OptionalEmail,
@@ -142,7 +141,8 @@ class TemplateChanges(Input):
     template_type: Annotated[MessageType, Lax] = None
     category: Category = None
     description: Description = None
-    template_content: Json = None  # an object valid for the type: templates.check_definition
+    # Valid for its type once its variables are filled in: templates.check_definition.
+    template_content: Annotated[JsonObject, Field(min_length=1)] = None
     variables: Variables = None
     preview_data: JsonObject | None = None
     is_public: Flag = False
@@ -153,7 +153,7 @@ class NewTemplate(TemplateChanges):
     what = "a new template"
     template_name: Name
     template_type: Annotated[MessageType, Lax]
-    template_content: Json
+    template_content: Annotated[JsonObject, Field(min_length=1)]
 
 
 # ---------------------------------------------------------------- batches

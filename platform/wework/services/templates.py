@@ -72,10 +72,10 @@ def stored_variables(variables: list[Variable] | None) -> list[dict[str, Any]]:
     ]
 
 
-def check_definition(template_type: Any, content: Any, variables: list[dict]) -> str:
+def check_definition(template_type: Any, content: dict[str, Any], variables: list[dict]) -> str:
+    """The type's value, once ``content`` (a checked ``inputs.NewTemplate``
+    template_content) is valid for the type with every declared variable filled in."""
     mtype = MessageType(template_type)
-    if not isinstance(content, dict) or not content:
-        raise ValidationError("template_content", "must be a non-empty JSON object")
     declared = {v["name"] for v in variables}
     for name in sorted(placeholders(content) - declared):
         raise ValidationError(f"variables.{name}", "is used in template_content but not declared")
