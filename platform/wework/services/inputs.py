@@ -132,6 +132,8 @@ def _declared_once(variables: list[Variable] | None) -> list[Variable] | None:
 
 Variables = Annotated[list[Variable] | None, BeforeValidator(_names_as_variables),
                       AfterValidator(_declared_once)]
+# Valid for its type once its variables are filled in: templates.check_definition.
+TemplateContent = Annotated[JsonObject, Field(min_length=1)]
 Tags = Annotated[list[Text(MAX_TAG_LENGTH)], Field(max_length=MAX_TAGS)] | None
 
 
@@ -141,8 +143,7 @@ class TemplateChanges(Input):
     template_type: Annotated[MessageType, Lax] = None
     category: Category = None
     description: Description = None
-    # Valid for its type once its variables are filled in: templates.check_definition.
-    template_content: Annotated[JsonObject, Field(min_length=1)] = None
+    template_content: TemplateContent = None
     variables: Variables = None
     preview_data: JsonObject | None = None
     is_public: Flag = False
@@ -153,7 +154,7 @@ class NewTemplate(TemplateChanges):
     what = "a new template"
     template_name: Name
     template_type: Annotated[MessageType, Lax]
-    template_content: Annotated[JsonObject, Field(min_length=1)]
+    template_content: TemplateContent
 
 
 # ---------------------------------------------------------------- batches
