@@ -8,8 +8,9 @@ field path as the app's forms key their slots (``content.text``, ``tags[1]``,
 ``rows[3].content.url``) and a reason in plain words.
 
 Models are strict (``Input``): ``1`` is not ``True``, ``"5"`` is not ``5``, a tuple is
-not a list; enum fields take their values' strings. In JSON mode (``model_validate_json``,
-the HTTP API) datetimes come as ISO 8601 strings.
+not a list, a number is not a time; enum fields take their values' strings, and times
+may come as ISO 8601 text (a JSON body of the HTTP API, which declares its bodies with
+the same models).
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ from wework.security import password_policy
 class Input(BaseModel):
     """Base of the input models: strict types, unknown fields refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True,
-                              arbitrary_types_allowed=False)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
     # Names the input in the reason of an unknown field ("is not a field of <what>").
     what: ClassVar[str] = "this input"
 
@@ -257,7 +257,7 @@ Text = _text  # Text(100): required text of at most 100 characters
 OptionalText = _optional
 Name = _text(100)
 Description = _optional(500)
-Category = _optional(50)  # messages_templates.category is VARCHAR(50)
+Category = _optional(50)  # the templates' category column is VARCHAR(50)
 Code = _text(50, AfterValidator(_code))
 # Before-validators run last-declared first: the canonical form, then required.
 Username = Annotated[str, BeforeValidator(_required), BeforeValidator(_canonical),
@@ -266,11 +266,11 @@ Email = _text(100, AfterValidator(_email))
 OptionalEmail = _optional(100, AfterValidator(_email))
 Phone = _optional(20, AfterValidator(_phone))
 HttpUrl = _optional(500, AfterValidator(_http_url))
-Password = Annotated[str, Field(min_length=1)]  # the policy needs context: check_password
 
 
 def check_password(field: str, value: str, context: tuple[str | None, ...] = ()) -> str:
-    """The password policy of :mod:`wework.security.password_policy` (NIST SP 800-63B);
+    """A password is text (its model's ``str`` field); whether it is acceptable needs the
+    username and e-mail, so it is checked here, after the model: the password policy of :mod:`wework.security.password_policy` (NIST SP 800-63B);
     ``context``: the username and e-mail the password must not contain."""
     problem = password_policy.problem(value, context)
     if problem is not None:
