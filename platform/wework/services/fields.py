@@ -269,9 +269,9 @@ HttpUrl = _optional(500, AfterValidator(_http_url))
 
 
 def check_password(field: str, value: str, context: tuple[str | None, ...] = ()) -> str:
-    """A password is text (its model's ``str`` field); whether it is acceptable needs the
-    username and e-mail, so it is checked here, after the model: the password policy of :mod:`wework.security.password_policy` (NIST SP 800-63B);
-    ``context``: the username and e-mail the password must not contain."""
+    """The password policy of :mod:`wework.security.password_policy` (NIST SP 800-63B),
+    checked after the model (where a password is just text): it needs ``context``, the
+    username and e-mail the password must not contain."""
     problem = password_policy.problem(value, context)
     if problem is not None:
         raise ValidationError(field, problem)
