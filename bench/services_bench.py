@@ -7,9 +7,11 @@ database ``wework_bench_<hex>_0`` that is migrated first and dropped at the end.
 
 1. The batch-enqueue path: ``messages.enqueue_many`` (validation, account and quota
    checks, Core executemany → multi-row INSERTs, ONE transaction) vs the per-row ORM
-   baseline (``session.add`` + ``commit`` per message). Its figure is rows of one
-   transaction per second, not transactions per second (concurrent single sends are a
-   different figure; the callback path is measured by ``bench/callback_bench.py``).
+   baseline (``session.add`` + ``commit`` per message); and the input validation alone
+   (``prepare_row``: the pydantic models of the row and of its content), as a share of it.
+   Its figure is rows of one transaction per second, not transactions per second
+   (concurrent single sends are a different figure; the callback path is measured by
+   ``bench/callback_bench.py``).
 2. Single-message API latency: ``messages.send_message`` p50/p95 (one transaction with
    the tenant-row lock for the quota), beside a bare ``SELECT 1`` round trip.
 3. Callback ingest throughput: ``callbacks.ingest_many`` (raw events stored with one
@@ -127,6 +129,16 @@ def run(args) -> None:
         f"   ratio {args.messages / batch_s / (args.baseline_rows / base_s):.1f}x; "
         f"(rows of one {args.messages:,}-row transaction; not transactions/s)"
     )
+    # The input check alone (each row's MessageRow model and its content model, no
+    # database): its share of the batch path above, measured on the same rows.
+    now = utcnow()
+    t = time.perf_counter()
+    for i, r in enumerate(rows):
+        messages.prepare_row(ctx, r, now, at=f"rows[{i}]")
+    check_s = time.perf_counter() - t
+    print(f"   of which input validation alone    {rate(args.messages, check_s)}  "
+          f"= {check_s / batch_s:.0%} of the batch path's time "
+          f"({check_s / args.messages * 1e6:.1f} µs per row)")
 
     print("== 2. single-message API latency (ms)")
     lat = []

@@ -26,19 +26,20 @@ def _template(ctx, **fields):
     return templates.create_template(ctx, **{**base, **fields})
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("category", "c" * 101),
-    ("is_public", "yes"),
-    ("is_public", 1),
-    ("tags", {"vip": True}),
-    ("tags", ["ok", 5]),
-    ("preview_data", _deep(32)),
-    ("template_content", {"text": "hi", "extra": _deep(40)}),
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("category", "c" * 101, "must be at most 50 characters"),
+    ("is_public", "yes", "must be true or false"),
+    ("is_public", 1, "must be true or false"),
+    ("tags", {"vip": True}, "must be a list"),
+    ("tags", ["ok", 5], "must be text"),
+    ("preview_data", _deep(32), "is nested deeper than 31 levels"),
+    ("template_content", {"text": "hi", "extra": _deep(40)}, "is nested deeper than 31 levels"),
 ])
-def test_template_fields(tenant_ctx, field, value):
+def test_template_fields(tenant_ctx, field, value, reason):
     with pytest.raises(ValidationError) as err:
         _template(tenant_ctx, **{field: value})
     assert err.value.field.startswith(field)
+    assert err.value.reason == reason
     assert not templates.list_templates(tenant_ctx, fresh=True).items
 
 
@@ -64,6 +65,14 @@ def test_a_scheduled_time_past_the_timestamp_range(tenant_ctx, when):
     with pytest.raises(ValidationError) as err:
         _send(tenant_ctx, account, scheduled_time=when)
     assert err.value.field == "scheduled_time"
+    assert err.value.reason == "must be before 2038-01-19T03:14:07 UTC"
+    rows = [{"account_id": account.id, "conversation_id": f"c{i}", "message_type": "text",
+             "content": {"text": "x"}} for i in range(3)]
+    rows[2]["scheduled_time"] = when
+    with pytest.raises(ValidationError) as err:  # the batch path: the row is named
+        messages.enqueue_many(tenant_ctx, rows)
+    assert err.value.field == "rows[2].scheduled_time"
+    assert not messages.list_messages(tenant_ctx, fresh=True).items
     with pytest.raises(ValidationError) as err:
         batches.create_batch(tenant_ctx, task_name="late", account_id=account.id,
                              target_type="manual", target_config={"conversation_ids": ["c"]},
@@ -76,6 +85,7 @@ def test_text_content_with_megabytes_of_extra_keys(tenant_ctx):
     with pytest.raises(ValidationError) as err:
         _send(tenant_ctx, account, content={"text": "hi", "pad": "x" * 5_000_000})
     assert err.value.field == "content.pad"
+    assert err.value.reason == "is not a field of a text message; allowed: text"
     with pytest.raises(ValidationError) as err:
         messages.enqueue_many(tenant_ctx, [{"account_id": account.id, "conversation_id": "c",
                                             "message_type": "link",

@@ -16,6 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wework.errors import ValidationError
+from wework.services import fields
+
 log = logging.getLogger("wework.api")
 
 
@@ -78,8 +81,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
-        return error_response(422, field, str(first.get("msg", "invalid request")))
+        # A body declared with a service's input model (wework.services.inputs) is
+        # refused in the services' words: the same field path, the same reason.
+        if not exc.errors():
+            return error_response(422, None, "invalid request")
+        first = exc.errors()[0]
+        loc = tuple(first.get("loc", ()))[1:]  # after "body" / "query" / "path"
+        loc += tuple((first.get("ctx") or {}).get("loc", ()))
+        return error_response(422, fields.path(loc) or None, fields.reason(first))
+
+    @app.exception_handler(ValidationError)
+    async def refused(request: Request, exc: ValidationError) -> JSONResponse:
+        return error_response(422, exc.field, exc.reason)
 
     app.add_middleware(ErrorsAsJson)

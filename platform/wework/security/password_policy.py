@@ -15,7 +15,7 @@
 - Context-specific words: it may not contain the user's username or the local part of
   their e-mail address.
 
-:func:`problem` answers the reason or None; ``wework.services.validators.password`` turns
+:func:`problem` answers the reason or None; ``wework.services.fields.check_password`` turns
 it into a ValidationError naming the field.
 """
 

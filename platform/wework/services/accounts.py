@@ -43,7 +43,7 @@ model's EncryptedString; ``phone_hash``/``email_hash`` hold the keyed HMAC used 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -61,8 +61,9 @@ from wework.errors import (
 from wework.models import AccountStatusHistory, Tenant, User, WeworkAccount, utcnow
 from wework.security.crypto import lookup_hash
 from wework.services import audit
-from wework.services import validators as v
 from wework.services.context import ServiceContext, system_context
+from wework.services.fields import Email, Phone, ReportedTime, check, parse
+from wework.services.inputs import AccountChanges, NewAccount, StatusChange
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
 from wework.services.rows import check_unique, flush_unique, load_owned, require_owned
@@ -93,10 +94,6 @@ MAX_LOGIN_RETRIES = 5
 HEARTBEAT_TIMEOUT_SECONDS = 90
 SWEEP_BATCH = 500
 HEARTBEAT_TIMEOUT_REASON = "heartbeat timeout"
-# How far ahead of this server's clock a heartbeat may be stamped (issue 16 item 11): a
-# heartbeat from the future would pin the account online (the stale sweep compares it
-# with now) and show a negative age.
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 # Status changes the tenant hears about through its webhook (same transaction).
 WEBHOOK_EVENTS = {S.OFFLINE: WebhookEvent.ACCOUNT_OFFLINE, S.ERROR: WebhookEvent.ACCOUNT_ERROR}
 
@@ -131,40 +128,20 @@ def _history(s: Session, ctx: ServiceContext, account: WeworkAccount, old: str |
              extra_data: dict | None = None, operator_type: str | None = None) -> None:
     s.add(AccountStatusHistory(
         account_id=account.id, old_status=old, new_status=new,
-        reason=v.text("reason", reason, 500, required=False),
-        error_message=error_message, extra_data=v.json_object("extra_data", extra_data),
+        reason=reason, error_message=error_message, extra_data=extra_data,
         operator_id=ctx.actor.user_id,
         operator_type=OperatorType(operator_type or ctx.operator_type),
         created_at=utcnow(),
     ))
 
 
-def _clean_contact(fields: dict[str, Any]) -> dict[str, Any]:
+def _with_lookup_hashes(fields: dict[str, Any]) -> dict[str, Any]:
+    """The validated fields, with the keyed hashes of a phone or e-mail being set."""
     out = dict(fields)
     if "phone" in out:
-        out["phone"] = v.phone("phone", out["phone"])
         out["phone_hash"] = lookup_hash(out["phone"])
     if "email" in out:
-        out["email"] = v.email("email", out["email"], required=False)
         out["email_hash"] = lookup_hash(out["email"])
-    return out
-
-
-def _clean(s: Session, ctx: ServiceContext, fields: dict[str, Any]) -> dict[str, Any]:
-    out = _clean_contact(fields)
-    checks = {
-        "account_name": lambda x: v.text("account_name", x, 100),
-        "guid": lambda x: v.text("guid", x, 100, required=False),
-        "login_token": lambda x: v.text("login_token", x, 255, required=False),
-        "qr_code_url": lambda x: v.url("qr_code_url", x),
-        "config": lambda x: v.json_object("config", x),
-        "user_info": lambda x: v.json_object("user_info", x),
-    }
-    for field, check in checks.items():
-        if field in out:
-            out[field] = check(out[field])
-    if out.get("user_id") is not None:
-        require_owned(s, ctx, User, {out["user_id"]}, "user_id")
     return out
 
 
@@ -197,14 +174,15 @@ def create_account(
 ) -> WeworkAccount:
     """A new account in status ``created``; refused past the tenant's ``max_accounts``."""
     ctx.require(ACCOUNT_MANAGE)
+    fields = _with_lookup_hashes(parse(NewAccount, dict(
+        account_name=account_name, phone=phone, email=email, user_id=user_id, guid=guid,
+        login_token=login_token, qr_code_url=qr_code_url, config=config)).given())
     with tenant_transaction(ctx) as s:
         # Locking the tenant row serialises concurrent creations against the quota.
         tenant = s.get(Tenant, ctx.tenant_id, with_for_update=True)
         if tenant is None:
             raise NotFoundError("tenant", ctx.tenant_id)
-        fields = _clean(s, ctx, dict(
-            account_name=account_name, phone=phone, email=email, user_id=user_id, guid=guid,
-            login_token=login_token, qr_code_url=qr_code_url, config=config))
+        require_owned(s, ctx, User, {fields.get("user_id")}, "user_id")
         count = s.scalar(select(func.count()).select_from(WeworkAccount)
                          .where(WeworkAccount.tenant_id == ctx.tenant_id))
         if count >= tenant.max_accounts:
@@ -254,20 +232,14 @@ def list_accounts(
                         limit=limit, cursor=cursor)
 
 
-_UPDATABLE = ("account_name", "phone", "email", "user_id", "guid", "login_token",
-              "qr_code_url", "config", "user_info")
-
-
 def update_account(ctx: ServiceContext, account_id: str, **changes: Any) -> WeworkAccount:
     """Change any of account_name, phone, email, user_id, guid, login_token, qr_code_url,
     config, user_info. The status changes only through :func:`change_status`."""
-    for field in changes:
-        if field not in _UPDATABLE:
-            raise ValidationError(field, "is not an account field that can be changed here")
+    fields = _with_lookup_hashes(parse(AccountChanges, changes).given())
     ctx.require(ACCOUNT_MANAGE)
     with tenant_transaction(ctx) as s:
         account = load_owned(s, ctx, WeworkAccount, account_id, "account", lock=True)
-        fields = _clean(s, ctx, changes)
+        require_owned(s, ctx, User, {fields.get("user_id")}, "user_id")
         _check_unique(s, account.tenant_id, fields, exclude_id=account.id)
         if "guid" in fields:
             ACCOUNT_GUIDS.evict_on_commit(s, account.guid, fields["guid"])
@@ -288,13 +260,13 @@ def _find_by_hash(ctx: ServiceContext, column, digest: str) -> list[WeworkAccoun
 def find_by_phone(ctx: ServiceContext, phone: str) -> list[WeworkAccount]:
     """Accounts of the tenant bound to this phone number (via phone_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    return _find_by_hash(ctx, WeworkAccount.phone_hash, lookup_hash(v.phone("phone", phone)))
+    return _find_by_hash(ctx, WeworkAccount.phone_hash, lookup_hash(check(Phone, "phone", phone)))
 
 
 def find_by_email(ctx: ServiceContext, email: str) -> list[WeworkAccount]:
     """Accounts of the tenant bound to this email address (via email_hash)."""
     ctx.require(ACCOUNT_MANAGE)
-    return _find_by_hash(ctx, WeworkAccount.email_hash, lookup_hash(v.email("email", email)))
+    return _find_by_hash(ctx, WeworkAccount.email_hash, lookup_hash(check(Email, "email", email)))
 
 
 def _retry_cap(s: Session, tenant_id: str) -> int:
@@ -322,7 +294,10 @@ def change_status(
     transaction; otherwise it runs its own. ``operator_type`` overrides the default
     (``user``, or ``system`` for a system context)."""
     ctx.require(ACCOUNT_MANAGE)
-    target = _status("new_status", new_status)
+    change = parse(StatusChange, dict(new_status=new_status, reason=reason,
+                                      error_message=error_message, extra_data=extra_data))
+    target, reason, error_message, extra_data = (change.new_status, change.reason,
+                                                 change.error_message, change.extra_data)
     if operator_type is not None:
         operator_type = OperatorType(operator_type)
     with tenant_transaction(ctx, session) as s:
@@ -385,20 +360,8 @@ def status_history(ctx: ServiceContext, account_id: str) -> list[AccountStatusHi
 
 def heartbeat_time(at: datetime | None, field: str = "at") -> datetime:
     """The heartbeat's time as naive UTC (now when None); ValidationError naming ``field``
-    when it is more than MAX_CLOCK_SKEW ahead of now. Past times are kept: a late
-    heartbeat is real (the sweep may already have taken the account offline)."""
-    now = utcnow()
-    if at is None:
-        return now
-    if not isinstance(at, datetime):
-        raise ValidationError(field, "must be a datetime")
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    if at > now + MAX_CLOCK_SKEW:
-        raise ValidationError(field, f"{at.isoformat()} is in the future (more than "
-                              f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes ahead of the "
-                              "server's clock)")
-    return at
+    when it is more than MAX_CLOCK_SKEW ahead of now (``fields.ReportedTime``)."""
+    return utcnow() if at is None else check(ReportedTime, field, at)
 
 
 def record_heartbeat(ctx: ServiceContext, account_id: str,

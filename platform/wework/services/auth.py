@@ -35,14 +35,14 @@ from sqlalchemy.orm import Session
 
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus, UserStatus
-from wework.errors import AuthenticationError, NotFoundError, ValidationError
+from wework.errors import AuthenticationError, NotFoundError
 from wework.models import Tenant, User, utcnow
 from wework.security import passwords
 from wework.services import login_throttle
 from wework.services import roles as roles_service
 from wework.services import tenants as tenants_service
-from wework.services import validators as v
 from wework.services.context import Actor, ServiceContext
+from wework.services.fields import canonical_username
 from wework.services.uow import shard_read_session, transaction
 from wework.services.users import USERS
 
@@ -67,8 +67,8 @@ def _candidates(username: str, tenant_code: str | None) -> list[tuple[str, str]]
 
 def _canonical_or_none(stored: str) -> str | None:
     try:
-        return v.canonical_username("username", stored)
-    except ValidationError:  # a row from before the rule, holding a control character
+        return canonical_username(stored)
+    except ValueError:  # a row from before the rule, holding a control character
         return None
 
 
@@ -79,8 +79,8 @@ def login(username: str, password: str, client_ip: str | None,
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise AuthenticationError()  # nothing to look up: no username exists as ""
     try:
-        username = v.canonical_username("username", username)
-    except ValidationError:
+        username = canonical_username(username)
+    except ValueError:
         raise AuthenticationError() from None  # no user can have this name
     login_throttle.before_attempt(username, client_ip)
     actor = _verify(username, password, client_ip, tenant_code)

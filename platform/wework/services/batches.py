@@ -27,18 +27,17 @@ checked at any time. The task completes when every message is sent or failed.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wework.db.sharding import all_shards
-from wework.enums import BatchStatus, ConversationType, MessageStatus, TargetType
+from wework.enums import BatchStatus, ConversationType, MessageStatus, MessageType
 from wework.errors import (
     InvalidTransitionError,
     NotFoundError,
@@ -48,62 +47,34 @@ from wework.errors import (
 from wework.models import BatchSendTask, Conversation, Message, utcnow
 from wework.services import audit, templates
 from wework.services import messages as msgs
-from wework.services import validators as v
-from wework.services.content import parse_message_type, validate_content
+from wework.services.content import validate_content
 from wework.services.context import ServiceContext
+from wework.services.fields import Input, parse
+from wework.services.inputs import (
+    TARGETS,
+    GroupTargets,
+    ImportTargets,
+    ManualTargets,
+    NewBatch,
+    SendStrategy,
+)
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
 from wework.services.uow import read_session, shard_transaction, tenant_transaction
-
-HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-MAX_RATE_PER_MINUTE = 10_000
-
 
 # ---------------------------------------------------------------- send strategy
 
 
 def parse_strategy(strategy: Any) -> dict[str, Any] | None:
-    """Validate a send_strategy; returns it normalised (timezone defaults to UTC)."""
+    """Validate a send_strategy (:class:`~wework.services.inputs.SendStrategy`); returns
+    it normalised (timezone defaults to UTC)."""
     if strategy is None:
         return None
-    if not isinstance(strategy, Mapping):
-        raise ValidationError("send_strategy", "must be a JSON object")
-    unknown = set(strategy) - {"rate_per_minute", "windows", "timezone"}
-    for key in sorted(unknown):
-        raise ValidationError(f"send_strategy.{key}", "is not a strategy setting")
-    out: dict[str, Any] = {}
-    rate = strategy.get("rate_per_minute")
-    if rate is not None:
-        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
-            raise ValidationError("send_strategy.rate_per_minute", "must be a positive integer")
-        if rate > MAX_RATE_PER_MINUTE:
-            raise ValidationError(
-                "send_strategy.rate_per_minute", f"must be at most {MAX_RATE_PER_MINUTE}"
-            )
-        out["rate_per_minute"] = rate
-    tz = strategy.get("timezone", "UTC")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValidationError("send_strategy.timezone", f"unknown time zone {tz!r}") from None
-    out["timezone"] = tz
-    windows = strategy.get("windows")
-    if windows is not None:
-        if not isinstance(windows, list) or not windows:
-            raise ValidationError("send_strategy.windows", 'must be a list of ["HH:MM", "HH:MM"]')
-        for i, w in enumerate(windows):
-            if (
-                not isinstance(w, list | tuple)
-                or len(w) != 2
-                or not all(isinstance(t, str) and HHMM.match(t) for t in w)
-            ):
-                raise ValidationError(
-                    f"send_strategy.windows[{i}]", 'must be ["HH:MM", "HH:MM"] (24-hour)'
-                )
-            if w[0] == w[1]:
-                raise ValidationError(f"send_strategy.windows[{i}]", "start equals end")
-        out["windows"] = [list(w) for w in windows]
-    return out
+    return _strategy_dict(parse(SendStrategy, strategy, at="send_strategy"))
+
+
+def _strategy_dict(strategy: SendStrategy | None) -> dict[str, Any] | None:
+    return None if strategy is None else strategy.model_dump(exclude_none=True)
 
 
 def in_send_window(strategy: Mapping[str, Any] | None, now_utc: datetime) -> bool:
@@ -124,58 +95,28 @@ def in_send_window(strategy: Mapping[str, Any] | None, now_utc: datetime) -> boo
 # ---------------------------------------------------------------- targets
 
 
-def _conversation_ids(values: Any, field: str) -> list[str]:
-    if not isinstance(values, list) or not values:
-        raise ValidationError(field, "must be a non-empty list of conversation ids")
-    return [msgs.check_conversation_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
-
-
 def resolve_targets(
-    session: Session, account_id: str, target_type: TargetType, config: Any
+    session: Session, account_id: str, targets_of: Input
 ) -> list[tuple[str, dict[str, Any]]]:
-    """(conversation_id, per-target variables) for every target, first occurrence wins."""
-    if not isinstance(config, Mapping):
-        raise ValidationError("target_config", "must be a JSON object")
+    """(conversation_id, per-target variables) for every target of ``targets_of`` (the
+    target_config checked for its type: ``inputs.TARGETS``), first occurrence wins."""
     targets: list[tuple[str, dict[str, Any]]] = []
-    if target_type is TargetType.MANUAL:
-        ids = _conversation_ids(config.get("conversation_ids"), "target_config.conversation_ids")
-        targets = [(c, {}) for c in ids]
-    elif target_type is TargetType.IMPORT:
-        rows = config.get("rows")
-        if not isinstance(rows, list) or not rows:
-            raise ValidationError("target_config.rows", "must be a non-empty list")
-        for i, row in enumerate(rows):
-            field = f"target_config.rows[{i}]"
-            if not isinstance(row, Mapping):
-                raise ValidationError(field, "must be an object with conversation_id")
-            conv = msgs.check_conversation_id(
-                row.get("conversation_id"), f"{field}.conversation_id"
-            )
-            variables = row.get("variables") or {}
-            if not isinstance(variables, Mapping):
-                raise ValidationError(f"{field}.variables", "must be an object")
-            targets.append((conv, dict(variables)))
+    if isinstance(targets_of, ManualTargets):
+        targets = [(c, {}) for c in targets_of.conversation_ids]
+    elif isinstance(targets_of, ImportTargets):
+        targets = [(row.conversation_id, dict(row.variables or {})) for row in targets_of.rows]
     else:
         stmt = select(Conversation.conversation_id).where(
             Conversation.account_id == account_id, Conversation.is_active.is_(True)
         )
-        if target_type is TargetType.GROUP:
+        if isinstance(targets_of, GroupTargets):
             stmt = stmt.where(Conversation.conversation_type == ConversationType.GROUP)
-        else:  # FILTER
-            tags, ctype = config.get("tags"), config.get("conversation_type")
-            if tags is None and ctype is None:
-                raise ValidationError("target_config", "filter needs tags and/or conversation_type")
-            if tags is not None:
-                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                    raise ValidationError("target_config.tags", "must be a list of strings")
-                stmt = stmt.where(func.json_overlaps(Conversation.tags, json.dumps(tags)) == 1)
-            if ctype is not None:
-                try:
-                    stmt = stmt.where(Conversation.conversation_type == ConversationType(ctype))
-                except ValueError:
-                    raise ValidationError(
-                        "target_config.conversation_type", "must be private or group"
-                    ) from None
+        else:  # FilterTargets
+            if targets_of.tags is not None:
+                stmt = stmt.where(func.json_overlaps(Conversation.tags,
+                                                     json.dumps(targets_of.tags)) == 1)
+            if targets_of.conversation_type is not None:
+                stmt = stmt.where(Conversation.conversation_type == targets_of.conversation_type)
         targets = [(c, {}) for c in session.scalars(stmt.order_by(Conversation.conversation_id))]
     seen: set[str] = set()
     unique = []
@@ -209,30 +150,24 @@ def create_batch(
     """Create a task and expand it into one pending message per target, all in one
     transaction (quota checked for the whole batch). The task starts ``running``."""
     ctx.require(BATCH_MANAGE)
-    if not isinstance(task_name, str) or not task_name.strip() or len(task_name) > 100:
-        raise ValidationError("task_name", "must be 1–100 characters")
-    try:
-        ttype = TargetType(target_type)
-    except ValueError:
-        allowed = ", ".join(t.value for t in TargetType)
-        raise ValidationError("target_type", f"unknown target type; one of {allowed}") from None
-    strategy = parse_strategy(send_strategy)
-    msgs.check_priority(priority)
-    scheduled_time = msgs.to_utc_naive(scheduled_time, "scheduled_time")
-    v.json_object("target_config", target_config)
-    v.json_object("template_values", template_values)
-    if (template_id is None) == (content is None):
-        raise ValidationError("template_id", "give either template_id or content")
-    if content is not None:
-        mtype = parse_message_type(message_type)
+    batch = parse(NewBatch, dict(
+        task_name=task_name, account_id=account_id, target_type=target_type,
+        target_config=target_config, template_id=template_id,
+        template_values=template_values, message_type=message_type, content=content,
+        send_strategy=send_strategy, priority=priority, scheduled_time=scheduled_time))
+    if batch.content is not None:
+        mtype = batch.message_type
         validate_content(mtype, content)
+    ttype, strategy = batch.target_type, _strategy_dict(batch.send_strategy)
+    targets_of = parse(TARGETS[ttype], target_config, at="target_config")
+    task_name, scheduled_time = batch.task_name, batch.scheduled_time
     now = utcnow()
     with tenant_transaction(ctx) as s:
         msgs.require_accounts(s, ctx, {account_id})
-        targets = resolve_targets(s, account_id, ttype, target_config)
+        targets = resolve_targets(s, account_id, targets_of)
         if template_id is not None:
             template = templates.use_template(s, ctx, template_id, uses=len(targets))
-            mtype = parse_message_type(template.template_type)
+            mtype = MessageType(template.template_type)
             base = dict(template_values or {})
             rendered = []
             for i, (_, variables) in enumerate(targets):

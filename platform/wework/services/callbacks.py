@@ -74,10 +74,12 @@ from wework.errors import (
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
 from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
-from wework.services import accounts
+from wework.services import accounts, fields
 from wework.services import messages as msgs
 from wework.services.accounts import AccountRef
 from wework.services.context import ServiceContext, system_context
+from wework.services.fields import MAX_JSON_DEPTH, check, json_depth
+from wework.services.inputs import REPLAYABLE, CallbackReplay, ConversationId, EventReplay
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import shard_transaction, transaction, transaction_lost
@@ -86,10 +88,9 @@ INTAKE_SHARD = 0  # raw events are stored before their tenant is known
 UNPARSED = "unparsed"
 # received/processing: processing was interrupted (crash, database down) before the result
 # was saved; the dedup key makes re-applying such an event safe.
-REPLAYABLE = frozenset({CallbackStatus.FAILED, CallbackStatus.RECEIVED, CallbackStatus.PROCESSING})
 # MariaDB refuses JSON with more than 31 arrays/objects nested in one another (measured on
 # 10.11: JSON_VALID is 0 and every JSON column's json_valid CHECK fails, ERROR 4025).
-MAX_JSON_NESTING = 31
+MAX_JSON_NESTING = MAX_JSON_DEPTH
 
 
 class CallbackError(ValidationError):
@@ -156,22 +157,6 @@ def _timestamp(value: Any) -> datetime | None:
     return ts.replace(microsecond=0)
 
 
-def nesting(value: Any) -> int:
-    """How many arrays/objects are nested in one another in ``value`` (a scalar: 0).
-    Iterative: the values come from untrusted bodies, as deep as the parser allowed."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def parse(raw: str) -> ParsedEvent:
     try:
         body = json.loads(raw)
@@ -181,7 +166,7 @@ def parse(raw: str) -> ParsedEvent:
         raise CallbackError("body", "must be a JSON object")
     for key, value in body.items():
         # parsed_data keeps every field one level below its top-level object
-        depth = 1 + nesting(value)
+        depth = 1 + json_depth(value)
         if depth > MAX_JSON_NESTING:
             raise CallbackError(
                 str(key)[:100],
@@ -822,7 +807,7 @@ def _conversation(s: Session, ctx: ServiceContext, account: AccountRef, e: Parse
 
 def _conversation_id_field(value: Any) -> str:
     try:
-        return msgs.check_conversation_id(value, "data.conversation_id")
+        return check(ConversationId, "data.conversation_id", value)
     except ValidationError as exc:
         raise CallbackError(exc.field, exc.reason) from None
 
@@ -844,18 +829,13 @@ def replay(
     With a context, it needs ``callback:replay`` and replays only the events of the
     tenant's own accounts (a super-admin's replay is platform-wide); without one it runs
     as the system, platform-wide."""
+    request = fields.parse(CallbackReplay, dict(status=status, limit=limit,
+                                                received_before=received_before))
+    wanted, limit = request.status, request.limit
     guids = None
     if ctx is not None:
         ctx.require(CALLBACK_REPLAY)
         guids = _tenant_guids(ctx)
-    try:
-        wanted = CallbackStatus(status)
-    except ValueError:
-        raise ValidationError("status", f"unknown callback status {status!r}") from None
-    if wanted not in REPLAYABLE:
-        raise ValidationError("status", "only failed, received or processing events replay")
-    if not isinstance(limit, int) or limit < 1:
-        raise ValidationError("limit", "must be a positive integer")
     with shard_transaction(INTAKE_SHARD) as s:
         events = list(
             s.scalars(
@@ -921,9 +901,8 @@ def list_events(
 def replay_events(ctx: ServiceContext, event_ids: list[str]) -> list[CallbackEvent]:
     """Process the named events again (each must be replayable: failed, or received /
     processing after an interruption). Another tenant's event is not found."""
+    event_ids = fields.parse(EventReplay, {"event_ids": event_ids}).event_ids
     ctx.require(CALLBACK_REPLAY)
-    if not event_ids:
-        raise ValidationError("event_ids", "choose at least one event")
     guids = _tenant_guids(ctx)
     with shard_transaction(INTAKE_SHARD) as s:
         events = {e.id: e for e in s.scalars(

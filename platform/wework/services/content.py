@@ -1,4 +1,4 @@
-"""Validation of message content, one rule set per message type.
+"""Message content, one model per message type.
 
 Every error names the offending field as ``content.<key>`` (or ``message_type``), so a
 form can show it beside the right input. Content is the JSON stored in
@@ -11,19 +11,108 @@ form can show it beside the right input. Content is the JSON stored in
 | link        | title, url                                 | description, thumb_url |
 | miniprogram | appid, title, pagepath                     | thumb_url / thumb_media_id |
 | at          | mentions (non-empty list of user ids, or "all") | text           |
+
+Any other key is refused, so a message cannot smuggle megabytes of extra keys into the
+database and on to the gateway; every string is bounded, so the content is too.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
+from pydantic import AfterValidator, model_validator
 
 from wework.enums import MessageType
 from wework.errors import ValidationError
-from wework.services.validators import json_value
+from wework.services.fields import Input, OptionalText, Text, field_error, join, refuse
 
 MAX_TEXT_LENGTH = 4000  # WeCom's limit for one text message (characters)
 MAX_FIELD_LENGTH = 2048
 MAX_MENTIONS = 200
+MAX_USER_ID_LENGTH = 64  # a WeCom userid
+
+
+def _http(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise refuse("must be an http(s) URL")
+    return value
+
+
+String = Text(MAX_FIELD_LENGTH)
+OptionalString = OptionalText(MAX_FIELD_LENGTH)
+Link = Text(MAX_FIELD_LENGTH, AfterValidator(_http))
+OptionalLink = OptionalText(MAX_FIELD_LENGTH, AfterValidator(_http))
+
+
+def _mentions(value: Any) -> Any:
+    if value == "all":
+        return value
+    if not isinstance(value, list) or not value:
+        raise refuse('must be a non-empty list of user ids or "all"')
+    if len(value) > MAX_MENTIONS:
+        raise refuse(f"at most {MAX_MENTIONS} mentions")
+    for i, m in enumerate(value):
+        if not isinstance(m, str) or not m.strip():
+            raise refuse("must be a non-empty string", at=(i,))
+        if len(m) > MAX_USER_ID_LENGTH:
+            raise refuse(f"must be at most {MAX_USER_ID_LENGTH} characters", at=(i,))
+    return value
+
+
+class TextContent(Input):
+    what = "a text message"
+    text: Text(MAX_TEXT_LENGTH)
+
+
+class ImageContent(Input):
+    what = "an image message"
+    url: OptionalLink = None
+    media_id: OptionalString = None
+
+    @model_validator(mode="after")
+    def _url_or_media_id(self):
+        if self.url is None and self.media_id is None:
+            raise refuse("url or media_id is required", at=("url",))
+        return self
+
+
+class FileContent(ImageContent):
+    what = "a file message"
+    filename: OptionalText(255) = None
+
+
+class LinkContent(Input):
+    what = "a link message"
+    title: Text(512)
+    url: Link
+    description: OptionalString = None
+    thumb_url: OptionalString = None
+
+
+class MiniprogramContent(Input):
+    what = "a miniprogram message"
+    appid: Text(64)
+    title: Text(512)
+    pagepath: String
+    thumb_url: OptionalString = None
+    thumb_media_id: OptionalString = None
+
+
+class AtContent(Input):
+    what = "an @-mention message"
+    mentions: Annotated[Any, AfterValidator(_mentions)]
+    text: OptionalText(MAX_TEXT_LENGTH) = None
+
+
+MODELS: dict[MessageType, type[Input]] = {
+    MessageType.TEXT: TextContent,
+    MessageType.IMAGE: ImageContent,
+    MessageType.FILE: FileContent,
+    MessageType.LINK: LinkContent,
+    MessageType.MINIPROGRAM: MiniprogramContent,
+    MessageType.AT: AtContent,
+}
 
 
 def parse_message_type(value: str | MessageType, field: str = "message_type") -> MessageType:
@@ -34,85 +123,18 @@ def parse_message_type(value: str | MessageType, field: str = "message_type") ->
         raise ValidationError(field, f"unknown message type {value!r}; one of {allowed}") from None
 
 
-def _string(content: dict[str, Any], key: str, *, required: bool, limit: int = MAX_FIELD_LENGTH):
-    value = content.get(key)
-    if value is None:
-        if required:
-            raise ValidationError(f"content.{key}", "is required")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"content.{key}", "must be a string")
-    if not value.strip():
-        raise ValidationError(f"content.{key}", "must not be empty")
-    if len(value) > limit:
-        raise ValidationError(f"content.{key}", f"is longer than {limit} characters")
-    return value
-
-
-def _media(content: dict[str, Any]) -> None:
-    url = _string(content, "url", required=False)
-    media_id = _string(content, "media_id", required=False)
-    if url is None and media_id is None:
-        raise ValidationError("content.url", "url or media_id is required")
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise ValidationError("content.url", "must be an http(s) URL")
-
-
-# The keys each type may carry (the table above); anything else is refused, so a message
-# cannot smuggle megabytes of extra keys into the database and on to the gateway.
-KEYS: dict[MessageType, frozenset[str]] = {
-    MessageType.TEXT: frozenset({"text"}),
-    MessageType.IMAGE: frozenset({"url", "media_id"}),
-    MessageType.FILE: frozenset({"url", "media_id", "filename"}),
-    MessageType.LINK: frozenset({"title", "url", "description", "thumb_url"}),
-    MessageType.MINIPROGRAM: frozenset({"appid", "title", "pagepath", "thumb_url",
-                                        "thumb_media_id"}),
-    MessageType.AT: frozenset({"mentions", "text"}),
-}
-MAX_CONTENT_BYTES = 32 * 1024  # 4000 characters of text are at most 16 KB of UTF-8
-
-
-def validate_content(message_type: str | MessageType, content: Any) -> dict[str, Any]:
-    """Return ``content`` if it is valid for ``message_type``; raise ValidationError naming
-    the field otherwise."""
-    mtype = parse_message_type(message_type)
+def validate_content(message_type: str | MessageType, content: Any, *,
+                     at: str = "") -> dict[str, Any]:
+    """Return ``content`` as given if it is valid for ``message_type``; raise
+    ValidationError naming the field (``content.<key>``, under ``at``) otherwise."""
+    try:
+        model = MODELS[MessageType(message_type)]
+    except ValueError:
+        parse_message_type(message_type, join(at, "message_type"))  # raises, naming it
     if not isinstance(content, dict):
-        raise ValidationError("content", "must be a JSON object")
-    for key in sorted(set(content) - KEYS[mtype], key=str):
-        raise ValidationError(f"content.{key}", f"is not a field of a {mtype.value} message; "
-                              f"allowed: {', '.join(sorted(KEYS[mtype]))}")
-    json_value("content", content, max_bytes=MAX_CONTENT_BYTES)
-    if mtype is MessageType.TEXT:
-        _string(content, "text", required=True, limit=MAX_TEXT_LENGTH)
-    elif mtype in (MessageType.IMAGE, MessageType.FILE):
-        _media(content)
-        if mtype is MessageType.FILE:
-            _string(content, "filename", required=False, limit=255)
-    elif mtype is MessageType.LINK:
-        _string(content, "title", required=True, limit=512)
-        url = _string(content, "url", required=True)
-        if not url.startswith(("http://", "https://")):
-            raise ValidationError("content.url", "must be an http(s) URL")
-        _string(content, "description", required=False)
-    elif mtype is MessageType.MINIPROGRAM:
-        _string(content, "appid", required=True, limit=64)
-        _string(content, "title", required=True, limit=512)
-        _string(content, "pagepath", required=True)
-        _string(content, "thumb_url", required=False)
-        _string(content, "thumb_media_id", required=False)
-    elif mtype is MessageType.AT:
-        mentions = content.get("mentions")
-        if mentions is None:
-            raise ValidationError("content.mentions", "is required")
-        if mentions != "all":
-            if not isinstance(mentions, list) or not mentions:
-                raise ValidationError(
-                    "content.mentions", 'must be a non-empty list of user ids or "all"'
-                )
-            if len(mentions) > MAX_MENTIONS:
-                raise ValidationError("content.mentions", f"at most {MAX_MENTIONS} mentions")
-            for i, m in enumerate(mentions):
-                if not isinstance(m, str) or not m.strip():
-                    raise ValidationError(f"content.mentions[{i}]", "must be a non-empty string")
-        _string(content, "text", required=False, limit=MAX_TEXT_LENGTH)
+        raise ValidationError(join(at, "content"), "must be a JSON object")
+    try:
+        model.model_validate(content)
+    except pydantic.ValidationError as exc:
+        raise field_error(exc, join(at, "content")) from None
     return content

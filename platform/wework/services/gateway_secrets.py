@@ -14,7 +14,6 @@ default): both verify meanwhile, so the gateway can switch without losing a call
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,12 +25,13 @@ from wework.errors import ConflictError, NotFoundError, ValidationError
 from wework.models import GatewaySecret, utcnow
 from wework.security import webhooks
 from wework.services.context import ServiceContext
+from wework.services.fields import parse
+from wework.services.inputs import MAX_GRACE_HOURS as MAX_GRACE_HOURS  # the app's input bound
+from wework.services.inputs import GatewaySecretRequest
 from wework.services.permissions import PLATFORM_ADMIN
 from wework.services.uow import shard_transaction
 
 SECRETS_SHARD = 0  # platform-wide rows live on the intake shard
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-MAX_GRACE_HOURS = 24 * 30
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,6 @@ def _info(row: GatewaySecret, now: datetime) -> SecretInfo:
                       row.created_at, row.expires_at, row.revoked_at, _state(row, now))
 
 
-def _check_name(gateway_name: str) -> str:
-    name = gateway_name.strip() if isinstance(gateway_name, str) else ""
-    if not NAME.match(name):
-        raise ValidationError("gateway_name", "1-100 letters, digits, '.', '_' or '-', "
-                                              "starting with a letter or digit")
-    return name
-
-
 def _valid(now: datetime):
     return (GatewaySecret.revoked_at.is_(None),
             or_(GatewaySecret.expires_at.is_(None), GatewaySecret.expires_at > now))
@@ -100,7 +92,7 @@ def create(ctx: ServiceContext | None, gateway_name: str) -> IssuedSecret:
     """A first secret for a gateway. Refused if the gateway already has a valid one
     (rotate it instead)."""
     created_by = _actor(ctx)
-    name = _check_name(gateway_name)
+    name = parse(GatewaySecretRequest, {"gateway_name": gateway_name}).gateway_name
     now = utcnow().replace(microsecond=0)
     with shard_transaction(SECRETS_SHARD) as s:
         existing = s.scalar(select(GatewaySecret.id).where(
@@ -116,10 +108,11 @@ def rotate(ctx: ServiceContext | None, gateway_name: str,
     """A new secret for the gateway; its current secrets stay valid for ``grace_hours``
     more (0: they end now). Secrets already expiring keep the earlier of the two ends."""
     created_by = _actor(ctx)
-    name = _check_name(gateway_name)
-    grace = get_settings().gateway_secret_grace_hours if grace_hours is None else grace_hours
-    if not isinstance(grace, int | float) or not 0 <= grace <= MAX_GRACE_HOURS:
-        raise ValidationError("grace_hours", f"must be between 0 and {MAX_GRACE_HOURS}")
+    request = parse(GatewaySecretRequest, {
+        "gateway_name": gateway_name,
+        "grace_hours": get_settings().gateway_secret_grace_hours if grace_hours is None
+        else grace_hours})
+    name, grace = request.gateway_name, request.grace_hours
     now = utcnow().replace(microsecond=0)
     ends = now + timedelta(hours=grace)
     with shard_transaction(SECRETS_SHARD) as s:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -55,8 +55,10 @@ from wework.models import (
 )
 from wework.services import quota
 from wework.services.accounts import owned_account_ids
-from wework.services.content import parse_message_type, validate_content
+from wework.services.content import validate_content
 from wework.services.context import ServiceContext
+from wework.services.fields import parse
+from wework.services.inputs import DEFAULT_PRIORITY, MessageRow
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.rows import require_owned
@@ -64,7 +66,6 @@ from wework.services.tenants import tenant_settings
 from wework.services.uow import read_session, tenant_transaction
 from wework.services.webhooks import Event, iso, record_event, record_events
 
-PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 1, 10, 5
 MAX_RETRIES = 3
 RETRY_BASE_SECONDS = 30
 INSERT_CHUNK = 5000  # rows per executemany (pymysql folds them into multi-row INSERTs)
@@ -103,42 +104,6 @@ class SendOutcome:
     error_code: str | None = None
     error_message: str | None = None
     retryable: bool = True
-
-
-# ---------------------------------------------------------------- validation helpers
-
-
-# MariaDB's TIMESTAMP ends at 2038-01-19 03:14:07 UTC; a later time would be refused (or
-# stored as zero) by the database instead of named here.
-TIMESTAMP_MAX = datetime(2038, 1, 19, 3, 14, 7)
-
-
-def to_utc_naive(value: datetime | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationError(field, "must be a datetime")
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    if value > TIMESTAMP_MAX:
-        raise ValidationError(field, f"must be before {TIMESTAMP_MAX.isoformat()} UTC")
-    return value.replace(microsecond=0)
-
-
-def check_priority(priority: Any, field: str = "priority") -> int:
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise ValidationError(field, "must be an integer")
-    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise ValidationError(field, f"must be from {PRIORITY_MIN} to {PRIORITY_MAX}")
-    return priority
-
-
-def check_conversation_id(value: Any, field: str = "conversation_id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    if len(value) > 100:
-        raise ValidationError(field, "is longer than 100 characters")
-    return value
 
 
 def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str],
@@ -190,32 +155,26 @@ def check_quota(session: Session, tenant_id: str, adding: int, now: datetime) ->
 
 
 def prepare_row(
-    ctx: ServiceContext, row: Mapping[str, Any], now: datetime, *, prefix: str = ""
+    ctx: ServiceContext, row: Mapping[str, Any], now: datetime, *, at: str = ""
 ) -> dict[str, Any]:
-    """Validate one message row and return the dict inserted into ``messages``."""
-    mtype = parse_message_type(row.get("message_type"), f"{prefix}message_type")
-    try:
-        validate_content(mtype, row.get("content"))
-    except ValidationError as exc:
-        raise ValidationError(f"{prefix}{exc.field}", exc.reason) from None
-    account_id = row.get("account_id")
-    if not isinstance(account_id, str) or not account_id:
-        raise ValidationError(f"{prefix}account_id", "is required")
+    """Validate one message row (:class:`~wework.services.inputs.MessageRow`, its content
+    for its type) and return the dict inserted into ``messages``; errors name the field
+    under ``at``."""
+    given = parse(MessageRow, row, at=at)
+    validate_content(given.message_type, row["content"], at=at)
     return {
         "id": new_id(),
         "tenant_id": ctx.tenant_id,
-        "account_id": account_id,
-        "conversation_id": check_conversation_id(
-            row.get("conversation_id"), f"{prefix}conversation_id"
-        ),
-        "message_type": mtype,
-        "content": row["content"],
-        "template_id": row.get("template_id"),
+        "account_id": given.account_id,
+        "conversation_id": given.conversation_id,
+        "message_type": given.message_type,
+        "content": row["content"],  # stored as given (validation copies it)
+        "template_id": given.template_id,
         "status": S.PENDING,
         "retry_count": 0,
-        "batch_id": row.get("batch_id"),
-        "priority": check_priority(row.get("priority", DEFAULT_PRIORITY), f"{prefix}priority"),
-        "scheduled_time": to_utc_naive(row.get("scheduled_time"), f"{prefix}scheduled_time"),
+        "batch_id": given.batch_id,
+        "priority": given.priority,
+        "scheduled_time": given.scheduled_time,
         "created_at": now,
         "updated_at": now,
     }
@@ -278,7 +237,7 @@ def enqueue_many(
     now = utcnow()
     prepared = []
     for i, row in enumerate(rows):
-        values = prepare_row(ctx, row, now, prefix=f"rows[{i}].")
+        values = prepare_row(ctx, row, now, at=f"rows[{i}]")
         if batch_id is not None:
             values["batch_id"] = batch_id
         prepared.append(values)

@@ -30,8 +30,9 @@ from wework.errors import (
 )
 from wework.models import Role, Tenant, User, UserRole
 from wework.services import audit
-from wework.services import validators as v
 from wework.services.context import ServiceContext
+from wework.services.fields import UNSET, parse, passed
+from wework.services.inputs import NewRole, RoleChanges
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import (
     ALL_PERMISSIONS,
@@ -70,16 +71,9 @@ def _is_platform_tenant(s: Session, tenant_id: str) -> bool:
     return code == PLATFORM_TENANT_CODE
 
 
-def _clean_permissions(s: Session, ctx: ServiceContext, permissions: Any) -> list[str]:
-    if not isinstance(permissions, list | tuple) or not all(
-        isinstance(p, str) for p in permissions
-    ):
-        raise ValidationError("permissions", "must be a list of permission names")
-    unknown = [p for p in permissions if p not in ALL_PERMISSIONS]
-    if unknown:
-        raise ValidationError(
-            "permissions", f"unknown permission {unknown[0]!r}; known: {', '.join(ALL_PERMISSIONS)}"
-        )
+def _grantable(s: Session, ctx: ServiceContext, permissions: list[str]) -> list[str]:
+    """Known permissions (checked by ``inputs.Permissions``) the actor may put in a role
+    of this tenant, in their canonical order."""
     if PLATFORM_ADMIN in permissions and not _is_platform_tenant(s, ctx.tenant_id):
         raise ValidationError("permissions", f"{PLATFORM_ADMIN} is only grantable in the "
                               "platform tenant")
@@ -115,11 +109,11 @@ def create_role(
     description: str | None = None,
 ) -> Role:
     ctx.require(USER_MANAGE)
-    code = v.code("role_code", role_code)
-    name = v.text("role_name", role_name, 100)
-    description = v.text("description", description, 500, required=False)
+    new = parse(NewRole, dict(role_code=role_code, role_name=role_name,
+                              permissions=permissions, description=description))
+    code, name, description = new.role_code, new.role_name, new.description
     with tenant_transaction(ctx) as s:
-        perms = _clean_permissions(s, ctx, permissions)
+        perms = _grantable(s, ctx, new.permissions)
         check_unique(s, Role.role_code, code, tenant_id=ctx.tenant_id,
                      message="already exists in this tenant")
         role = Role(tenant_id=ctx.tenant_id, role_code=code, role_name=name,
@@ -156,28 +150,26 @@ def update_role(
     ctx: ServiceContext,
     role_id: str,
     *,
-    role_name: Any = v.UNSET,
-    description: Any = v.UNSET,
-    permissions: Any = v.UNSET,
-    is_active: Any = v.UNSET,
+    role_name: Any = UNSET,
+    description: Any = UNSET,
+    permissions: Any = UNSET,
+    is_active: Any = UNSET,
 ) -> Role:
     ctx.require(USER_MANAGE)
+    changes = parse(RoleChanges, passed(role_name=role_name, description=description,
+                                        permissions=permissions, is_active=is_active)).given()
     with tenant_transaction(ctx) as s:
         role = load_owned(s, ctx, Role, role_id, "role", lock=True)
         _check_no_escalation(ctx, list(role.permissions))  # it may be more than the actor's
+        if role.is_system and "permissions" in changes:
+            raise ValidationError("permissions", "a system role's permissions are fixed")
+        if role.is_system and changes.get("is_active") is False:
+            raise ValidationError("is_active", "a system role cannot be deactivated")
+        if "permissions" in changes:
+            changes["permissions"] = _grantable(s, ctx, changes["permissions"])
         with audit.change(s, ctx, "role.update", role):
-            if role_name is not v.UNSET:
-                role.role_name = v.text("role_name", role_name, 100)
-            if description is not v.UNSET:
-                role.description = v.text("description", description, 500, required=False)
-            if permissions is not v.UNSET:
-                if role.is_system:
-                    raise ValidationError("permissions", "a system role's permissions are fixed")
-                role.permissions = _clean_permissions(s, ctx, permissions)
-            if is_active is not v.UNSET:
-                role.is_active = v.boolean("is_active", is_active)
-                if role.is_system and not is_active:
-                    raise ValidationError("is_active", "a system role cannot be deactivated")
+            for field, value in changes.items():
+                setattr(role, field, value)
         _evict_holders(s, role.id)
     return role
 

@@ -17,33 +17,23 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from wework.enums import MessageType
 from wework.errors import (
     PermissionDeniedError,
     ValidationError,
 )
 from wework.models import MessageTemplate, utcnow
 from wework.services import audit
-from wework.services import validators as v
-from wework.services.content import parse_message_type, validate_content
+from wework.services.content import validate_content
 from wework.services.context import ServiceContext
+from wework.services.fields import parse
+from wework.services.inputs import NewTemplate, TemplateChanges, Variable
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
 from wework.services.rows import flush_unique, load_owned
 from wework.services.uow import read_session, tenant_transaction
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-UPDATABLE = (
-    "template_name",
-    "template_type",
-    "category",
-    "description",
-    "template_content",
-    "variables",
-    "preview_data",
-    "is_public",
-    "tags",
-)
 
 
 _UNIQUE_KEYS = {"uk_tenant_template_name": "template_name"}
@@ -69,41 +59,23 @@ def substitute(value: Any, values: Mapping[str, str]) -> Any:
     return value
 
 
-def normalise_variables(variables: Any) -> list[dict[str, Any]]:
-    if variables is None:
-        return []
-    if not isinstance(variables, list):
-        raise ValidationError("variables", "must be a list of {name, required, default}")
-    seen: set[str] = set()
-    out = []
-    for i, var in enumerate(variables):
-        if isinstance(var, str):
-            var = {"name": var}
-        if not isinstance(var, Mapping):
-            raise ValidationError(f"variables[{i}]", "must be an object with a name")
-        name = var.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise ValidationError(f"variables[{i}].name", "must be an identifier")
-        if name in seen:
-            raise ValidationError(f"variables.{name}", "is declared twice")
-        seen.add(name)
-        default = var.get("default")
-        if default is not None and not isinstance(default, str | int | float):
-            raise ValidationError(f"variables.{name}.default", "must be a string or number")
-        out.append(
-            {
-                "name": name,
-                "required": bool(var.get("required", default is None)),
-                "default": None if default is None else str(default),
-            }
-        )
-    return out
+def stored_variables(variables: list[Variable] | None) -> list[dict[str, Any]]:
+    """The declarations as stored: each with its name, whether it is required (default:
+    unless it has a default) and its default as text."""
+    return [
+        {
+            "name": var.name,
+            "required": var.required if var.required is not None else var.default is None,
+            "default": None if var.default is None else str(var.default),
+        }
+        for var in variables or ()
+    ]
 
 
-def check_definition(template_type: Any, content: Any, variables: list[dict]) -> str:
-    mtype = parse_message_type(template_type, "template_type")
-    if not isinstance(content, dict) or not content:
-        raise ValidationError("template_content", "must be a non-empty JSON object")
+def check_definition(template_type: Any, content: dict[str, Any], variables: list[dict]) -> str:
+    """The type's value, once ``content`` (a checked ``inputs.NewTemplate``
+    template_content) is valid for the type with every declared variable filled in."""
+    mtype = MessageType(template_type)
     declared = {v["name"] for v in variables}
     for name in sorted(placeholders(content) - declared):
         raise ValidationError(f"variables.{name}", "is used in template_content but not declared")
@@ -111,7 +83,7 @@ def check_definition(template_type: Any, content: Any, variables: list[dict]) ->
     sample = substitute(content, {name: "x" for name in declared})
     try:
         validate_content(mtype, sample)
-    except ValidationError as exc:
+    except ValidationError as exc:  # content.url -> template_content.url
         raise ValidationError(f"template_{exc.field}", exc.reason) from None
     return mtype.value
 
@@ -143,25 +115,6 @@ def render_content(template: MessageTemplate, values: Mapping[str, Any] | None) 
     return validate_content(template.template_type, content)
 
 
-MAX_TAGS, MAX_TAG_LENGTH = 20, 50
-
-
-def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """The template's plain fields checked (those present), each error naming its field;
-    template_type, template_content and variables are checked together by
-    :func:`check_definition`."""
-    checks = {
-        "template_name": lambda x: v.text("template_name", x, 100),
-        "category": lambda x: v.text("category", x, 50, required=False),
-        "description": lambda x: v.text("description", x, 500, required=False),
-        "is_public": lambda x: v.boolean("is_public", x),
-        "tags": lambda x: v.string_list("tags", x, max_items=MAX_TAGS, max_len=MAX_TAG_LENGTH),
-        "preview_data": lambda x: v.json_object("preview_data", x),
-        "template_content": lambda x: v.json_value("template_content", x),
-    }
-    return {k: checks[k](x) if k in checks else x for k, x in fields.items()}
-
-
 def create_template(
     ctx: ServiceContext,
     *,
@@ -176,30 +129,27 @@ def create_template(
     tags: list[str] | None = None,
 ) -> MessageTemplate:
     ctx.require(TEMPLATE_MANAGE)
-    fields = _clean_fields(dict(
-        template_name=template_name, category=category, description=description,
-        is_public=is_public, tags=tags, preview_data=preview_data,
-        template_content=template_content))
-    template_name, category, description = (fields["template_name"], fields["category"],
-                                            fields["description"])
-    tags = fields["tags"]
-    variables = normalise_variables(variables)
-    mtype = check_definition(template_type, template_content, variables)
+    new = parse(NewTemplate, dict(
+        template_name=template_name, template_type=template_type,
+        template_content=template_content, variables=variables, category=category,
+        description=description, preview_data=preview_data, is_public=is_public, tags=tags))
+    variables = stored_variables(new.variables)
+    mtype = check_definition(new.template_type, template_content, variables)
     now = utcnow()
     template = MessageTemplate(
         tenant_id=ctx.tenant_id,
         creator_id=ctx.actor.user_id,
-        template_name=template_name,
+        template_name=new.template_name,
         template_type=mtype,
-        category=category,
-        description=description,
+        category=new.category,
+        description=new.description,
         template_content=template_content,
         variables=variables,
         preview_data=preview_data,
         usage_count=0,
-        is_public=is_public,
+        is_public=new.is_public,
         is_active=True,
-        tags=tags,
+        tags=new.tags,
         created_at=now,
         updated_at=now,
     )
@@ -207,22 +157,19 @@ def create_template(
         render_content(template, preview_data)  # preview data must render
     with tenant_transaction(ctx) as s:
         s.add(template)
-        flush_unique(s, _UNIQUE_KEYS, f"{template_name!r} already exists")
+        flush_unique(s, _UNIQUE_KEYS, f"{new.template_name!r} already exists")
         audit.created(s, ctx, "template.create", template)
     return template
 
 
 def update_template(ctx: ServiceContext, template_id: str, **changes: Any) -> MessageTemplate:
     ctx.require(TEMPLATE_MANAGE)
-    for key in changes:
-        if key not in UPDATABLE:
-            raise ValidationError(key, "cannot be changed")
+    changes = parse(TemplateChanges, changes).given()
+    if "variables" in changes:
+        changes["variables"] = stored_variables(changes["variables"])
     with tenant_transaction(ctx) as s:
         template = load_owned(s, ctx, MessageTemplate, template_id, "template", lock=True)
         before = audit.snapshot(template)
-        changes = _clean_fields(changes)
-        if "variables" in changes:
-            changes["variables"] = normalise_variables(changes["variables"])
         for key, value in changes.items():
             setattr(template, key, value)
         template.template_type = check_definition(

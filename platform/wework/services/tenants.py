@@ -26,8 +26,9 @@ from wework.models import Role, Tenant, User, new_id
 from wework.services import audit
 from wework.services import roles as roles_service
 from wework.services import users as users_service
-from wework.services import validators as v
 from wework.services.context import ServiceContext, system_context
+from wework.services.fields import check_password, parse
+from wework.services.inputs import NewAdmin, NewTenant, TenantChanges
 from wework.services.pagination import DEFAULT_LIMIT, Page, check_limit, keyset, merge_pages
 from wework.services.permissions import (
     PLATFORM_ADMIN,
@@ -38,28 +39,7 @@ from wework.services.permissions import (
 from wework.services.rows import flush_unique
 from wework.services.uow import read_session, shard_read_session, transaction
 
-_TENANT_FIELDS = ("tenant_name", "contact_person", "contact_phone", "contact_email",
-                  "webhook_url", "config")
 _QUOTA_FIELDS = ("max_accounts", "max_daily_messages")
-
-
-def _clean(field: str, value: Any) -> Any:
-    match field:
-        case "tenant_name":
-            return v.text(field, value, 100)
-        case "contact_person":
-            return v.text(field, value, 50, required=False)
-        case "contact_phone":
-            return v.phone(field, value)
-        case "contact_email":
-            return v.email(field, value, required=False)
-        case "webhook_url":
-            return v.url(field, value)
-        case "config":
-            return v.json_object(field, value)
-        case "max_accounts" | "max_daily_messages":
-            return v.positive_int(field, value)
-    raise AssertionError(field)
 
 
 def find_tenant_by_code(tenant_code: str) -> Tenant | None:
@@ -95,12 +75,11 @@ def create_tenant(
 ) -> Tenant:
     """A new active tenant with the system roles admin/operator/analyst (one transaction)."""
     ctx.require(PLATFORM_ADMIN)
-    fields = {"tenant_code": v.code("tenant_code", tenant_code)}
-    given = dict(tenant_name=tenant_name, contact_person=contact_person,
-                 contact_phone=contact_phone, contact_email=contact_email,
-                 webhook_url=webhook_url, config=config, max_accounts=max_accounts,
-                 max_daily_messages=max_daily_messages)
-    fields.update({k: _clean(k, val) for k, val in given.items()})
+    fields = parse(NewTenant, dict(
+        tenant_code=tenant_code, tenant_name=tenant_name, contact_person=contact_person,
+        contact_phone=contact_phone, contact_email=contact_email, webhook_url=webhook_url,
+        config=config, max_accounts=max_accounts,
+        max_daily_messages=max_daily_messages)).given()
     if find_tenant_by_code(fields["tenant_code"]) is not None:
         raise ConflictError("tenant_code", f"{fields['tenant_code']!r} is already taken")
     tenant_id = new_id()
@@ -161,13 +140,10 @@ def update_tenant(ctx: ServiceContext, tenant_id: str, **changes: Any) -> Tenant
     """Change any of tenant_name, contact_person, contact_phone, contact_email,
     webhook_url, config (``tenant:manage``) and max_accounts, max_daily_messages
     (``platform:admin``). Unknown fields are refused."""
-    for field in changes:
-        if field not in _TENANT_FIELDS and field not in _QUOTA_FIELDS:
-            raise ValidationError(field, "is not a tenant field that can be changed")
+    cleaned = parse(TenantChanges, changes).given()
     ctx.require(TENANT_MANAGE)
-    if any(f in _QUOTA_FIELDS for f in changes):
+    if any(f in _QUOTA_FIELDS for f in cleaned):
         ctx.require(PLATFORM_ADMIN)
-    cleaned = {f: _clean(f, val) for f, val in changes.items()}
     with transaction(tenant_id) as s:
         tenant = _load(s, ctx, tenant_id, lock=True)
         if tenant.status == TenantStatus.DELETED:
@@ -222,9 +198,10 @@ def bootstrap_platform(
 ) -> tuple[Tenant, User]:
     """Create, if missing, the platform tenant, its ``super_admin`` role (plus the system
     roles) and a super-admin user. Idempotent: an existing user keeps its password."""
-    username = v.username("admin_username", admin_username)
-    email = v.email("admin_email", admin_email)
-    v.password("admin_password", admin_password, (username, email))
+    admin = parse(NewAdmin, dict(admin_username=admin_username, admin_email=admin_email,
+                                 admin_password=admin_password))
+    username, email = admin.admin_username, admin.admin_email
+    check_password("admin_password", admin_password, (username, email))
     existing = find_tenant_by_code(PLATFORM_TENANT_CODE)
     tenant_id = existing.id if existing else new_id()
     with transaction(tenant_id) as s:

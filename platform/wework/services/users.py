@@ -7,7 +7,7 @@ Status and lockout (the login side is in :mod:`wework.services.auth`):
   after 5 failed logins keeps the status ``active`` and only sets ``locked_until``).
 - ``locked``   locked by an administrator (:func:`lock_user`) until :func:`unlock_user`.
 - ``inactive`` deactivated; ``deleted`` soft-deleted. Neither may log in.
-Usernames are canonical (NFKC, lower-case: ``validators.canonical_username``) and unique
+Usernames are canonical (NFKC, lower-case: ``fields.canonical_username``) and unique
 on the whole platform among users not deleted; email is unique per tenant (ConflictError
 naming the field).
 Managing users needs ``user:manage``, and acting on a user (edit, status, lock, password)
@@ -29,8 +29,9 @@ from wework.models import Role, User
 from wework.security import passwords
 from wework.services import audit, login_throttle
 from wework.services import roles as roles_service
-from wework.services import validators as v
 from wework.services.context import ServiceContext
+from wework.services.fields import UNSET, check_password, parse, passed
+from wework.services.inputs import NewUser, UserChanges
 from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import USER_MANAGE
 from wework.services.rows import check_unique, flush_unique, load_owned
@@ -66,12 +67,13 @@ def create_user(
     """A new active user of ``ctx.tenant_id``, optionally given roles by code (in the
     caller's transaction with ``session``)."""
     ctx.require(USER_MANAGE)
-    username = v.username("username", username)
-    email = v.email("email", email)
-    v.password("password", password, (username, email))
-    phone = v.phone("phone", phone)
-    real_name = v.text("real_name", real_name, 50, required=False)
-    avatar_url = v.url("avatar_url", avatar_url)
+    new = parse(NewUser, dict(username=username, email=email, password=password, phone=phone,
+                              real_name=real_name, avatar_url=avatar_url,
+                              role_codes=list(role_codes) if isinstance(role_codes, tuple)
+                              else role_codes))
+    username, email, phone, real_name, avatar_url = (
+        new.username, new.email, new.phone, new.real_name, new.avatar_url)
+    check_password("password", password, (username, email))
     with tenant_transaction(ctx, session) as s:
         check_unique(s, User.username, username, tenant_id=ctx.tenant_id, message=_TAKEN)
         _check_username_free(username)
@@ -82,7 +84,7 @@ def create_user(
         set_password(user, password)
         s.add(user)
         flush_unique(s, _UNIQUE_KEYS, _TAKEN)
-        for code in role_codes:
+        for code in new.role_codes:
             role_id = s.scalar(select(Role.id).where(Role.tenant_id == ctx.tenant_id,
                                                      Role.role_code == code))
             if role_id is None:
@@ -144,26 +146,22 @@ def update_user(
     ctx: ServiceContext,
     user_id: str,
     *,
-    email: Any = v.UNSET,
-    phone: Any = v.UNSET,
-    real_name: Any = v.UNSET,
-    avatar_url: Any = v.UNSET,
+    email: Any = UNSET,
+    phone: Any = UNSET,
+    real_name: Any = UNSET,
+    avatar_url: Any = UNSET,
 ) -> User:
     ctx.require(USER_MANAGE)
+    changes = parse(UserChanges, passed(email=email, phone=phone, real_name=real_name,
+                                        avatar_url=avatar_url)).given()
     with tenant_transaction(ctx) as s:
         user = _load_target(s, ctx, user_id)
         with audit.change(s, ctx, "user.update", user):
-            if email is not v.UNSET:
-                email = v.email("email", email)
-                check_unique(s, User.email, email, tenant_id=user.tenant_id,
+            if "email" in changes:
+                check_unique(s, User.email, changes["email"], tenant_id=user.tenant_id,
                              exclude_id=user.id, message=_TAKEN)
-                user.email = email
-            if phone is not v.UNSET:
-                user.phone = v.phone("phone", phone)
-            if real_name is not v.UNSET:
-                user.real_name = v.text("real_name", real_name, 50, required=False)
-            if avatar_url is not v.UNSET:
-                user.avatar_url = v.url("avatar_url", avatar_url)
+            for field, value in changes.items():
+                setattr(user, field, value)
             flush_unique(s, _UNIQUE_KEYS, _TAKEN)
     return user
 
@@ -229,7 +227,7 @@ def reset_password(ctx: ServiceContext, user_id: str, new_password: str) -> User
     ctx.require(USER_MANAGE)
     with tenant_transaction(ctx) as s:
         user = _load_target(s, ctx, user_id)
-        v.password("new_password", new_password, (user.username, user.email))
+        check_password("new_password", new_password, (user.username, user.email))
         with audit.change(s, ctx, "user.reset_password", user, detail={"password": "changed"}):
             set_password(user, new_password)
             user.failed_login_count = 0
@@ -240,7 +238,7 @@ def reset_password(ctx: ServiceContext, user_id: str, new_password: str) -> User
 
 def change_own_password(ctx: ServiceContext, old_password: str, new_password: str) -> None:
     """The acting user changes their own password; needs the current one."""
-    v.password("new_password", new_password, (ctx.actor.username,))
+    check_password("new_password", new_password, (ctx.actor.username,))
     with transaction(ctx.actor.tenant_id) as s:
         user = s.get(User, ctx.actor.user_id, with_for_update=True)
         if user is None:

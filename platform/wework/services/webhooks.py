@@ -43,6 +43,8 @@ from wework.errors import NotFoundError, ValidationError
 from wework.models import Tenant, TenantWebhookSecret, WebhookOutbox, new_id, utcnow
 from wework.services import audit
 from wework.services.context import ServiceContext
+from wework.services.fields import parse
+from wework.services.inputs import DeliveryReplay
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import TENANT_MANAGE
 from wework.services.uow import read_session, shard_transaction, tenant_transaction
@@ -50,7 +52,6 @@ from wework.services.uow import read_session, shard_transaction, tenant_transact
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 MAX_ERROR = 1000
-REPLAY_LIMIT = 500
 FINISHED = (OutboxStatus.DELIVERED, OutboxStatus.FAILED)
 
 
@@ -211,11 +212,8 @@ def replay_deliveries(ctx: ServiceContext, ids: list[str]) -> int:
     """Deliver the chosen events again now, with a fresh give-up window; a delivered
     event is sent once more (receivers de-duplicate by ``webhook-id``). Another tenant's
     id is not found. Returns how many were queued."""
+    ids = parse(DeliveryReplay, {"ids": ids}).ids
     ctx.require(TENANT_MANAGE)
-    if not ids:
-        raise ValidationError("ids", "choose at least one delivery")
-    if len(ids) > REPLAY_LIMIT:
-        raise ValidationError("ids", f"at most {REPLAY_LIMIT} at a time")
     now = utcnow()
     wanted = list(dict.fromkeys(ids))
     with tenant_transaction(ctx) as s:
