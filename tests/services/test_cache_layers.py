@@ -8,28 +8,21 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
 from messaging_helpers import make_account
 from ports import free_port
 from stacks import server_dir
+from waiting import wait_for
 
 from wework.cache import layers
 from wework.cache.redis import get_redis
 from wework.cache.server import PASSWORD_KEY, LocalRedis
 from wework.config import reload_settings
 from wework.localenv import read_env_file
-from wework.services import auth, messages, tenants
+from wework.services import auth, messages, templates, tenants
 from wework.services.accounts import accounts_by_guid
-
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +97,50 @@ def test_own_writes_are_read_at_once(cached, make_tenant, super_ctx):
     tenants.reactivate_tenant(super_ctx, world.ctx.tenant_id)
     assert auth.actor_for(actor.user_id, world.ctx.tenant_id).permissions == actor.permissions
     assert counts("tenant")["evictions"] >= 3
+
+
+def test_sends_naming_a_template_resolve_it_through_the_cache(cached, make_tenant):
+    """A template's owner is read from MariaDB once, then from the cache; another
+    tenant's template is still refused on every send (and never cached as its own)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from wework.errors import NotFoundError
+
+    world, other = make_tenant(), make_tenant()
+    account = make_account(world.ctx)
+    template = templates.create_template(world.ctx, template_name="greeting",
+                                         template_type="text",
+                                         template_content={"text": "hello"})
+    foreign = templates.create_template(other.ctx, template_name="theirs",
+                                        template_type="text",
+                                        template_content={"text": "theirs"})
+    asked: list[str] = []
+
+    def spy(conn, cursor, statement, params, context, executemany):
+        if "FROM message_templates" in statement:
+            asked.append(statement)
+
+    def send(template_id: str):
+        return messages.send_message(world.ctx, account_id=account.id, conversation_id="c",
+                                     message_type="text", content={"text": "hi"},
+                                     template_id=template_id)
+
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        before = counts("template")
+        for _ in range(3):
+            send(template.id)
+        after = counts("template")
+        assert len(asked) == 1  # the first send's miss; the others hit the cache
+        assert after["misses"] == before["misses"] + 1
+        assert after["hits_l1"] >= before["hits_l1"] + 2
+        for _ in range(2):
+            with pytest.raises(NotFoundError, match="template_id"):
+                send(foreign.id)
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+    assert len(asked) == 3  # each refused send asked again: nothing of B's was cached
 
 
 CHILD = textwrap.dedent("""

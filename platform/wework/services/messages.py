@@ -48,7 +48,6 @@ from wework.errors import (
 from wework.models import (
     BatchSendTask,
     Message,
-    MessageTemplate,
     WeworkAccount,
     new_id,
     utcnow,
@@ -62,6 +61,7 @@ from wework.services.inputs import DEFAULT_PRIORITY, MessageRow
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.rows import require_owned
+from wework.services.templates import owned_template_ids
 from wework.services.tenants import tenant_settings
 from wework.services.uow import read_session, tenant_transaction
 from wework.services.webhooks import Event, iso, record_event, record_events
@@ -123,8 +123,10 @@ def require_references(session: Session, ctx: ServiceContext, rows: list[dict]) 
     batches (a batch must still be open to take messages). Issue 16 item 1: a caller-given
     id of another tenant is not found (NotFoundError naming the field), never stored."""
     require_accounts(session, ctx, {r["account_id"] for r in rows}, "account_id")
-    require_owned(session, ctx, MessageTemplate, {r["template_id"] for r in rows},
-                  "template_id")
+    template_ids = {r["template_id"] for r in rows if r["template_id"] is not None}
+    if template_ids:
+        for missing in sorted(template_ids - owned_template_ids(ctx.tenant_id, template_ids)):
+            raise NotFoundError("template_id", missing)
     batch_ids = {r["batch_id"] for r in rows if r["batch_id"] is not None}
     if not batch_ids:
         return

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from wework.cache.layers import cache
+from wework.db.sharding import shard_for_tenant
 from wework.enums import MessageType
 from wework.errors import (
     PermissionDeniedError,
@@ -31,7 +33,7 @@ from wework.services.inputs import NewTemplate, TemplateChanges, Variable
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import MESSAGE_SEND, TEMPLATE_MANAGE
 from wework.services.rows import flush_unique, load_owned
-from wework.services.uow import read_session, tenant_transaction
+from wework.services.uow import read_session, shard_read_session, tenant_transaction
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -255,6 +257,27 @@ def preview(ctx: ServiceContext, template_id: str) -> dict[str, Any]:
     _require_use(ctx)
     template = get_template(ctx, template_id)
     return render_content(template, template.preview_data or {})
+
+
+# ---------------------------------------------------------------- cached references
+
+# Which tenant a template belongs to: every send that names a template checks it (issue
+# 16 item 1). A template never changes tenant and is never deleted, so no write has to
+# evict it; the cache's TTLs bound any surprise all the same.
+TEMPLATES = cache("template")
+
+
+def owned_template_ids(tenant_id: str, template_ids: set[str]) -> set[str]:
+    """The ids among ``template_ids`` that are templates of ``tenant_id``."""
+
+    def load(missing: list[str]) -> dict[str, dict[str, Any]]:
+        with shard_read_session(shard_for_tenant(tenant_id), fresh=True) as s:
+            return {row.id: {"id": row.id, "tenant_id": row.tenant_id} for row in s.execute(
+                select(MessageTemplate.id, MessageTemplate.tenant_id)
+                .where(MessageTemplate.id.in_(missing), MessageTemplate.tenant_id == tenant_id))}
+
+    found = TEMPLATES.get_many(sorted(template_ids), load)
+    return {i for i, v in found.items() if v["tenant_id"] == tenant_id}
 
 
 def _require_use(ctx: ServiceContext) -> None:
