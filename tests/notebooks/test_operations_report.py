@@ -78,9 +78,7 @@ def _record_health_day(settings: Settings, vm: VictoriaMetricsServer) -> str:
     before = read_database_health(settings, now=DAY, top=500)
     slow(3)
     after = read_database_health(settings, now=DAY, top=500)
-    (statement,) = [
-        st for server in after.servers for st in server.statements if alias in st.text
-    ]
+    (statement,) = [st for server in after.servers for st in server.statements if alias in st.text]
     assert after.replication is not None, "the test stack has a replica"
     metrics.configure(settings.model_copy(update={"influx_url": vm.url}), flush_interval=60)
     try:
@@ -110,23 +108,42 @@ def history(settings: Settings, published_marts: Path, vm: VictoriaMetricsServer
     digest = _record_health_day(settings, vm)
     uid = uuid.uuid4().hex[:8]
     # Disk: fires twice in the day, resolved after 6 and after 10 minutes.
-    disk = Rule(name=f"ops_disk_{uid}", signal="disk_free_ratio", below=1.01,
-                severity="warning", summary="{subject}: {value:.0%} free")
+    disk = Rule(
+        name=f"ops_disk_{uid}",
+        signal="disk_free_ratio",
+        below=1.01,
+        severity="warning",
+        summary="{subject}: {value:.0%} free",
+    )
     quiet = replace(disk, below=0.0)
     for fired, minutes in ((timedelta(hours=9), 6), (timedelta(hours=15), 10)):
-        for rule, at in ((disk, DAY + fired), (disk, DAY + fired + timedelta(minutes=2)),
-                         (quiet, DAY + fired + timedelta(minutes=minutes))):
+        for rule, at in (
+            (disk, DAY + fired),
+            (disk, DAY + fired + timedelta(minutes=2)),
+            (quiet, DAY + fired + timedelta(minutes=minutes)),
+        ):
             result = evaluate(settings, at, rules=[rule])
             assert not result.errors, result.errors
     # Every active tenant's accounts: fires the next day and is still firing.
-    accounts = Rule(name=f"ops_accounts_{uid}", signal="tenant_accounts_unhealthy_ratio",
-                    above=-1.0, scope="tenant", severity="warning")
+    accounts = Rule(
+        name=f"ops_accounts_{uid}",
+        signal="tenant_accounts_unhealthy_ratio",
+        above=-1.0,
+        scope="tenant",
+        severity="warning",
+    )
     fired = evaluate(settings, DAY + timedelta(days=1, hours=8), rules=[accounts])
     assert fired.firing >= 1 and not fired.errors
     with get_engine(Role.PRIMARY, 0, settings).connect() as conn:
-        codes = set(conn.scalars(text(
-            "SELECT t.tenant_code FROM alerts a JOIN tenants t ON t.id = a.tenant_id "
-            "WHERE a.rule = :rule AND a.state = 'firing'"), {"rule": accounts.name}))
+        codes = set(
+            conn.scalars(
+                text(
+                    "SELECT t.tenant_code FROM alerts a JOIN tenants t ON t.id = a.tenant_id "
+                    "WHERE a.rule = :rule AND a.state = 'firing'"
+                ),
+                {"rule": accounts.name},
+            )
+        )
     run_pipeline()  # the notices reach marts.alert_history
     return History(digest, disk.name, accounts.name, codes, fired.firing)
 
@@ -168,8 +185,11 @@ def test_findings_name_what_happened(built: Built, history: History) -> None:
         f"Rule `{history.accounts_rule}` fired {history.tenants_firing} time(s) on "
         f"{history.tenants_firing} subjects, none resolved yet" in found
     )
-    (still,) = [f for f in version.manifest["findings"] if history.accounts_rule in f
-                and f.startswith("Still firing")]
+    (still,) = [
+        f
+        for f in version.manifest["findings"]
+        if history.accounts_rule in f and f.startswith("Still firing")
+    ]
     for code in history.tenant_codes:  # named by their code, not their id
         assert f"`tenant {code}`" in still
     assert "the oldest since" in still
@@ -230,3 +250,15 @@ def test_a_tenant_run_of_the_notebook_itself_is_refused(
     assert not executed.ok
     assert executed.error.ename == "ScopeError"
     assert "platform-wide report" in executed.error.evalue
+
+
+def test_the_cli_refuses_to_build_it_for_a_tenant(published_marts: Path) -> None:
+    from typer.testing import CliRunner
+
+    from wework.cli import app
+    from wework.reports.inputs import tenant_scopes
+
+    code = tenant_scopes()[0].tenant_code
+    result = CliRunner().invoke(app, ["reports", "build", "--notebook", OPS.name, "--scope", code])
+    assert result.exit_code != 0
+    assert "05_operations is built platform-wide only (--scope platform)" in result.output
