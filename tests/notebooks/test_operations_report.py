@@ -224,10 +224,25 @@ def _run(publish_dir: Path, tmp_path: Path, influx_url: str, **parameters):
 def test_without_alerts_or_metrics_it_says_no_data_and_why(
     empty_published_marts: Path, tmp_path: Path, vm: VictoriaMetricsServer
 ) -> None:
-    off = _run(empty_published_marts, tmp_path, "")
-    assert off.ok, off.error
-    assert off.record["no_data"] is True
-    assert "metrics are off: WEWORK_INFLUX_URL is not set" in off.record["findings"][0]
+    # As the asset builds it: marts without alerts, metrics off.
+    from pipelines.reports import materialize_reports
+
+    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+        mp.setenv("WEWORK_PUBLISH_DIR", str(empty_published_marts))
+        mp.setenv("WEWORK_REPORTS_DIR", str(tmp_path / "reports"))
+        mp.setenv("WEWORK_INFLUX_URL", "")
+        reload_settings()
+        (result,) = materialize_reports(instance, notebooks=[OPS.name])
+        records = instance.fetch_materializations(dg.AssetKey(["reports", OPS.name]), limit=5)
+    reload_settings()
+    assert result.success
+    (record,) = records.records
+    meta = record.asset_materialization.metadata
+    assert record.partition_key == PLATFORM and meta["no_data"].value is True
+    assert meta["findings"].value == (
+        "- No data: no operator alert was firing during the period, and metrics are off: "
+        "WEWORK_INFLUX_URL is not set"
+    )
     # The store is on but holds nothing for a period long before the test's points.
     empty = _run(empty_published_marts, tmp_path, vm.url, period_end="2025-01-31")
     assert empty.ok, empty.error
