@@ -25,17 +25,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
+from bench_db import slap_inserts_per_second
 from sqlalchemy import text
-
-SLAP = shutil.which("mariadb-slap") or "/usr/bin/mariadb-slap"
 
 
 def main() -> None:
@@ -71,11 +66,10 @@ def rate(n: int, seconds: float) -> float:
 
 
 def run(args, settings) -> None:
-    from wework.db.engines import DbUser, Role, get_engine
+    from wework.db.engines import Role, get_engine
     from wework.enums import AccountStatus
     from wework.gateway.base import NotifyType, SendResult, make_event
     from wework.models import Tenant, WeworkAccount, new_id
-    from wework.ops.clients import option_file_text
     from wework.services import callbacks, messages
     from wework.services.context import system_context
     from wework.services.dispatcher import dispatch_once
@@ -148,34 +142,11 @@ def run(args, settings) -> None:
     print(f"   baseline: per-event path (one transaction per event)  "
           f"{single_rate:>9,.0f}/s  ({len(single):,} events; {load()})")
 
-    slap_rate = slap(settings, get_engine, Role, DbUser, option_file_text, args.slap_queries)
+    slap_rate = slap_inserts_per_second(settings, 16, args.slap_queries)
     print(f"   baseline: mariadb-slap, 16 clients, single-row INSERTs  "
           f"{slap_rate:>9,.0f}/s  ({args.slap_queries:,} inserts; {load()})")
     print(f"   batched = {batch_rate / single_rate:.1f}x the per-event path, "
           f"{100 * batch_rate / slap_rate:.0f}% of the slap ceiling")
-
-
-def slap(settings, get_engine, Role, DbUser, option_file_text, queries: int) -> float:
-    """Inserts/s of ``mariadb-slap`` (16 clients, single-row autocommit INSERTs as the app
-    user) into a table of the bench database."""
-    database = settings.shard_database(0)
-    with get_engine(Role.PRIMARY, 0, settings, user=DbUser.MIGRATOR).begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE slap_t (id BIGINT AUTO_INCREMENT PRIMARY KEY, payload JSON, "
-            "created_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
-    with tempfile.TemporaryDirectory() as tmp:
-        option_file = Path(tmp) / "app.cnf"
-        option_file.write_text(option_file_text(get_engine(Role.PRIMARY, None, settings).url))
-        option_file.chmod(0o600)
-        command = [SLAP, f"--defaults-file={option_file}", f"--create-schema={database}",
-                   "--concurrency=16", "--iterations=1", "--silent",
-                   "--query=INSERT INTO slap_t (payload) VALUES ('{\"k\": 1}')"]
-        subprocess.run([*command, "--number-of-queries=1000"], check=True,
-                       stdout=subprocess.DEVNULL)  # warm up
-        t = time.perf_counter()
-        subprocess.run([*command, f"--number-of-queries={queries}"], check=True,
-                       stdout=subprocess.DEVNULL)
-        return queries / (time.perf_counter() - t)
 
 
 if __name__ == "__main__":

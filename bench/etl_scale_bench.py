@@ -242,16 +242,19 @@ def file_swap_publish(workdir: Path) -> dict:
     s = get_settings()
     out = workdir / "swap" / "marts-new.duckdb"
     out.parent.mkdir(exist_ok=True)
-    con = duckdb.connect(str(s.warehouse_file), read_only=True)
+    # The new file is the connection's own database (an ATTACH on a read-only connection
+    # would be read-only too); the warehouse is attached read-only beside it.
+    con = duckdb.connect(str(out))
     try:
         t = time.perf_counter()
-        con.execute(f"ATTACH '{out}' AS pub")
-        con.execute("CREATE SCHEMA pub.marts")
+        con.execute(f"ATTACH '{s.warehouse_file}' AS wh (READ_ONLY)")
+        con.execute("CREATE SCHEMA marts")
         rows = 0
         for name in MART_NAMES:
-            con.execute(f"CREATE TABLE pub.marts.{name} AS SELECT * FROM marts.{name}")
-            rows += con.execute(f"SELECT count(*) FROM pub.marts.{name}").fetchone()[0]
-        con.execute("DETACH pub")
+            con.execute(f"CREATE TABLE marts.{name} AS SELECT * FROM wh.marts.{name}")
+            rows += con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[0]
+        con.execute("CHECKPOINT")
+        con.execute("DETACH wh")
         seconds = time.perf_counter() - t
     finally:
         con.close()
@@ -268,9 +271,13 @@ def raw_as_parquet(workdir: Path) -> dict:
     s = get_settings()
     lake = workdir / "rawlake"
     lake.mkdir(exist_ok=True)
-    con = duckdb.connect(str(s.warehouse_file), read_only=True)
+    # An in-memory database with the warehouse attached read-only: the lake must be
+    # writable, and an ATTACH on a read-only connection is read-only too.
+    con = duckdb.connect()
     try:
         load_lake_extensions(con)
+        con.execute(f"ATTACH '{s.warehouse_file}' AS wh (READ_ONLY)")
+        con.execute("USE wh")
         con.execute(f"ATTACH 'ducklake:sqlite:{lake}/catalog.sqlite' AS rl "
                     f"(DATA_PATH '{lake}/data/')")
         t = time.perf_counter()

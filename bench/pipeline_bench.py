@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/pipeline_bench.py [--halves intake,e2e] [--requests 3000]
         [--concurrency 16] [--events-per-request 1,20] [--workers 2]
-        [--messages 2000] [--worker-counts 1,2] [--accounts 200]
+        [--messages 2000] [--worker-counts 1,2] [--accounts 200] [--database-set NAME]
 
 HTTP callback intake: ``wework api`` (``--workers`` processes) on a free port,
 against a throw-away database ``wework_bench_<hex>_0`` (migrated first, dropped at the
@@ -30,6 +30,13 @@ the callback half), the load average, and the CPU seconds each process used duri
 run (MariaDB primary and replica, the API's processes, the workers, the simulator, and this
 process, the load generator, which inserts the messages and polls the counts).
 
+While each measured run flows, a sampler reads the replica's lag every 0.25 s and, in a
+loop, the service reads behind the admin Messages and Accounts pages (first page, from the
+replica) for the tenant with the most messages — run it in a seeded database set
+(``--database-set``, e.g. the one ``bench/etl_scale_bench.py --keep`` leaves with 2M
+messages) to read at that size. After the run, each cache's hit rate over the API's and
+workers' processes comes from the metrics store (when ``WEWORK_INFLUX_URL`` is set).
+
 Baseline, same run, same database: one worker with the in-process gateway simulator
 (``WEWORK_GATEWAY_URL`` unset; the worker ingests its receipts itself) — the same
 dispatch and receipt work without any HTTP.
@@ -49,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from bench_cpu import CpuMeter, mariadb_pids
 from fastapi import FastAPI
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -97,6 +105,10 @@ def main() -> None:
                         help="end to end: messages per run")
     parser.add_argument("--worker-counts", default="1,2",
                         help="end to end: one run per number of worker processes")
+    parser.add_argument("--database-set", default=None,
+                        help="run in this existing database set (e.g. one a seed or another "
+                        "bench kept: the admin list reads then page through its data) "
+                        "instead of a throw-away one; it is kept")
     args = parser.parse_args()
     halves = set(args.halves.split(","))
     if not halves <= {"intake", "e2e"}:
@@ -104,7 +116,15 @@ def main() -> None:
 
     from bench_db import bench_database_set
 
-    settings = bench_database_set()
+    if args.database_set:
+        from wework.config import reload_settings
+        from wework.db import migrate
+
+        os.environ["WEWORK_DB_NAME"] = args.database_set
+        settings = reload_settings()
+        migrate.upgrade(settings=settings)
+    else:
+        settings = bench_database_set()
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} (1 min) at start",
           flush=True)
@@ -118,7 +138,8 @@ def main() -> None:
         from wework.db.engines import dispose_engines
 
         dispose_engines()
-        migrate.drop_databases(settings)
+        if not args.database_set:
+            migrate.drop_databases(settings)
     print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
 
 
@@ -183,7 +204,8 @@ def setup_tenant(n: int) -> list[tuple[str, str, str]]:
     accounts = [WeworkAccount(tenant_id=tenant_id, account_name=f"bench-{i}", guid=guid,
                               status=AccountStatus.ONLINE) for i, guid in enumerate(guids)]
     with transaction(tenant_id) as s:
-        s.add(Tenant(id=tenant_id, tenant_code=f"bench-{tenant_id[:8]}", tenant_name="bench"))
+        s.add(Tenant(id=tenant_id, tenant_code=f"bench-{uuid.uuid4().hex[:12]}",
+                     tenant_name="bench", max_daily_messages=100_000_000))
         s.flush()
         s.add_all(accounts)
         s.flush()
@@ -276,54 +298,6 @@ def run_intake(args) -> None:
 # ---------------------------------------------------------------- end to end
 
 
-class CpuMeter:
-    """CPU seconds (user + system) of named process trees, between two readings. A tree
-    is read as its root and every descendant alive at the reading."""
-
-    def __init__(self, roots: dict[str, list[int]]):
-        import psutil
-
-        self._psutil = psutil
-        self.roots = roots
-        self._start = self.read()
-
-    def _tree(self, pid: int) -> float:
-        psutil = self._psutil
-        try:
-            root = psutil.Process(pid)
-            procs = [root] if pid == os.getpid() else [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        total = 0.0
-        for proc in procs:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
-
-    def read(self) -> dict[str, float]:
-        return {name: sum(self._tree(pid) for pid in pids) for name, pids in self.roots.items()}
-
-    def used(self) -> dict[str, float]:
-        now = self.read()
-        return {name: now[name] - self._start.get(name, 0.0) for name in now}
-
-
-def mariadb_pids() -> dict[str, list[int]]:
-    """The local pair's server processes (none when the databases are elsewhere)."""
-    from wework.config import get_settings
-    from wework.db.localstack import LocalStack
-
-    settings = get_settings()
-    if not settings.uses_local_stack:
-        return {}
-    stack = LocalStack.from_settings(settings)
-    return {f"MariaDB {srv.role}": [int(srv.pid_file.read_text().strip())]
-            for srv in stack.servers if srv.pid_file.exists()}
-
-
 def enqueue(accounts: list[tuple[str, str, str]], n: int) -> list[str]:
     """``n`` pending text messages spread over the accounts, in one transaction."""
     from wework.services import messages
@@ -355,6 +329,112 @@ def wait_for_log(path: Path, text: str, proc: subprocess.Popen, timeout: float =
         time.sleep(0.1)
 
 
+class Sampler:
+    """What the platform's readers see while a flow runs (issue 14): the replica's lag,
+    sampled every 0.25 s, and the service reads behind the admin list pages (the
+    Messages and Accounts pages' first page, from the replica as the app reads them) for
+    ``list_tenant``, in a loop on one thread."""
+
+    def __init__(self, list_tenant: str):
+        import threading
+
+        self.list_tenant = list_tenant
+        self.lag: list[float] = []
+        self.lag_unknown = 0
+        self.reads: dict[str, list[float]] = {"list_messages": [], "list_accounts": []}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._lag_loop, daemon=True),
+                         threading.Thread(target=self._read_loop, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _lag_loop(self) -> None:
+        from wework.config import get_settings
+        from wework.db.routing import replica_lag_seconds
+
+        settings = get_settings()
+        while not self._stop.wait(0.25):
+            lag, _ = replica_lag_seconds(0, settings, io_timeout=5)
+            if lag is None:
+                self.lag_unknown += 1
+            else:
+                self.lag.append(lag)
+
+    def _read_loop(self) -> None:
+        from wework.services import accounts, messages
+        from wework.services.context import system_context
+
+        ctx = system_context(self.list_tenant)
+        calls = {"list_messages": lambda: messages.list_messages(ctx, limit=50),
+                 "list_accounts": lambda: accounts.list_accounts(ctx, limit=50)}
+        while not self._stop.is_set():
+            for name, call in calls.items():
+                t = time.perf_counter()
+                call()
+                self.reads[name].append((time.perf_counter() - t) * 1000)
+            self._stop.wait(0.05)  # an admin paging, not a load generator
+
+    def stop(self) -> dict[str, str]:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+
+        def pct(values: list[float], q: int) -> float:
+            if len(values) < 2:
+                return float("nan")
+            return statistics.quantiles(values, n=100)[q - 1]
+
+        out = {"replica lag s": f"p50 {pct(self.lag, 50):.2f}, p99 {pct(self.lag, 99):.2f}, "
+               f"max {max(self.lag, default=float('nan')):.2f} ({len(self.lag)} samples, "
+               f"{self.lag_unknown} unknown)"}
+        for name, values in self.reads.items():
+            out[f"{name} ms"] = (f"p50 {pct(values, 50):.1f}, p95 {pct(values, 95):.1f} "
+                                 f"({len(values)} reads)")
+        return out
+
+
+def busiest_tenant() -> str | None:
+    """The tenant with the most messages (the admin list reads page through its data)."""
+    from wework.db.engines import Role, get_engine
+
+    with get_engine(Role.REPLICA, 0).connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT tenant_id FROM messages GROUP BY tenant_id ORDER BY COUNT(*) DESC LIMIT 1"
+        ).scalar()
+
+
+def cache_hit_rates(since: float) -> dict[str, str]:
+    """Per cache, the hit rate summed over the processes that reported their counters to
+    the metrics store since ``since`` (epoch seconds): the API's and workers' caches.
+    Their counters run from each process's start. Empty when metrics are off."""
+    from wework.config import get_settings
+    from wework.metrics.query import MetricsQueryError, recent
+
+    if not get_settings().influx_url:
+        return {}
+    try:
+        frame = recent(["cache_hits_l1", "cache_hits_l2", "cache_misses"], minutes=30)
+    except MetricsQueryError as e:
+        return {"(metrics)": str(e)}
+    if frame.is_empty():
+        return {}
+    import polars as pl
+
+    last = (frame.filter(pl.col("time").dt.epoch("s") >= int(since))
+            .sort("time").group_by("series", "cache", "process").agg(pl.col("value").last())
+            .group_by("series", "cache").agg(pl.col("value").sum()))
+    totals: dict[str, dict[str, float]] = {}
+    for row in last.iter_rows(named=True):
+        totals.setdefault(row["cache"], {})[row["series"]] = row["value"]
+    out = {}
+    for cache, t in sorted(totals.items()):
+        hits = t.get("cache_hits_l1", 0) + t.get("cache_hits_l2", 0)
+        reads = hits + t.get("cache_misses", 0)
+        if reads:
+            out[cache] = f"{hits / reads:.1%} of {reads:,.0f}"
+    return out
+
+
 @dataclass
 class FlowResult:
     messages: int
@@ -362,6 +442,7 @@ class FlowResult:
     to_delivered: float  # seconds until every one was delivered
     cpu: dict[str, float]
     load: float
+    seen: dict[str, str] | None = None  # Sampler.stop() and cache_hit_rates()
 
     def line(self, label: str) -> str:
         return (f"   {label:<44} {self.messages / self.to_sent:>7,.0f} messages/s to sent  "
@@ -370,14 +451,18 @@ class FlowResult:
 
     def cpu_line(self) -> str:
         parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.cpu.items())
-        return f"      CPU seconds: {parts}"
+        seen = "".join(f"\n      {k}: {v}" for k, v in (self.seen or {}).items())
+        return f"      CPU seconds: {parts}{seen}"
 
 
 def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
-             servers: dict[str, list[int]], logs: Path, timeout: float) -> FlowResult:
-    """Start ``workers`` worker processes, insert ``n`` messages, time them to delivered."""
+             servers: dict[str, list[int]], logs: Path, timeout: float,
+             list_tenant: str | None = None) -> FlowResult:
+    """Start ``workers`` worker processes, insert ``n`` messages, time them to delivered;
+    with ``list_tenant``, sample the replica lag and the admin list reads meanwhile."""
     tenant_id = accounts[0][0]
     procs = []
+    sampler = None
     try:
         for i in range(workers):
             log = logs / f"pipeline_bench_worker_{i}.log"
@@ -391,7 +476,8 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
         meter = CpuMeter({**servers, "workers": [p.pid for p in procs],
                           "load generator (this process)": [os.getpid()]})
         enqueue(accounts, n)
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
+        sampler = Sampler(list_tenant) if list_tenant else None
         to_sent = None
         deadline = time.monotonic() + timeout
         while True:
@@ -404,9 +490,19 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not delivered in {timeout:.0f} s: {counts}")
             time.sleep(0.5)  # the count reads the tenant's messages: keep its cost small
-        return FlowResult(n, to_sent or to_delivered, to_delivered, meter.used(),
-                          os.getloadavg()[0])
+        cpu = meter.used()
+        seen = sampler.stop() if sampler else {}
+        sampler = None
+        if list_tenant:
+            from wework.config import get_settings
+
+            time.sleep(get_settings().cache_stats_seconds + 1)  # the last counters land
+            seen.update({f"cache {k}": v for k, v in cache_hit_rates(started_at).items()})
+        return FlowResult(n, to_sent or to_delivered, to_delivered, cpu,
+                          os.getloadavg()[0], seen)
     finally:
+        if sampler:
+            sampler.stop()
         for proc in procs:
             stop(proc)
 
@@ -414,8 +510,12 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
 def run_end_to_end(args) -> None:
     import secrets as token_source
 
+    from wework.config import reload_settings
     from wework.services import gateway_secrets
 
+    # Every process reports its cache counters often enough to be read after a run.
+    os.environ.setdefault("WEWORK_CACHE_STATS_SECONDS", "2")
+    reload_settings()
     logs = log_dir()
     token = token_source.token_urlsafe(24)
     secret = gateway_secrets.create(None, "bench-e2e-gateway").secret
@@ -437,12 +537,13 @@ def run_end_to_end(args) -> None:
         print(f"== end to end: {args.messages:,} messages per run, {args.accounts} accounts, "
               f"API {args.workers} processes, worker settings as configured")
         accounts = setup_tenant(args.accounts)
+        list_tenant = busiest_tenant()
         run_flow(min(200, args.messages), accounts, 1, over_http, servers, logs,
                  timeout)  # warm-up: connections, caches, the simulator's first instances
         results = []
         for workers in (int(w) for w in args.worker_counts.split(",")):
             result = run_flow(args.messages, accounts, workers, over_http, servers, logs,
-                              timeout)
+                              timeout, list_tenant)
             results.append(result)
             print(result.line(f"{workers} worker(s), HTTP gateway + HTTP callbacks"))
             print(result.cpu_line())

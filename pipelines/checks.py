@@ -26,6 +26,7 @@ STATUS_DAY_COUNTS = "message_counts_by_status_and_day_match_source"
 KEY_UNIQUE = "key_unique"
 REPLICA_LAG = "replica_lag_within_threshold"
 TOTALS_MATCH_RAW = "totals_match_raw"
+LAG_REPORTED_ON = "messages"  # the raw table whose checks include the replica lag
 # The hourly schedule plus a run's duration: older published marts are stale.
 PUBLISH_MAX_AGE = timedelta(hours=2)
 
@@ -35,16 +36,18 @@ def raw_check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
     specs = [
         dg.AssetCheckSpec(SOURCE_ROWS, asset=key, description="row count per shard = source"),
         dg.AssetCheckSpec(KEY_UNIQUE, asset=key, description="(_shard, primary key) unique"),
-        dg.AssetCheckSpec(
-            REPLICA_LAG, asset=key, description="replica lag under the threshold when read"
-        ),
     ]
-    if spec.name == "messages":
-        specs.append(
+    if spec.name == LAG_REPORTED_ON:
+        specs += [
             dg.AssetCheckSpec(
                 STATUS_DAY_COUNTS, asset=key, description="per (day, status) counts = source"
-            )
-        )
+            ),
+            # One read decision per shard and run covers every table: reported once (a
+            # copy per table cost 13 identical check events, ~3 ms each, every run).
+            dg.AssetCheckSpec(
+                REPLICA_LAG, asset=key, description="replica lag under the threshold when read"
+            ),
+        ]
     return specs
 
 
@@ -96,10 +99,23 @@ def status_day_differences(
     ).fetchall()
 
 
-def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> int:
+def duplicate_keys(
+    con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], where: str = "TRUE"
+) -> int:
+    """Keys of ``table`` held by more than one row, among the keys of the rows matching
+    ``where`` (the run's window). Raw rows are replaced key by key, in one transaction,
+    with rows read in the window, so a duplicate always involves a key of the window; its
+    other row may lie outside it, hence the whole table is searched for those keys (a
+    semi join: 45 ms where grouping all 2M messages took 380-530 ms, measured)."""
     cols = ", ".join(f'"{k}"' for k in key)
+    if where == "TRUE":
+        rows = table
+    else:
+        on = " AND ".join(f'r."{k}" = w."{k}"' for k in key)
+        window = f"SELECT {cols} FROM {table} WHERE {where}"
+        rows = f"(SELECT r.* FROM {table} r SEMI JOIN ({window}) w ON {on})"
     (n,) = con.execute(
-        f"SELECT count(*) FROM (SELECT {cols} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+        f"SELECT count(*) FROM (SELECT {cols} FROM {rows} GROUP BY ALL HAVING count(*) > 1)"
     ).fetchone()
     return int(n)
 

@@ -340,6 +340,9 @@ def _replace_rows(
     return int(rows)
 
 
+TEMP_TABLES = ("_batch", "_changed", "_gone", "_old")
+
+
 def _upsert_rows(
     con: duckdb.DuckDBPyConnection,
     t: str,
@@ -373,32 +376,30 @@ def _upsert_rows(
             f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
             f"EXCEPT SELECT r.* FROM {t} r SEMI JOIN _batch b ON {match}"
         )
-        gone = f"SELECT {key_list} FROM {t} LIMIT 0"
+        n_gone = 0
         if range_filter:
-            gone = (
-                f"SELECT {key_list} FROM {t} r WHERE r._shard = {int(shard)} AND {range_filter} "
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT {key_list} FROM {t} r "
+                f"WHERE r._shard = {int(shard)} AND {range_filter} "
                 f"AND NOT EXISTS (SELECT 1 FROM _batch b WHERE {match})"
             )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS {gone}")
-        (n_read,) = con.execute("SELECT count(*) FROM _batch").fetchone()
-        (n_changed,) = con.execute("SELECT count(*) FROM _changed").fetchone()
-        (n_gone,) = con.execute("SELECT count(*) FROM _gone").fetchone()
+            (n_gone,) = con.execute("SELECT count(*) FROM _gone").fetchone()
+        n_read, n_changed = con.execute(
+            "SELECT (SELECT count(*) FROM _batch), (SELECT count(*) FROM _changed)"
+        ).fetchone()
         if n_changed or n_gone:
             with transaction(con):
+                gone = f"OR EXISTS (SELECT 1 FROM _gone b WHERE {match})" if n_gone else ""
                 con.execute(
                     f"CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM {t} r "
-                    f"WHERE EXISTS (SELECT 1 FROM _changed b WHERE {match}) "
-                    f"OR EXISTS (SELECT 1 FROM _gone b WHERE {match})"
+                    f"WHERE EXISTS (SELECT 1 FROM _changed b WHERE {match}) {gone}"
                 )
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
                 con.execute(f"DELETE FROM {t} r USING _old b WHERE {match}")
                 con.execute(f"INSERT INTO {t} SELECT * FROM _changed")
     finally:
-        con.execute("DROP TABLE IF EXISTS _batch")
-        con.execute("DROP TABLE IF EXISTS _changed")
-        con.execute("DROP TABLE IF EXISTS _gone")
-        con.execute("DROP TABLE IF EXISTS _old")
+        con.execute("; ".join(f"DROP TABLE IF EXISTS {n}" for n in TEMP_TABLES))
     return int(n_read), int(n_changed + n_gone)
 
 

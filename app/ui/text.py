@@ -26,11 +26,18 @@ _MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # Line breaks and other control characters would start new Markdown blocks (lists,
 # headings, quotes); in a one-line label they read as a space.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# GFM autolink literals (``http://…``, ``www.…``, ``a@b.example``): Streamlit's renderer
+# (remark-gfm) finds them in the *decoded* text, after backslash escapes and entities are
+# resolved, so no escape can stop them. An invisible WORD JOINER (U+2060) inside each
+# pattern can: after the scheme, after ``www`` and after ``@``. The text reads the same.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=@)")
 
 
 def md(value: object) -> str:
     """``value`` as a Markdown fragment that renders exactly as its text."""
-    return _MD_PUNCTUATION.sub(r"\\\1", _CONTROL.sub(" ", str(value)))
+    text = _AUTOLINK.sub(WORD_JOINER, _CONTROL.sub(" ", str(value)))
+    return _MD_PUNCTUATION.sub(r"\\\1", text)
 
 
 def plot_text(value: object) -> object:

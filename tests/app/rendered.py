@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 
+from ui.text import WORD_JOINER
+
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def shown(markdown: str) -> str:
-    return _ESCAPE.sub(r"\1", markdown)
+    """The text a reader sees: escapes resolved, the invisible word joiners that stop
+    autolinks (``ui.text.WORD_JOINER``) left out."""
+    return _ESCAPE.sub(r"\1", markdown).replace(WORD_JOINER, "")

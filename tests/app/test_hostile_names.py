@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 
 from ui.downloads import FORMULA_PREFIXES, csv_bytes
 from ui.nav import PAGES, PAGES_DIR
-from ui.text import md, plot_text
+from ui.text import WORD_JOINER, md, plot_text
 
 # Proto fields Streamlit renders as Markdown (radio/pills options too; selectbox options
 # and text-input values are plain text and are not checked).
@@ -143,13 +143,25 @@ HOSTILE = [
 @pytest.mark.parametrize("name", HOSTILE)
 def test_md_renders_as_its_own_text(name):
     """Through a CommonMark parser (with GFM's autolinks), the escaped name is one
-    paragraph of exactly its text, control characters read as spaces."""
-    rendered = MarkdownIt("gfm-like").render(md(name)).strip()
+    paragraph of exactly its text (invisible word joiners aside), control characters read
+    as spaces."""
+    rendered = MarkdownIt("gfm-like").render(md(name)).strip().replace(WORD_JOINER, "")
     flat = " ".join(name.replace("\n", " ").split(" "))
     assert rendered == f"<p>{html.escape(flat, quote=False)}</p>"
     # Streamlit's own syntax (LaTeX, emoji, icons, colours) needs unescaped $ : [ and
     # the literal ":material/".
     assert not re.search(r"(?<!\\)[$:\[]", md(name)) and ":material/" not in md(name)
+
+
+@pytest.mark.parametrize("name", ["http://evil.example/p", "HTTPS://evil.example",
+                                  "www.evil.example", "a@evil.example"])
+def test_md_breaks_autolink_literals_in_the_decoded_text(name):
+    """Streamlit's remark-gfm finds autolink literals after escapes are decoded, so the
+    decoded text itself must not match GFM's URL or e-mail patterns (mdast-util-gfm-
+    autolink-literal's expressions)."""
+    decoded = re.sub(r"\\(.)", r"\1", md(name))
+    assert decoded.replace(WORD_JOINER, "") == name
+    assert not re.search(r"(?i)https?://|www\.|@[-\w]", decoded)
 
 
 def test_plot_text_shows_markup_literally():

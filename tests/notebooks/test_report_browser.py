@@ -139,16 +139,14 @@ def test_the_page_works_offline_and_shows_hostile_names_as_text(pages: dict) -> 
     assert refused == []  # nothing fetched, not even the markdown image in a name
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: after the merge the failures heatmap of "
-                   "01_message_delivery shows no y-axis tick text in Chromium (the labels read "
-                   "as None), so the check cannot see them; strict: to be unmarked once fixed")
 def test_chart_labels_show_markup_as_typed(pages: dict) -> None:
     def check(page) -> None:
         assert not page.title().startswith("pwned")
         # The failures heatmap lists accounts on its y axis: the label's text is the name
         # with its tags, not a bold word and a link.
-        ticks = page.locator(".js-plotly-plot .ytick text").all_inner_texts()
-        assert any((t or "").startswith("<b>bold</b> & <a href=") for t in ticks), ticks[:5]
+        # (SVG elements have no innerText: read their textContent)
+        ticks = page.locator(".js-plotly-plot .ytick text").all_text_contents()
+        assert any(t.startswith("<b>bold</b> & <a href=") for t in ticks), ticks[:5]
         assert page.locator(".js-plotly-plot a[href='https://example.com']").count() == 0
 
     assert open_offline(pages["01_message_delivery"], check) == []

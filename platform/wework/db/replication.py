@@ -47,8 +47,11 @@ def ensure_heartbeat(engine: Engine) -> bool:
         conn.exec_driver_sql(_UPSERT)
         # An upsert rather than an UPDATE: the beat comes back even if the row is deleted.
         # The connection is pinned to UTC, which the event keeps as its time zone.
+        # OR REPLACE, not IF NOT EXISTS: an event runs with its DEFINER's privileges, and
+        # one created by an earlier user (e.g. the app user, before it lost EVENT when the
+        # per-role users came) fails every second with "access denied" while the lag grows.
         conn.exec_driver_sql(
-            f"CREATE EVENT IF NOT EXISTS {HEARTBEAT_DB}.heartbeat_tick "
+            f"CREATE OR REPLACE EVENT {HEARTBEAT_DB}.heartbeat_tick "
             f"ON SCHEDULE EVERY 1 SECOND DO {_UPSERT}"
         )
         return conn.exec_driver_sql("SELECT @@GLOBAL.event_scheduler").scalar() == "ON"

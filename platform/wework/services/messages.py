@@ -141,12 +141,13 @@ def check_conversation_id(value: Any, field: str = "conversation_id") -> str:
     return value
 
 
-def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str]) -> None:
-    """Every id must be an account of the acting tenant (another tenant's = not found).
-    Through the account cache (an account never changes tenant)."""
+def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str],
+                     field: str = "account") -> None:
+    """Every id must be an account of the acting tenant (another tenant's = not found,
+    naming ``field``). Through the account cache (an account never changes tenant)."""
     found = owned_account_ids(ctx.tenant_id, set(account_ids))
     for account_id in sorted(set(account_ids) - found):
-        raise NotFoundError("account", account_id)
+        raise NotFoundError(field, account_id)
 
 
 OPEN_BATCH = (BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED)
@@ -156,7 +157,7 @@ def require_references(session: Session, ctx: ServiceContext, rows: list[dict]) 
     """Resolve every id a row refers to inside the acting tenant: accounts, templates and
     batches (a batch must still be open to take messages). Issue 16 item 1: a caller-given
     id of another tenant is not found (NotFoundError naming the field), never stored."""
-    require_owned(session, ctx, WeworkAccount, {r["account_id"] for r in rows}, "account_id")
+    require_accounts(session, ctx, {r["account_id"] for r in rows}, "account_id")
     require_owned(session, ctx, MessageTemplate, {r["template_id"] for r in rows},
                   "template_id")
     batch_ids = {r["batch_id"] for r in rows if r["batch_id"] is not None}
