@@ -39,9 +39,11 @@
 #   database's health every minute (`wework.metrics.database`). They are read as of the
 #   report's period with `wework.metrics.query.over_range`: the store aggregates (per hour
 #   or per day), so a month of per-minute points never comes back raw. They are not
-#   copied into the warehouse: they are already a time-series store's data, kept there
-#   for 90 days. When the store is off, unreachable or empty for the period, each section
-#   says "no data" and why; the report still builds. Because the store is not a mart, a
+#   copied into the warehouse: they already live in a time-series store, with its own
+#   retention (90 days in the local VictoriaMetrics). The queries are MetricsQL
+#   (VictoriaMetrics); a store that does not speak it refuses them. When the store is
+#   off, unreachable or empty for the period, or refuses a query, each section says
+#   "no data" and why; the report still builds. Because the store is not a mart, a
 #   report is rebuilt when the alert history or the period changes (at least daily), not
 #   on every new point.
 #
