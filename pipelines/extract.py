@@ -32,7 +32,7 @@ failed / ignored without any ``updated_at``)
     and there are few of them, found through ``idx_status``). Upsert by key.
 
 ``created_at`` (``callback_event_keys``: insert-only, never updated, grows like
-callback_events)
+callback_events; ``alert_notices``, whose extracted columns never change)
     Read ``created_at >= max_created_at - overlap``; upsert by key.
 
 ``snapshot`` (any other table without a change column, e.g. ``user_roles``, whose rows
@@ -59,8 +59,9 @@ from wework.models import Base
 from wework.warehouse import setting, transaction
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
-# Tables whose rows are only ever inserted, stamped with created_at.
-INSERT_ONLY_BY_CREATED_AT = frozenset({"callback_event_keys"})
+# Tables whose rows are only ever inserted, stamped with created_at (alert_notices: its
+# extracted columns never change; pipelines.registry leaves out the ones that do).
+INSERT_ONLY_BY_CREATED_AT = frozenset({"callback_event_keys", "alert_notices"})
 IN_FLIGHT_CALLBACK_STATUSES = ("received", "processing")
 
 

@@ -40,6 +40,7 @@ CREDENTIAL = "credential: never leaves MariaDB"
 ENCRYPTED = "encrypted personal data (ciphertext is useless to reports and still sensitive)"
 LOOKUP_HASH = "keyed lookup hash of encrypted personal data (would allow matching people)"
 PERSONAL = "personal data no report needs"
+WEBHOOK_DELIVERY = "alert webhook delivery state (operations; changes after the row is written)"
 CONTENT = "message text: private conversation content; reports count messages, never read them"
 
 RAW_TABLES: tuple[RawTable, ...] = (
@@ -123,6 +124,22 @@ RAW_TABLES: tuple[RawTable, ...] = (
         key=("id",),
     ),
     RawTable("callback_event_keys"),
+    # Operator alert history (wework.alerts): the notices' facts, which never change once
+    # written. Their webhook delivery state changes afterwards and is operations, not
+    # history, so it stays out (and the extraction can treat the rows as insert-only).
+    RawTable(
+        "alert_notices",
+        excluded={
+            "payload": "the alert webhook's request body: a copy of the extracted columns",
+            "delivery": WEBHOOK_DELIVERY,
+            "attempts": WEBHOOK_DELIVERY,
+            "next_attempt_at": WEBHOOK_DELIVERY,
+            "last_error": "the receiver's error reply (may quote its address or headers)",
+            "delivered_at": WEBHOOK_DELIVERY,
+            "last_status_code": WEBHOOK_DELIVERY,
+        },
+        changes=("alert_id",),
+    ),
 )
 
 RAW_BY_NAME = {t.name: t for t in RAW_TABLES}
@@ -137,8 +154,6 @@ NOT_EXTRACTED: dict[str, str] = {
     "worker_jobs": "the worker's job schedule and last errors (operations state)",
     "callback_webhook_ids": "replay-protection keys of the HTTP intake (operations state)",
     "alerts": "operator alerts' current state (operations state, read live by the app)",
-    "alert_notices": "operator alert history and its webhook outbox (operations state; "
-                     "notebook 05 reads it from the replica)",
     "tenant_daily_quota": "the daily quota's counters (operations state; the messages "
                           "themselves are extracted)",
     "audit_log": "the security record of administrative writes (client addresses, "
@@ -347,6 +362,23 @@ MARTS: tuple[MartSpec, ...] = (
             "SELECT count(*), count(tenant_code) FROM m",
             "SELECT count(*), count(*) FILTER (WHERE tenant_id IN (SELECT id FROM tenants)) "
             "FROM wework_accounts",
+        ),
+    ),
+    MartSpec(
+        "alert_history",
+        key=("alert_id", "episode"),
+        slice=("alert_id",),
+        inputs=(Input("alert_notices", ("alert_id",)),),
+        # An alert whose notices changed, and every alert with a notice since the previous
+        # build's as_of (one written after that as_of was left out of that build).
+        dirty="SELECT alert_id FROM changed_alert_notices UNION "
+        "SELECT alert_id FROM raw.alert_notices "
+        "WHERE \"at\" >= getvariable('time_from') AND \"at\" <= getvariable('as_of')",
+        totals=(
+            "SELECT count(*), coalesce(sum(repeat_notices), 0) FROM m",
+            "SELECT count(*) FILTER (WHERE kind = 'firing' AND \"repeat\" = 0), "
+            "count(*) FILTER (WHERE kind = 'firing' AND \"repeat\" > 0) FROM alert_notices "
+            "WHERE \"at\" <= getvariable('as_of')",
         ),
     ),
 )

@@ -2,7 +2,10 @@
 ``notebooks/``, downstream of the marts it reads and of ``published_marts``.
 
 Partitions are scopes (a dynamic partition set, ``report_scope``): ``platform`` and one
-per tenant with accounts, which the ``report_scopes`` sensor adds as tenants appear. A run
+per tenant with accounts, which the ``report_scopes`` sensor adds as tenants appear. A
+notebook marked ``platform_only`` (the operations report) shares the partition set but
+builds its ``platform`` partition only: its tenant partitions stay unmaterialized, and
+its automation never requests them. A run
 may build many scopes of a report at once (single-run backfills); every scope that builds
 gets its own materialization (rows read, findings, duration, version), every scope that
 fails is marked failed with its failing cell, and the others are not held back.
@@ -151,8 +154,13 @@ def _report_asset(notebook: Notebook) -> dg.AssetsDefinition:
         "report store (WEWORK_REPORTS_DIR).",
     )
     def _report(context: dg.AssetExecutionContext, reports: ReportsResource):
+        scopes = [s for s in context.partition_keys if notebook.offered_for(s)]
+        if len(scopes) < len(context.partition_keys):
+            context.log.info(
+                f"{notebook.name} is platform-wide only: its tenant scopes are not built"
+            )
         failed = []
-        for built in reports.build([notebook], context.partition_keys, context.run.run_id):
+        for built in reports.build([notebook], scopes, context.run.run_id):
             if built.ok:
                 meta = built.metadata()
                 context.log_event(
@@ -176,7 +184,7 @@ def _report_asset(notebook: Notebook) -> dg.AssetsDefinition:
                 failed.append(built)
         if failed:
             raise dg.Failure(
-                description=f"{len(failed)} of {len(context.partition_keys)} "
+                description=f"{len(failed)} of {len(scopes)} "
                 f"{notebook.name} report(s) failed; their previous good versions stay published",
                 metadata={
                     "failed_scopes": dg.MetadataValue.json([b.scope for b in failed]),

@@ -48,6 +48,13 @@ def build(
         if unknown:
             fail(f"--scope: no tenant with accounts has the code(s) {', '.join(unknown)}")
         scopes = [PLATFORM if s == PLATFORM else codes[s] for s in scope]
+        if PLATFORM not in scopes:
+            from wework.reports.notebooks import discover
+
+            wanted = set(notebook or [])
+            only = [nb.name for nb in discover() if nb.platform_only and nb.name in wanted]
+            if only:
+                fail(f"--scope: {', '.join(only)} is built platform-wide only (--scope platform)")
     results = materialize_reports(
         get_instance(reload_settings()), notebooks=notebook or None, scopes=scopes
     )

@@ -3,8 +3,9 @@ whole platform, or one tenant), with its findings and history, the report itself
 and its HTML and .ipynb for download.
 
 Tenant users see their own tenant's reports only (the scope is their tenant, never a value
-from the page); platform admins choose any tenant or the platform-wide reports. The report
-page is shown in an iframe sandboxed without ``allow-same-origin``: its charts run, but as
+from the page); platform admins choose any tenant or the platform-wide reports. A
+platform-only report (the operations report) is listed for the platform scope only. The
+report page is shown in an iframe sandboxed without ``allow-same-origin``: its charts run, but as
 an opaque origin that cannot reach the app, its session or its cookies.
 """
 
@@ -138,7 +139,8 @@ else:
     st.text_input("Tenant", value=tenant_labels(ctx)[scope], disabled=True,
                   key="nbreports_tenant")
 
-notebooks = discover()
+# Platform-only reports (the operations report) are not offered for a tenant at all.
+notebooks = [nb for nb in discover() if nb.offered_for(scope)]
 latest = {nb.name: store.latest(scope, nb.name) for nb in notebooks}
 if not any(newest for newest, _ in latest.values()):
     st.info("No report has been built for this scope yet: they are built after the next "

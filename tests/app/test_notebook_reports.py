@@ -21,17 +21,19 @@ from wework.services import auth, users
 
 PAGE = str(PAGES_DIR / "notebook_reports.py")
 USAGE, BATCHES = "03_tenant_usage", "04_batch_performance"
+OPS = "05_operations"  # platform-only
 
 
 @pytest.fixture(scope="module")
 def reports(app_world, tmp_path_factory) -> ReportStore:
-    """Two notebooks built for the platform and the test tenant; then the batches notebook,
-    broken, built again for the tenant (its newest version fails)."""
+    """Two notebooks built for the platform and the test tenant, the operations report
+    asked for both (built for the platform only); then the batches notebook, broken, built
+    again for the tenant (its newest version fails)."""
     from pipelines.reports import materialize_reports
 
     with dg.instance_for_test() as instance:
         results = materialize_reports(
-            instance, notebooks=[USAGE, BATCHES], scopes=[PLATFORM, app_world.tenant_id]
+            instance, notebooks=[USAGE, BATCHES, OPS], scopes=[PLATFORM, app_world.tenant_id]
         )
         assert all(r.success for r in results)
         folder = tmp_path_factory.mktemp("broken-notebooks")
@@ -124,6 +126,22 @@ def test_platform_admin_chooses_any_scope(app_as, reports):
     at.radio(key="nbreports_notebook").set_value(USAGE).run()
     assert reports.latest(PLATFORM, USAGE)[1].manifest["scope_label"] == "All tenants"
     assert "All tenants" in text_of(at)
+
+
+def test_the_operations_report_is_offered_for_the_platform_only(app_as, app_world, reports):
+    assert reports.latest(PLATFORM, OPS)[1] is not None
+    assert OPS not in reports.notebooks(app_world.tenant_id)  # never built for a tenant
+    analyst = open_page(app_as("analyst"))
+    assert not analyst.exception
+    choices = analyst.radio(key="nbreports_notebook").options
+    assert "Tenant usage" in "".join(choices) and "Platform operations" not in choices
+    admin = open_page(app_as("super_admin"))
+    assert "Platform operations" in admin.radio(key="nbreports_notebook").options
+    admin.radio(key="nbreports_notebook").set_value(OPS).run()
+    assert not admin.exception and "All tenants" in text_of(admin)
+    # The same admin looking at a tenant's reports: not offered there either.
+    admin.selectbox(key="nbreports_scope").set_value(app_world.tenant_id).run()
+    assert "Platform operations" not in admin.radio(key="nbreports_notebook").options
 
 
 def test_another_tenants_user_sees_none_of_these_reports(app_world, reports, seeded):

@@ -17,7 +17,13 @@ from wework.cli import app
 from wework.config import Settings
 from wework.db.replication import wait_for_replica
 from wework.metrics.localserver import VictoriaMetricsServer
-from wework.metrics.query import MetricsQueryError, recent, series_names
+from wework.metrics.query import (
+    MetricsQueryError,
+    MetricsQueryRefused,
+    over_range,
+    recent,
+    series_names,
+)
 from wework.models import CallbackEvent, Message, WeworkAccount
 
 
@@ -155,6 +161,51 @@ def test_recent_errors_are_clear(tmp_path) -> None:
         recent('x"}', 5, url=down)
     with pytest.raises(ValueError, match="minutes"):
         recent("x", 0, url=down)
+
+
+def test_over_range_aggregates_a_past_window_per_step(tmp_path, vm: VictoriaMetricsServer) -> None:
+    series = f"ops_range_{uuid.uuid4().hex[:6]}"
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+    settings = Settings(data_dir=tmp_path, influx_url=vm.url)
+    metrics.configure(settings, flush_interval=60)
+    try:  # two hours of one point a minute: 1..60, then 100 from 30 minutes on
+        for minute in range(120):
+            value = 100.0 if minute >= 90 else float(minute % 60 + 1)
+            metrics.record(
+                series, {"v": value}, {"k": "a"}, hour + timedelta(minutes=minute, seconds=30)
+            )
+        assert metrics.flush()
+    finally:
+        metrics.close()
+    wait_for_points(vm.url, f"{series}_v", 120, minutes=3 * 24 * 60)
+    step = timedelta(hours=1)
+    peaks = over_range(
+        f"max_over_time({series}_v[1h])", hour + step, hour + 2 * step, step, settings=settings
+    )
+    assert peaks["value"].to_list() == [60.0, 100.0]  # each hour's own points
+    assert peaks["time"].to_list() == [hour + step, hour + 2 * step]
+    assert set(peaks["k"]) == {"a"}
+    over = over_range(
+        f"count_gt_over_time({series}_v[1h], 50)",
+        hour + step,
+        hour + 2 * step,
+        step,
+        settings=settings,
+    )
+    assert over["value"].to_list() == [10.0, 30.0]
+    assert over_range(
+        "no_such_series", hour + step, hour + 2 * step, step, settings=settings
+    ).is_empty()
+    with pytest.raises(MetricsQueryRefused, match="unknown func"):
+        over_range("no_such_function(x[1h])", hour + step, hour + 2 * step, step, settings=settings)
+    with pytest.raises(MetricsQueryError, match="WEWORK_INFLUX_URL"):
+        over_range(
+            "x", hour, hour + step, step, settings=Settings(data_dir=tmp_path, influx_url=None)
+        )
+    with pytest.raises(ValueError, match="end"):
+        over_range("x", hour, hour, step, settings=settings)
+    with pytest.raises(ValueError, match="more than 30000 points"):
+        over_range("x", hour, hour + timedelta(days=60), timedelta(minutes=1), settings=settings)
 
 
 def test_cli_up_down_status_idempotent(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,12 +103,15 @@ class Built:
 
 @pytest.fixture(scope="session")
 def built_reports(published_marts: Path, instance: dg.DagsterInstance) -> Built:
-    """Every notebook built by its Dagster asset for the platform and for one tenant."""
+    """Every notebook offered per tenant built by its Dagster asset for the platform and
+    for one tenant (the platform-only operations report: test_operations_report.py)."""
     from pipelines.reports import materialize_reports
+    from wework.reports.notebooks import discover
 
     tenant = tenants_with_accounts()[0]
     foreign = other_tenants_identifiers(tenant["id"])
-    results = materialize_reports(instance, scopes=[PLATFORM, tenant["id"]])
+    per_tenant = [nb.name for nb in discover() if not nb.platform_only]
+    results = materialize_reports(instance, notebooks=per_tenant, scopes=[PLATFORM, tenant["id"]])
     s = reload_settings()
     store = ReportStore(s.reports_path, keep=s.report_keep_versions)
     return Built(results, tenant, foreign, store)

@@ -101,7 +101,7 @@ def test_reports_are_evaluated_by_their_own_sensor_in_the_code_location() -> Non
     assert ours.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
     report_keys = {k for k in graph.get_all_asset_keys() if k.path[0] == "reports"}
-    assert len(report_keys) == 4
+    assert len(report_keys) == 5  # one per notebook
     assert ours.asset_selection.resolve(graph) == report_keys
     default = sensors["default_automation_condition_sensor"]
     assert not default.asset_selection.resolve(graph) & report_keys

@@ -11,11 +11,13 @@ from sqlalchemy import Engine, insert
 
 from wework.models import (
     AccountStatusHistory,
+    AlertNotice,
     BatchSendTask,
     CallbackEvent,
     Message,
     Tenant,
     WeworkAccount,
+    new_id,
 )
 
 MESSAGE_TYPES = ["text", "image", "file", "link"]
@@ -33,6 +35,7 @@ class Dataset:
     messages: list[dict] = field(default_factory=list)
     tasks: list[dict] = field(default_factory=list)
     callbacks: list[dict] = field(default_factory=list)
+    notices: list[dict] = field(default_factory=list)
 
 
 def utcnow() -> datetime:
@@ -177,7 +180,52 @@ def build_dataset(now: datetime, seed: int = 7, n_messages: int = 400) -> Datase
                 received_time=received,
             )
         )
+    _alert_notices(ds, start, now)
     return ds
+
+
+def _alert_notices(ds: Dataset, start: datetime, now: datetime) -> None:
+    """Operator alert notices (wework.alerts): a platform alert that fired twice (once
+    with a repeat), a tenant's alert still firing at ``now`` whose resolved notice comes
+    after it (a check whose clock ran ahead), and one that fired and resolved in the same
+    second."""
+    tenant = ds.tenants[0]["id"]
+    alerts = {
+        "lag": (str(uuid.uuid4()), "replica_lag", "replica", None, "critical"),
+        "accounts": (str(uuid.uuid4()), "tenant_accounts_unhealthy", tenant, tenant, "warning"),
+        "disk": (str(uuid.uuid4()), "disk_free", "/data", None, "warning"),
+    }
+    timeline = [
+        ("lag", "firing", 0, start + timedelta(hours=1), 3.5),
+        ("lag", "firing", 1, start + timedelta(hours=2), 2.0),
+        ("lag", "resolved", 0, start + timedelta(hours=2, minutes=30), 0.2),
+        ("lag", "firing", 0, start + timedelta(days=1, minutes=7), 9.0),
+        ("lag", "resolved", 0, start + timedelta(days=1, minutes=12), 0.0),
+        ("accounts", "firing", 0, now - timedelta(hours=2), 0.5),
+        ("accounts", "firing", 1, now - timedelta(hours=1), 0.6),
+        ("accounts", "resolved", 0, now + timedelta(hours=1), 0.0),
+        ("disk", "firing", 0, start + timedelta(hours=5), 0.05),
+        ("disk", "resolved", 0, start + timedelta(hours=5), 0.2),
+    ]
+    for name, kind, repeat, at, value in timeline:
+        alert_id, rule, subject, tenant_id, severity = alerts[name]
+        ds.notices.append(
+            dict(
+                id=new_id(),  # UUIDv7: orders notices of the same second
+                alert_id=alert_id,
+                rule=rule,
+                subject=subject,
+                tenant_id=tenant_id,
+                severity=severity,
+                kind=kind,
+                repeat=repeat,
+                value=value,
+                summary=f"{rule} {subject}: {value}",
+                at=at,
+                payload={"type": f"alert.{kind}"},
+                delivery="unsent",
+            )
+        )
 
 
 def write_dataset(engine: Engine, ds: Dataset) -> None:
@@ -189,6 +237,7 @@ def write_dataset(engine: Engine, ds: Dataset) -> None:
             (BatchSendTask, ds.tasks),
             (Message, ds.messages),
             (CallbackEvent, ds.callbacks),
+            (AlertNotice, ds.notices),
         ):
             if rows:
                 conn.execute(insert(model.__table__), rows)

@@ -235,6 +235,33 @@ def account_directory() -> str:
     """
 
 
+def alert_history() -> str:
+    # Each notice up to as_of is mapped to the first firing notice (repeat 0) at or before
+    # it in (at, id) order: its episode's start.
+    started = """
+        SELECT x.*, (SELECT f.id FROM alert_notices f
+                     WHERE f.alert_id = x.alert_id AND f.kind = 'firing' AND f.`repeat` = 0
+                       AND f.at <= :as_of AND (f.at, f.id) <= (x.at, x.id)
+                     ORDER BY f.at DESC, f.id DESC LIMIT 1) AS start_id
+        FROM alert_notices x WHERE x.at <= :as_of
+    """
+    return f"""
+        SELECT f.alert_id,
+               (SELECT COUNT(*) FROM alert_notices p
+                WHERE p.alert_id = f.alert_id AND p.kind = 'firing' AND p.`repeat` = 0
+                  AND p.at <= :as_of AND (p.at, p.id) <= (f.at, f.id)) AS episode,
+               f.rule, f.subject, f.tenant_id, f.severity, f.at AS start_time,
+               MIN(CASE WHEN e.kind = 'resolved' THEN e.at END) AS end_time,
+               TIMESTAMPDIFF(SECOND, f.at, MIN(CASE WHEN e.kind = 'resolved' THEN e.at END))
+                   AS duration_seconds,
+               SUM(e.kind = 'firing' AND e.`repeat` > 0) AS repeat_notices,
+               f.value AS fired_value, f.summary AS fired_summary
+        FROM ({started}) e JOIN alert_notices f ON f.id = e.start_id
+        GROUP BY f.id, f.alert_id, f.rule, f.subject, f.tenant_id, f.severity, f.at,
+                 f.value, f.summary
+    """
+
+
 # One independent computation per registered mart (a test fails when one is missing).
 ORACLES = {
     "message_stats_hourly": message_stats_hourly,
@@ -244,6 +271,7 @@ ORACLES = {
     "callback_processing_daily": callback_processing_daily,
     "tenant_usage_daily": tenant_usage_daily,
     "account_directory": account_directory,
+    "alert_history": alert_history,
 }
 
 

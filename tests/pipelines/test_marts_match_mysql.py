@@ -162,3 +162,34 @@ def test_stat_dates_are_utc_dates(seeded, run_pipeline, wh):
     days = {r["stat_date"] for r in published_rows("message_stats_daily", wh)}
     want = {m["created_at"].date() for m in seeded.messages}
     assert days == want and all(isinstance(d, date) for d in days)
+
+
+def test_alert_history_is_one_row_per_episode_and_closes_when_as_of_passes_its_resolve(
+    seeded, run_pipeline, replica: Engine, wh
+):
+    run_pipeline(utcnow())
+    rows = published_rows("alert_history", wh)
+    by_rule: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r["episode"]):
+        by_rule.setdefault(r["rule"], []).append(r)
+    lag = by_rule["replica_lag"]
+    assert [r["episode"] for r in lag] == [1, 2] and lag[0]["alert_id"] == lag[1]["alert_id"]
+    assert (lag[0]["duration_seconds"], lag[0]["repeat_notices"], lag[0]["fired_value"]) == (
+        90 * 60, 1, 3.5)
+    assert (lag[1]["duration_seconds"], lag[1]["repeat_notices"]) == (5 * 60, 0)
+    (disk,) = by_rule["disk_free"]  # fired and resolved in the same second
+    assert disk["duration_seconds"] == 0 and disk["end_time"] == disk["start_time"]
+    # Its resolved notice lies after as_of (a clock that ran ahead): still firing.
+    (accounts,) = by_rule["tenant_accounts_unhealthy"]
+    assert accounts["tenant_id"] == seeded.tenants[0]["id"]
+    assert accounts["end_time"] is None and accounts["duration_seconds"] is None
+    assert accounts["repeat_notices"] == 1
+
+    # Once as_of passes that notice, the episode closes, though no notice row changed.
+    later = seeded.now + timedelta(hours=2)
+    result = run_pipeline(later)
+    assert mart_meta(result, "alert_history")["mode"].value == "slices"
+    (accounts,) = [r for r in published_rows("alert_history", wh)
+                   if r["rule"] == "tenant_accounts_unhealthy"]
+    assert accounts["duration_seconds"] == 3 * 3600
+    assert_marts_match(replica, wh, later, marts=["alert_history"])

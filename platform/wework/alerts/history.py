@@ -2,8 +2,9 @@
 
 Callers with a :class:`ServiceContext` see what they may: a super-admin every alert, a
 tenant user with ``report:view`` only the tenant-scoped alerts of their own tenant
-(never the platform's servers, backups or other tenants). Without a context (the CLI,
-notebook 05, which are operator tools) everything is returned.
+(never the platform's servers, backups or other tenants). Without a context (the CLI, an
+operator tool) everything is returned. Notebook 05 reads the history from the warehouse
+(``marts.alert_history``), not from here.
 """
 
 from __future__ import annotations

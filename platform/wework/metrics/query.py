@@ -1,9 +1,12 @@
-"""Reading recent metrics back, for the app's Monitoring page and for tests.
+"""Reading metrics back, for the app's Monitoring page, notebook 05 and tests.
 
-Uses the VictoriaMetrics export API (``/api/v1/export``), which returns raw points as
-written, at once. A series is named ``<measurement>_<field>`` (``message_send_latency_seconds``)
-and carries the point's tags as labels. Production InfluxDB 2.x/3.x has no such endpoint
-(it speaks Flux/SQL); there a dashboard reads the store with its own tools.
+:func:`recent` uses the VictoriaMetrics export API (``/api/v1/export``), which returns raw
+points as written, at once. :func:`over_range` evaluates a MetricsQL query over a past
+window (``/api/v1/query_range``): the store aggregates, so a month of per-minute points
+comes back as one value per step, never as the raw points. A series is named
+``<measurement>_<field>`` (``message_send_latency_seconds``) and carries the point's tags
+as labels. Production InfluxDB 2.x/3.x has no such endpoint (it speaks Flux/SQL); there a
+dashboard reads the store with its own tools.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -33,6 +36,11 @@ SCHEMA = {
 
 class MetricsQueryError(RuntimeError):
     """The metrics store could not be read; the message says which URL and why."""
+
+
+class MetricsQueryRefused(MetricsQueryError):
+    """The store answered but refused the query (its reason is in the message): other
+    queries may still work."""
 
 
 def _selector(series: str | list[str], labels: Mapping[str, str] | None) -> str:
@@ -73,9 +81,7 @@ def recent(
     """
     if minutes <= 0:
         raise ValueError(f"minutes: must be positive, got {minutes}")
-    base = url or (settings or get_settings()).influx_url
-    if not base:
-        raise MetricsQueryError("metrics are off: WEWORK_INFLUX_URL is not set")
+    base = _base(settings, url)
     now = time.time()
     params = {
         "match[]": _selector(series, labels),
@@ -104,6 +110,85 @@ def recent(
             rows["labels"].append(label_text)
             rows["value"].append(None if value is None else float(value))
             tag_rows.append(metric)
+    return _frame(rows, tag_rows)
+
+
+def _base(settings: Settings | None, url: str | None) -> str:
+    base = url or (settings or get_settings()).influx_url
+    if not base:
+        raise MetricsQueryError("metrics are off: WEWORK_INFLUX_URL is not set")
+    return base
+
+
+# VictoriaMetrics answers at most this many points per series and query
+# (-search.maxPointsPerTimeseries).
+MAX_POINTS_PER_SERIES = 30_000
+
+
+def over_range(
+    query: str,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    *,
+    settings: Settings | None = None,
+    url: str | None = None,
+    timeout: float = 10.0,
+) -> pl.DataFrame:
+    """The MetricsQL ``query`` evaluated at ``start``, ``start + step`` … ``end`` (UTC).
+
+    Each value covers the query's own lookbehind window, e.g.
+    ``max_over_time(db_replication_lag_seconds[1h])`` at step 1h is the largest lag of the
+    hour *before* each time. The store rounds ``start`` down to a multiple of ``step``
+    (whole days at step 1d). Returns the columns of :func:`recent` (``series`` is the
+    series name when the query keeps it, else ""). Empty when no series matches; raises
+    MetricsQueryError when metrics are off or the store does not answer,
+    MetricsQueryRefused when it refuses the query (its reason quoted), ValueError on a bad
+    window.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start / end: give timezone-aware (UTC) datetimes")
+    if end <= start:
+        raise ValueError(f"end: {end} is not after start {start}")
+    seconds = step.total_seconds()
+    if seconds < 1:
+        raise ValueError(f"step: must be at least one second, not {step}")
+    if (end - start).total_seconds() / seconds > MAX_POINTS_PER_SERIES:
+        raise ValueError(
+            f"step: {step} gives more than {MAX_POINTS_PER_SERIES} points from {start} to {end}"
+        )
+    base = _base(settings, url)
+    params = {
+        "query": query,
+        "start": f"{start.timestamp():.3f}",
+        "end": f"{end.timestamp():.3f}",
+        "step": f"{int(seconds)}s",
+    }
+    request = f"{base.rstrip('/')}/api/v1/query_range?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        reason = e.read().decode(errors="replace")[:300]
+        raise MetricsQueryRefused(f"the metrics store at {base} refused {query!r}: {reason}") from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise MetricsQueryError(f"reading metrics from {base} failed: {e}") from e
+    rows: dict[str, list] = {"time": [], "series": [], "labels": [], "value": []}
+    tag_rows: list[dict[str, str]] = []
+    for item in body.get("data", {}).get("result", []):
+        metric = dict(item.get("metric") or {})
+        name = metric.pop("__name__", "")
+        label_text = ",".join(f"{k}={v}" for k, v in sorted(metric.items()))
+        for ts, value in item.get("values", []):
+            rows["time"].append(datetime.fromtimestamp(float(ts), UTC))
+            rows["series"].append(name)
+            rows["labels"].append(label_text)
+            rows["value"].append(float(value))
+            tag_rows.append(metric)
+    return _frame(rows, tag_rows)
+
+
+def _frame(rows: dict[str, list], tag_rows: list[dict[str, str]]) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=SCHEMA)
     tag_keys = sorted({k for tags in tag_rows for k in tags})
     if tag_keys:
@@ -117,9 +202,7 @@ def series_names(
     *, settings: Settings | None = None, url: str | None = None, timeout: float = 5.0
 ) -> list[str]:
     """Every series name the store knows (for a picker on the Monitoring page)."""
-    base = url or (settings or get_settings()).influx_url
-    if not base:
-        raise MetricsQueryError("metrics are off: WEWORK_INFLUX_URL is not set")
+    base = _base(settings, url)
     try:
         with urllib.request.urlopen(
             f"{base.rstrip('/')}/api/v1/label/__name__/values", timeout=timeout

@@ -71,10 +71,11 @@ def build_reports(
     period_days: int,
     run_id: str = "",
 ) -> Iterator[Built]:
-    """Build every notebook for every scope; yields each as it finishes."""
+    """Build every notebook for every scope; yields each as it finishes. ScopeError, before
+    anything is built, for a platform-only notebook asked for a tenant."""
+    items = [(nb, nb.check_scope(check_scope(scope))) for nb in notebooks for scope in scopes]
     snapshot = current_snapshot()
     labels = scope_labels()
-    items = [(nb, check_scope(scope)) for nb in notebooks for scope in scopes]
 
     def build_one(item: tuple[Notebook, str], pool: KernelPool) -> Built:
         notebook, scope = item
@@ -150,13 +151,15 @@ def stale_scopes(
 ) -> set[str]:
     """The scopes whose report of ``notebook`` should be built: never built, or built
     from other inputs (marts rows, period) or another version of the notebook's code than
-    the current ones. A failed build counts as built: it is retried when something
-    changes, not on every evaluation."""
+    the current ones; never a scope the notebook is not offered for. A failed build counts
+    as built: it is retried when something changes, not on every evaluation."""
     snapshot = current_snapshot()
     if snapshot is None:
         return set()  # nothing published yet: nothing to build from
     stale = set()
     for scope in scopes:
+        if not notebook.offered_for(scope):
+            continue  # a platform-only report is never built for a tenant
         newest, _ = store.latest(scope, notebook.name)
         if newest is None:
             stale.add(scope)

@@ -89,7 +89,8 @@ def _digests(snapshot_path: str, period_days: int) -> dict[str, tuple[bool, dict
             ).fetchall()
             per_scope = {scope: f"{n}:{h}" for scope, n, h in rows if scope is not None}
             total_rows = sum(n for _, n, _ in rows)
-            total_hash = sum(int(h) for _, _, h in rows)
+            # An empty mart without tenant_id still gives one row: (NULL, 0, NULL).
+            total_hash = sum(int(h) for _, _, h in rows if h is not None)
             per_scope[PLATFORM] = f"{total_rows}:{total_hash}"
             out[mart] = ("tenant_id" in cols, per_scope)
         return out

@@ -8,6 +8,7 @@ Each notebook's jupytext header says what it is and what it reads::
     #   wework:
     #     title: Message delivery
     #     reads: [message_stats_hourly, message_stats_daily, account_directory]
+    #     platform_only: true   # optional: no per-tenant reports (operators' views)
     # ---
 
 ``reads`` become the report asset's upstream marts in Dagster and the rows whose change
@@ -26,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from wework.config import REPO_ROOT
+from wework.reports.scope import PLATFORM, ScopeError
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 HELPERS = "nbhelpers.py"  # shared by every notebook; part of each one's code version
@@ -45,6 +47,19 @@ class Notebook:
     path: Path
     title: str
     reads: tuple[str, ...]  # marts
+    # Built and shown for the whole platform only: a report on the platform's own health
+    # (servers, operator alerts) that no tenant's user may see.
+    platform_only: bool = False
+
+    def offered_for(self, scope: str) -> bool:
+        """Whether this report exists for ``scope`` (the platform, or a tenant id)."""
+        return scope == PLATFORM or not self.platform_only
+
+    def check_scope(self, scope: str) -> str:
+        """``scope``, or ScopeError when this report is not offered for it."""
+        if not self.offered_for(scope):
+            raise ScopeError(f"scope: {self.name} is a platform-wide report, not built per tenant")
+        return scope
 
     @cached_property
     def code_version(self) -> str:
@@ -77,13 +92,16 @@ def load(path: Path) -> Notebook:
         raise NotebookError(f"{path.name}: report notebooks are named NN_lower_case.py")
     meta = (_header(path).get("jupyter") or {}).get("wework") or {}
     title, reads = meta.get("title"), meta.get("reads")
+    platform_only = meta.get("platform_only", False)
     if not isinstance(title, str) or not title.strip():
         raise NotebookError(f"{path.name}: jupyter.wework.title is missing from the header")
     if not isinstance(reads, list) or not reads or not all(isinstance(r, str) for r in reads):
         raise NotebookError(
             f"{path.name}: jupyter.wework.reads must list the marts the notebook reads"
         )
-    return Notebook(name, path, title.strip(), tuple(reads))
+    if not isinstance(platform_only, bool):
+        raise NotebookError(f"{path.name}: jupyter.wework.platform_only must be true or false")
+    return Notebook(name, path, title.strip(), tuple(reads), platform_only)
 
 
 def discover(folder: Path = NOTEBOOKS_DIR) -> list[Notebook]:
