@@ -326,6 +326,8 @@ def main() -> None:
     p.add_argument("--keep", action="store_true",
                    help="keep the bench databases (a later run reuses the seed)")
     p.add_argument("--skip-reports", action="store_true")
+    p.add_argument("--database-set", default=DB_NAME,
+                   help="the bench's databases (a second size needs a set of its own)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--arg", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -333,7 +335,7 @@ def main() -> None:
         _worker(args.worker, args.arg)
         return
     workdir = Path(tempfile.mkdtemp(prefix="etl-scale-bench-"))
-    os.environ["WEWORK_DB_NAME"] = DB_NAME
+    os.environ["WEWORK_DB_NAME"] = args.database_set
     os.environ["WEWORK_WAREHOUSE_PATH"] = str(workdir / "warehouse" / "warehouse.duckdb")
     os.environ["WEWORK_PUBLISH_DIR"] = str(workdir / "published")
     from wework.config import reload_settings
