@@ -122,7 +122,7 @@ def test_dispatch_over_http_then_signed_receipts_deliver_the_message(sim, gw, te
     account = make_account(tenant_ctx)
     ids = messages.enqueue_many(tenant_ctx, text_rows(account.id, 3))
     fault(sim, status=400, count=1, code="conversation_closed", message="the chat was dissolved")
-    dispatch_once(gw)
+    dispatch_once(gw, tenant_id=tenant_ctx.tenant_id)  # not other tests' queues
     got = messages_of(tenant_ctx.tenant_id, ids)
     (refused,) = [m for m in got.values() if m.status is MS.FAILED]
     assert (refused.error_code, refused.error_message) == ("conversation_closed",

@@ -46,6 +46,19 @@ def test_sends_due_messages_by_priority_then_age(tenant_ctx):
     assert messages_of(tenant_ctx.tenant_id)[later.id].status is MessageStatus.SENT
 
 
+def test_a_round_for_one_tenant_claims_only_its_messages(make_tenant):
+    a, b = make_tenant(), make_tenant()
+    mine = messages.enqueue_many(a.ctx, text_rows(make_account(a.ctx).id, 2))
+    theirs = messages.enqueue_many(b.ctx, text_rows(make_account(b.ctx).id, 2))
+    gw = RecordingGateway()
+    report = dispatch_once(gw, tenant_id=a.ctx.tenant_id)
+    assert report.claimed == 2
+    assert {m.status for m in messages_of(a.ctx.tenant_id, mine).values()} == {
+        MessageStatus.SENT}
+    assert {m.status for m in messages_of(b.ctx.tenant_id, theirs).values()} == {
+        MessageStatus.PENDING}
+
+
 def test_accounts_not_online_are_not_sent_for(tenant_ctx):
     offline = make_account(tenant_ctx, status="offline")
     ids = messages.enqueue_many(tenant_ctx, text_rows(offline.id, 3))

@@ -43,3 +43,18 @@ def test_status_lists_the_jobs_and_queues(settings):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "messages due:" in out.stdout and "webhook events waiting:" in out.stdout
+
+
+def test_status_tells_dispatchable_from_due_messages(tenant_ctx, settings):
+    """A due message whose account is offline is counted as due but not dispatchable: it
+    waits on its account, not on the workers."""
+    from wework.worker.status import queue_counts
+
+    online = make_account(tenant_ctx)
+    offline = make_account(tenant_ctx, status="offline")
+    before = queue_counts(settings)
+    messages.enqueue_many(tenant_ctx, text_rows(online.id, 2) + text_rows(offline.id, 3))
+    after = queue_counts(settings)
+    assert after["messages due"] - before["messages due"] == 5
+    assert (after["messages due and dispatchable"]
+            - before["messages due and dispatchable"]) == 2

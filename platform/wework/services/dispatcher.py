@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from wework import metrics
 from wework.config import get_settings
-from wework.db.sharding import all_shards
+from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import AccountStatus, BatchStatus, MessageStatus, TenantStatus
 from wework.gateway.base import Gateway, SendRequest, SendResult
 from wework.models import BatchSendTask, Message, Tenant, WeworkAccount, utcnow
@@ -98,13 +98,17 @@ def dispatch_once(
     limit: int = DEFAULT_LIMIT,
     shard: int | None = None,
     pool: Executor | None = None,
+    tenant_id: str | None = None,
 ) -> DispatchReport:
     """Claim up to ``limit`` due messages per shard, send them (on ``pool`` when given),
-    record the outcomes."""
+    record the outcomes. ``tenant_id`` limits the round to one tenant's messages (an
+    operator draining one tenant; a test that must not send other tenants' queues)."""
     report = DispatchReport()
-    for s in [shard] if shard is not None else all_shards():
+    shards = [shard] if shard is not None else (
+        [shard_for_tenant(tenant_id)] if tenant_id else all_shards())
+    for s in shards:
         at = now or utcnow()
-        claims, held = _claim(s, at, limit)
+        claims, held = _claim(s, at, limit, tenant_id)
         report.claimed += len(claims)
         report.held_back += held
         if claims:
@@ -112,20 +116,30 @@ def dispatch_once(
     return report
 
 
-def _candidates(
-    session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str]
-) -> list[str]:
+def due(now: datetime) -> tuple:
+    """The conditions of a message that is due: pending, its scheduled time reached."""
+    return (Message.status == MessageStatus.PENDING,
+            or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now))
+
+
+def dispatchable(now: datetime) -> tuple:
+    """The conditions of a message the dispatcher may claim: due, its account online, its
+    tenant active, its batch (if any) running."""
     online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
     active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
     running = select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING)
+    return (*due(now), Message.account_id.in_(online), Message.tenant_id.in_(active),
+            or_(Message.batch_id.is_(None), Message.batch_id.in_(running)))
+
+
+def _candidates(
+    session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str],
+    tenant_id: str | None = None,
+) -> list[str]:
     due_at = func.coalesce(Message.scheduled_time, Message.created_at)
-    stmt = select(Message.id).where(
-        Message.status == MessageStatus.PENDING,
-        or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now),
-        Message.account_id.in_(online),
-        Message.tenant_id.in_(active),
-        or_(Message.batch_id.is_(None), Message.batch_id.in_(running)),
-    )
+    stmt = select(Message.id).where(*dispatchable(now))
+    if tenant_id:
+        stmt = stmt.where(Message.tenant_id == tenant_id)
     if skip_batches:
         stmt = stmt.where(or_(Message.batch_id.is_(None), Message.batch_id.not_in(skip_batches)))
     if skip_ids:
@@ -147,7 +161,8 @@ _CLAIMED = (Message.id, Message.tenant_id, Message.account_id, Message.conversat
             Message.message_type, Message.content, Message.batch_id)
 
 
-def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
+def _claim(shard: int, now: datetime, limit: int,
+           tenant_id: str | None = None) -> tuple[list[_Claim], int]:
     with shard_transaction(shard) as session:
         allowed: list[Row] = []
         held = 0
@@ -157,7 +172,7 @@ def _claim(shard: int, now: datetime, limit: int) -> tuple[list[_Claim], int]:
         # out-of-window batch cannot starve everything queued behind it.
         for _ in range(CLAIM_PASSES):
             n = (limit - len(allowed)) * CANDIDATE_FACTOR
-            ids = _candidates(session, now, n, blocked, {m.id for m in allowed})
+            ids = _candidates(session, now, n, blocked, {m.id for m in allowed}, tenant_id)
             if not ids:
                 break
             locked = list(
