@@ -82,7 +82,12 @@ from wework.services.fields import MAX_JSON_DEPTH, check, json_depth
 from wework.services.inputs import REPLAYABLE, CallbackReplay, ConversationId, EventReplay
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
-from wework.services.uow import shard_transaction, transaction, transaction_lost
+from wework.services.uow import (
+    retry_on_deadlock,
+    shard_transaction,
+    transaction,
+    transaction_lost,
+)
 
 INTAKE_SHARD = 0  # raw events are stored before their tenant is known
 UNPARSED = "unparsed"
@@ -355,11 +360,18 @@ def process(event: CallbackEvent) -> CallbackEvent:
     try:
         parsed = parse(event.raw_data)
         account = _account_for(parsed.guid)
-        with transaction(account.tenant_id) as s:
-            status, note = _apply(s, parsed, account, event.id)
+
+        def apply() -> tuple[CallbackStatus, str | None]:
+            with transaction(account.tenant_id) as s:
+                return _apply(s, parsed, account, event.id)
+
+        # Concurrent deliveries of the same events (a gateway retrying, several intake
+        # processes) can deadlock on the dedup keys; InnoDB rolled the victim back, so
+        # running it again is safe, and then the key decides (processed or duplicate).
+        status, note = retry_on_deadlock(apply)
     except ServiceError as exc:
         status, note = CallbackStatus.FAILED, str(exc)
-    except SQLAlchemyError as exc:  # e.g. a deadlock: kept as failed, replayable
+    except SQLAlchemyError as exc:  # still failing: kept as failed, replayable
         status, note = CallbackStatus.FAILED, _db_error(exc)
     _record([(event, (status, note, parsed))])
     metrics.callback_processed(event.event_type, status.value, time.perf_counter() - started)

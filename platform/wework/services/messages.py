@@ -63,7 +63,7 @@ from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.rows import require_owned
 from wework.services.templates import owned_template_ids
 from wework.services.tenants import tenant_settings
-from wework.services.uow import read_session, tenant_transaction
+from wework.services.uow import read_session, retry_on_deadlock, tenant_transaction
 from wework.services.webhooks import Event, iso, record_event, record_events
 
 MAX_RETRIES = 3
@@ -221,7 +221,7 @@ def send_message(
             s.execute(insert(Message.__table__), [row])
         return Message(**row)
 
-    return quota.retry_on_deadlock(enqueue)
+    return retry_on_deadlock(enqueue)
 
 
 def enqueue_many(
@@ -251,7 +251,7 @@ def enqueue_many(
             _insert_rows(s, ctx, prepared, now)
 
     if session is None:
-        quota.retry_on_deadlock(enqueue)
+        retry_on_deadlock(enqueue)
     else:  # the caller's transaction: it decides about running it again
         enqueue()
     return [r["id"] for r in prepared]

@@ -17,8 +17,8 @@ rollback, kept by its commit):
    day is locked in stripe order and the exact remainder decides:
    ``n`` is taken from the stripes with room, or the call is refused with
    QuotaExceededError. Two sends in this step at once can deadlock (each may hold a
-   stripe from step 1); InnoDB then rolls one back and :func:`retry_on_deadlock` runs
-   that send again.
+   stripe from step 1); InnoDB then rolls one back and `uow.retry_on_deadlock` runs
+   that send again (:func:`wework.services.uow.retry_on_deadlock`).
 
 A day's stripes are created by the first send of the day, starting from the messages
 the tenant already has that day (created before this table existed, or by a bulk load).
@@ -27,22 +27,16 @@ the tenant already has that day (created before this table existed, or by a bulk
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from wework.errors import QuotaExceededError
 from wework.models import Message, TenantDailyQuota
-from wework.services.uow import is_deadlock
 
 STRIPES = 16
-DEADLOCK_ATTEMPTS = 5
-T = TypeVar("T")
 Q = TenantDailyQuota
 
 
@@ -121,15 +115,3 @@ def _create_day(session: Session, tenant_id: str, now: datetime, limit: int) -> 
         rows.append({"tenant_id": tenant_id, "day": now.date(), "stripe": stripe,
                      "used": take})
     session.execute(mysql_insert(Q).prefix_with("IGNORE").values(rows))
-
-
-def retry_on_deadlock(operation: Callable[[], T]) -> T:
-    """Run ``operation`` (a whole transaction) again when InnoDB chose it as a deadlock's
-    victim (it was rolled back: nothing of it is kept)."""
-    for attempt in range(DEADLOCK_ATTEMPTS):
-        try:
-            return operation()
-        except OperationalError as exc:
-            if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")

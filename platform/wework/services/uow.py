@@ -28,10 +28,12 @@ join a caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from wework.db.engines import (
@@ -73,6 +75,22 @@ def is_deadlock(error: BaseException) -> bool:
     """Whether ``error`` is InnoDB's deadlock (the transaction was rolled back; running it
     again is safe)."""
     return error_code(error) == DEADLOCK
+
+
+DEADLOCK_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def retry_on_deadlock(operation: Callable[[], T]) -> T:
+    """Run ``operation`` (a whole transaction) again when InnoDB chose it as a deadlock's
+    victim (it was rolled back: nothing of it is kept)."""
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        try:
+            return operation()
+        except OperationalError as exc:
+            if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @contextmanager
