@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from messaging_helpers import RecordingGateway, batch_invariant, make_account, messages_of
 from sqlalchemy import Engine, event, select
@@ -120,6 +121,53 @@ def test_receipts_are_applied_set_based(tenant_ctx):
     assert len(statements) < 20, statements
     stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
     assert stored == recomputed and stored["success_count"] == 40
+
+
+def heartbeat(guid: str, at: datetime) -> str:
+    event_json = json.loads(make_event(guid, NotifyType.ACCOUNT_HEARTBEAT, {}))
+    event_json["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps(event_json)
+
+
+def test_heartbeats_are_applied_set_based_and_each_fails_alone(make_tenant):
+    """A batch of heartbeats costs one UPDATE of the accounts whatever its size; each
+    account keeps its latest time (a late, older beat never moves it back); a beat from
+    the future fails alone; a duplicate is ignored."""
+    from wework.models import WeworkAccount
+
+    world = make_tenant()
+    one, two = make_account(world.ctx), make_account(world.ctx)
+    # All after the accounts' own creation stamps, within the allowed clock skew ahead.
+    now = datetime.now(UTC).replace(microsecond=0)
+    newest = now + timedelta(seconds=120)
+    first = heartbeat(one.guid, newest)
+    raws = [first]
+    raws += [heartbeat(one.guid, now + timedelta(seconds=60 - i)) for i in range(30)]
+    raws += [heartbeat(two.guid, now + timedelta(seconds=90 - i)) for i in range(30)]
+    raws += [heartbeat(two.guid, now + timedelta(hours=2)),  # from the future
+             first]                                          # a duplicate
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        events = callbacks.ingest_many(raws)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    statuses = [e.status for e in events]
+    assert statuses[:61] == [OK] * 61
+    assert statuses[61] is FAILED and "timestamp" in events[61].error_message
+    assert statuses[62] is IGNORED and events[0].id in events[62].error_message
+    account_updates = [s for s in statements if "UPDATE wework_accounts" in s]
+    assert len(account_updates) == 1, account_updates
+    assert len(statements) < 20, statements
+    with transaction(world.ctx.tenant_id) as s:
+        stamps = dict(s.execute(select(WeworkAccount.id, WeworkAccount.last_heartbeat_time)
+                                .where(WeworkAccount.id.in_([one.id, two.id]))).all())
+    assert stamps[one.id] == newest.replace(tzinfo=None)
+    assert stamps[two.id] == (now + timedelta(seconds=90)).replace(tzinfo=None)
 
 
 def test_concurrent_batches_with_the_same_events_apply_each_once(tenant_ctx):

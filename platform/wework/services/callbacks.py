@@ -439,25 +439,28 @@ class _KeyTaken(Exception):
 
 
 def _apply_shard(s: Session, items: list[Item], outcomes: dict[str, Outcome]) -> None:
-    """Apply one shard's events in the caller's transaction. Receipts (the bulk of the
-    traffic) go set-based (:func:`_apply_receipts`) under one savepoint; every other
-    event, and any event whose key repeats an earlier one of this call (its outcome
-    depends on that one's), goes one by one under a savepoint each. If the set-based
+    """Apply one shard's events in the caller's transaction. Receipts and heartbeats (the
+    bulk of the traffic) go set-based (:data:`SET_BASED`), each kind under one savepoint;
+    every other event, and any event whose key repeats an earlier one of this call (its
+    outcome depends on that one's), goes one by one under a savepoint each. If a set-based
     round hits a database error of its own (a value the server refuses), it is rolled
     back and its events go one by one too, so the error stays with its event."""
-    receipts, keys = [], set()
+    grouped: dict[NotifyType, list[Item]] = {}
+    keys = set()
     for item in items:
         _, parsed, _ = item
         key = (parsed.guid, parsed.event_id)
-        if (parsed.notify_type is NotifyType.MESSAGE_RECEIPT and key not in keys
-                and HANDLERS.get(NotifyType.MESSAGE_RECEIPT) is _receipt):
-            receipts.append(item)
+        kind = SET_BASED.get(parsed.notify_type)
+        # (a test that swaps a handler gets the one-by-one path with its handler)
+        if kind is not None and key not in keys and HANDLERS.get(parsed.notify_type) is kind[0]:
+            grouped.setdefault(parsed.notify_type, []).append(item)
         keys.add(key)
     settled: dict[str, Outcome] = {}
-    if receipts:
+    for notify_type, group in grouped.items():
+        _, prepare, apply_all = SET_BASED[notify_type]
         try:
             with s.begin_nested():
-                settled = _apply_receipts(s, receipts)
+                settled.update(_apply_set_based(s, group, prepare, apply_all))
         except SQLAlchemyError as exc:
             if transaction_lost(exc):
                 raise
@@ -479,17 +482,23 @@ def _apply_shard(s: Session, items: list[Item], outcomes: dict[str, Outcome]) ->
         outcomes[event.id] = (status, note, parsed)
 
 
-def _apply_receipts(s: Session, items: list[Item]) -> dict[str, Outcome]:
-    """Receipt events with distinct keys, set-based: validate each; one locking read of
-    their dedup keys (a key already held: applied before by this event, or a duplicate
-    of the event holding it); :func:`messages.apply_receipts` for the rest; one INSERT of
-    the keys of the applied ones (a refused receipt leaves its key free for a replay)."""
+Prepare = Callable[[ParsedEvent, AccountRef], Any]
+ApplyAll = Callable[[Session, list[Any]], list[tuple[CallbackStatus, str | None]]]
+
+
+def _apply_set_based(s: Session, items: list[Item], prepare: Prepare,
+                     apply_all: ApplyAll) -> dict[str, Outcome]:
+    """Events of one kind with distinct keys, set-based: ``prepare`` validates each (the
+    one check of both paths; a refusal fails that event alone); one locking read of their
+    dedup keys (a key already held: applied before by this event, or a duplicate of the
+    event holding it); ``apply_all`` applies the rest in a few statements; one INSERT of
+    the keys of the applied ones (a refused event leaves its key free for a replay)."""
     outcomes: dict[str, Outcome] = {}
-    candidates: list[tuple[CallbackEvent, ParsedEvent, msgs.Receipt]] = []
+    candidates: list[tuple[CallbackEvent, ParsedEvent, Any]] = []
     for event, parsed, account in items:
         try:
-            candidates.append((event, parsed, _receipt_of(parsed, account)))
-        except CallbackError as exc:
+            candidates.append((event, parsed, prepare(parsed, account)))
+        except ServiceError as exc:
             outcomes[event.id] = (CallbackStatus.FAILED, str(exc), parsed)
     if not candidates:
         return outcomes
@@ -504,19 +513,18 @@ def _apply_receipts(s: Session, items: list[Item]) -> dict[str, Outcome]:
         )
     }
     fresh = []
-    for event, parsed, receipt in candidates:
+    for event, parsed, payload in candidates:
         first = owners.get((parsed.guid, parsed.event_id))
         if first is None:
-            fresh.append((event, parsed, receipt))
+            fresh.append((event, parsed, payload))
         elif first == event.id:  # applied before; only its status was not saved
             outcomes[event.id] = (CallbackStatus.PROCESSED, None, parsed)
         else:
             outcomes[event.id] = (CallbackStatus.IGNORED,
                                   f"duplicate of callback event {first}", parsed)
-    results = msgs.apply_receipts(s, [r for _, _, r in fresh], utcnow())
+    results = apply_all(s, [payload for _, _, payload in fresh]) if fresh else []
     claimed = []
-    for (event, parsed, _), result in zip(fresh, results, strict=True):
-        status, note = _receipt_outcome(result)
+    for (event, parsed, _), (status, note) in zip(fresh, results, strict=True):
         outcomes[event.id] = (status, note, parsed)
         if status is CallbackStatus.PROCESSED:
             claimed.append({"guid": parsed.guid, "event_id": parsed.event_id,
@@ -526,6 +534,40 @@ def _apply_receipts(s: Session, items: list[Item]) -> dict[str, Outcome]:
         if inserted != len(claimed):
             raise _KeyTaken()
     return outcomes
+
+
+def _apply_receipts(s: Session, receipts: list[msgs.Receipt]
+                    ) -> list[tuple[CallbackStatus, str | None]]:
+    return [_receipt_outcome(r) for r in msgs.apply_receipts(s, receipts, utcnow())]
+
+
+def _heartbeat_of(e: ParsedEvent, account: AccountRef) -> tuple[AccountRef, datetime]:
+    """The account and time a heartbeat stamps, validated (the one check of both paths)."""
+    return account, accounts.heartbeat_time(e.timestamp, "timestamp")  # none from the future
+
+
+# Every heartbeat of a call in one statement: each account keeps the latest time it has
+# seen (GREATEST, so a heartbeat that arrives late never moves it back).
+_HEARTBEATS_SQL = text("""
+UPDATE wework_accounts a JOIN JSON_TABLE(:beats, '$[*]' COLUMNS (
+    id VARCHAR(36) PATH '$.id',
+    tenant_id VARCHAR(36) PATH '$.tenant_id',
+    at DATETIME(6) PATH '$.at'
+)) AS b ON a.id = b.id AND a.tenant_id = b.tenant_id
+SET a.last_heartbeat_time = GREATEST(COALESCE(a.last_heartbeat_time, b.at), b.at)
+""")
+
+
+def _apply_heartbeats(s: Session, beats: list[tuple[AccountRef, datetime]]
+                      ) -> list[tuple[CallbackStatus, str | None]]:
+    latest: dict[str, tuple[AccountRef, datetime]] = {}
+    for account, at in beats:
+        if account.id not in latest or at > latest[account.id][1]:
+            latest[account.id] = (account, at)
+    rows = [{"id": a.id, "tenant_id": a.tenant_id, "at": at.isoformat(sep=" ")}
+            for a, at in latest.values()]
+    s.execute(_HEARTBEATS_SQL, {"beats": json.dumps(rows)})
+    return [(CallbackStatus.PROCESSED, None)] * len(beats)
 
 
 def _db_error(exc: Exception) -> str:
@@ -769,6 +811,14 @@ def _heartbeat(s: Session, ctx: ServiceContext, account: AccountRef, e: ParsedEv
         )
         .execution_options(synchronize_session=False)
     )
+
+
+# The kinds applied set-based (:func:`_apply_set_based`): the handler they replace (the
+# one-by-one path keeps using it), how one event is validated, how many are applied.
+SET_BASED: dict[NotifyType, tuple[Handler, Prepare, ApplyAll]] = {
+    NotifyType.MESSAGE_RECEIPT: (_receipt, _receipt_of, _apply_receipts),
+    NotifyType.ACCOUNT_HEARTBEAT: (_heartbeat, _heartbeat_of, _apply_heartbeats),
+}
 
 
 @handles(NotifyType.CONVERSATION_UPSERT)
