@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from wework.enums import AccountStatus, ConversationType
 from wework.gateway.base import SendRequest, SendResult
@@ -123,3 +124,18 @@ class RecordingGateway:
 
     def sent_for(self, tenant_id: str) -> list[str]:
         return [r.message_id for r in self.requests if r.tenant_id == tenant_id]
+
+
+@contextmanager
+def sql_statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process sends inside the block, in order."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)

@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from messaging_helpers import make_account
+from messaging_helpers import make_account, sql_statements
 from ports import free_port
 from stacks import server_dir
 from waiting import wait_for
@@ -102,9 +102,6 @@ def test_own_writes_are_read_at_once(cached, make_tenant, super_ctx):
 def test_sends_naming_a_template_resolve_it_through_the_cache(cached, make_tenant):
     """A template's owner is read from MariaDB once, then from the cache; another
     tenant's template is still refused on every send (and never cached as its own)."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
     from wework.errors import NotFoundError
 
     world, other = make_tenant(), make_tenant()
@@ -115,32 +112,26 @@ def test_sends_naming_a_template_resolve_it_through_the_cache(cached, make_tenan
     foreign = templates.create_template(other.ctx, template_name="theirs",
                                         template_type="text",
                                         template_content={"text": "theirs"})
-    asked: list[str] = []
-
-    def spy(conn, cursor, statement, params, context, executemany):
-        if "FROM message_templates" in statement:
-            asked.append(statement)
-
     def send(template_id: str):
         return messages.send_message(world.ctx, account_id=account.id, conversation_id="c",
                                      message_type="text", content={"text": "hi"},
                                      template_id=template_id)
 
-    event.listen(Engine, "before_cursor_execute", spy)
-    try:
+    def asked() -> int:
+        return sum("FROM message_templates" in q for q in statements)
+
+    with sql_statements() as statements:
         before = counts("template")
         for _ in range(3):
             send(template.id)
         after = counts("template")
-        assert len(asked) == 1  # the first send's miss; the others hit the cache
+        assert asked() == 1  # the first send's miss; the others hit the cache
         assert after["misses"] == before["misses"] + 1
         assert after["hits_l1"] >= before["hits_l1"] + 2
         for _ in range(2):
             with pytest.raises(NotFoundError, match="template_id"):
                 send(foreign.id)
-    finally:
-        event.remove(Engine, "before_cursor_execute", spy)
-    assert len(asked) == 3  # each refused send asked again: nothing of B's was cached
+    assert asked() == 3  # each refused send asked again: nothing of B's was cached
 
 
 CHILD = textwrap.dedent("""

@@ -8,8 +8,14 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from messaging_helpers import RecordingGateway, batch_invariant, make_account, messages_of
-from sqlalchemy import Engine, event, select
+from messaging_helpers import (
+    RecordingGateway,
+    batch_invariant,
+    make_account,
+    messages_of,
+    sql_statements,
+)
+from sqlalchemy import select
 
 from wework.enums import CallbackStatus
 from wework.enums import MessageStatus as MS
@@ -105,15 +111,8 @@ def test_receipts_are_applied_set_based(tenant_ctx):
     account = make_account(tenant_ctx)
     task, mids = sent_batch(tenant_ctx, account, 40)
     raws = [receipt(account.guid, m) for m in mids]
-    statements: list[str] = []
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
+    with sql_statements() as statements:
         events = callbacks.ingest_many(raws)
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
     assert {e.status for e in events} == {OK}
     counter_updates = [s for s in statements if s.startswith("UPDATE batch_send_tasks")]
     message_updates = [s for s in statements if s.lstrip().startswith("UPDATE messages")]
@@ -146,16 +145,8 @@ def test_heartbeats_are_applied_set_based_and_each_fails_alone(make_tenant):
     raws += [heartbeat(two.guid, now + timedelta(seconds=90 - i)) for i in range(30)]
     raws += [heartbeat(two.guid, now + timedelta(hours=2)),  # from the future
              first]                                          # a duplicate
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
+    with sql_statements() as statements:
         events = callbacks.ingest_many(raws)
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
     statuses = [e.status for e in events]
     assert statuses[:61] == [OK] * 61
     assert statuses[61] is FAILED and "timestamp" in events[61].error_message
