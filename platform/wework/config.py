@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     encryption_keys: str | None = None
     lookup_key: str | None = None
 
+    # Connections each engine (one per server, shard and user) keeps open per process, and
+    # as many more it opens when busier (closed again when returned): size it to the
+    # process's concurrent transactions (the API's threads, a bench's clients), since a
+    # connection opened and closed per transaction costs more than the transaction.
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+
     # Replica reads refuse (or fail over, see replica_fallback) past this lag; with the
     # `wait` fallback a read waits this long for the replica to catch up, then fails.
     replica_max_lag_seconds: float = 5.0

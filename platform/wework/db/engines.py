@@ -251,7 +251,9 @@ def get_engine(
         if engine is None:
             timeouts = {} if io_timeout is None else {
                 "read_timeout": io_timeout, "write_timeout": io_timeout}
-            engine = _engines[key] = new_engine(url, connect_args=timeouts)
+            engine = _engines[key] = new_engine(url, connect_args=timeouts,
+                                                pool_size=s.db_pool_size,
+                                                max_overflow=s.db_pool_size)
         return engine
 
 

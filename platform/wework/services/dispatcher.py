@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Row, func, or_, select, text, update
+from sqlalchemy import Row, func, or_, select, text, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -90,6 +90,7 @@ class _Claim:
     request: SendRequest
     message_type: str
     batch_id: str | None
+    created_at: datetime  # with the id, the message's primary key
 
 
 def dispatch_once(
@@ -135,9 +136,10 @@ def dispatchable(now: datetime) -> tuple:
 def _candidates(
     session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str],
     tenant_id: str | None = None,
-) -> list[str]:
+) -> list[Row]:
+    """(id, created_at) of up to ``n`` dispatchable messages, in dispatch order."""
     due_at = func.coalesce(Message.scheduled_time, Message.created_at)
-    stmt = select(Message.id).where(*dispatchable(now))
+    stmt = select(Message.id, Message.created_at).where(*dispatchable(now))
     if tenant_id:
         stmt = stmt.where(Message.tenant_id == tenant_id)
     if skip_batches:
@@ -153,12 +155,18 @@ def _candidates(
         .order_by(Message.priority.desc(), due_at, Message.id)
         .limit(n)
     )
-    return list(session.scalars(stmt))
+    return list(session.execute(stmt))
+
+
+def by_key(keys) -> object:
+    """``(messages.id, messages.created_at) IN (…)``: the whole primary key, so MariaDB
+    reads one partition per message instead of probing every partition for the id."""
+    return tuple_(Message.id, Message.created_at).in_([tuple(k) for k in keys])
 
 
 # What a claim needs of a message (rows, not ORM objects: 500 of them per round).
-_CLAIMED = (Message.id, Message.tenant_id, Message.account_id, Message.conversation_id,
-            Message.message_type, Message.content, Message.batch_id)
+_CLAIMED = (Message.id, Message.created_at, Message.tenant_id, Message.account_id,
+            Message.conversation_id, Message.message_type, Message.content, Message.batch_id)
 
 
 def _claim(shard: int, now: datetime, limit: int,
@@ -172,22 +180,22 @@ def _claim(shard: int, now: datetime, limit: int,
         # out-of-window batch cannot starve everything queued behind it.
         for _ in range(CLAIM_PASSES):
             n = (limit - len(allowed)) * CANDIDATE_FACTOR
-            ids = _candidates(session, now, n, blocked, {m.id for m in allowed}, tenant_id)
-            if not ids:
+            keys = _candidates(session, now, n, blocked, {m.id for m in allowed}, tenant_id)
+            if not keys:
                 break
             locked = list(
                 session.execute(
                     select(*_CLAIMED)
-                    .where(Message.id.in_(ids), Message.status == MessageStatus.PENDING)
+                    .where(by_key(keys), Message.status == MessageStatus.PENDING)
                     .with_for_update(skip_locked=True)
                 )
             )
-            order = {mid: i for i, mid in enumerate(ids)}
+            order = {k.id: i for i, k in enumerate(keys)}
             locked.sort(key=lambda m: order[m.id])
             ok, held_back, newly_blocked = _apply_strategies(session, locked, now, allowed)
             allowed += ok[: limit - len(allowed)]
             held += held_back
-            if len(allowed) >= limit or len(ids) < n or not newly_blocked - blocked:
+            if len(allowed) >= limit or len(keys) < n or not newly_blocked - blocked:
                 break
             blocked |= newly_blocked
         if not allowed:
@@ -201,7 +209,7 @@ def _claim(shard: int, now: datetime, limit: int,
         )
         session.execute(
             update(Message)
-            .where(Message.id.in_([m.id for m in allowed]))
+            .where(by_key((m.id, m.created_at) for m in allowed))
             .values(status=MessageStatus.SENDING, send_time=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -218,6 +226,7 @@ def _claim(shard: int, now: datetime, limit: int,
                 ),
                 m.message_type.value,
                 m.batch_id,
+                m.created_at,
             )
             for m in allowed
         ]
@@ -298,12 +307,13 @@ def _send_and_record(
                                           r.error_message, r.retryable)
         for c, r, _ in results
     }
+    created = {c.request.message_id: c.created_at for c, _, _ in results}
     # A deadlock with another writer (e.g. a callback transaction holding a batch row)
     # rolls the whole record back; it is retried.
     for attempt in range(1, RECORD_ATTEMPTS + 1):
         try:
             with shard_transaction(shard) as session:
-                labels = apply_send_outcomes(session, outcomes, now or utcnow())
+                labels = apply_send_outcomes(session, outcomes, created, now or utcnow())
             break
         except OperationalError as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
@@ -328,8 +338,9 @@ UPDATE messages m JOIN JSON_TABLE(:changes, '$[*]' COLUMNS (
     error_code VARCHAR(50) PATH '$.error_code',
     error_message TEXT PATH '$.error_message',
     retry_count INT PATH '$.retry_count',
-    scheduled_time DATETIME PATH '$.scheduled_time'
-)) AS r ON m.id = r.id
+    scheduled_time DATETIME PATH '$.scheduled_time',
+    created_at TIMESTAMP PATH '$.created_at'
+)) AS r ON m.id = r.id AND m.created_at = r.created_at
 SET m.status = r.status,
     m.wework_msg_id = COALESCE(r.wework_msg_id, m.wework_msg_id),
     m.error_code = r.error_code,
@@ -347,13 +358,15 @@ def _json_value(value):
 def apply_send_outcomes(
     session: Session,
     outcomes: Mapping[str, SendOutcome],
+    created: Mapping[str, datetime],
     now: datetime,
     *,
     retry_at_once: bool = False,
 ) -> dict[str, str]:
     """Record the gateway's answers for ``sending`` messages, set-based, in the caller's
     transaction: message rows, batch counters (in batch id order: one lock order for
-    every dispatcher) and ``message.failed`` events. ``retry_at_once``: a retry is due
+    every dispatcher) and ``message.failed`` events. ``created``: each message's
+    ``created_at``, the rest of its primary key. ``retry_at_once``: a retry is due
     now rather than after the backoff (a recovered claim, not a gateway failure).
     Returns message id -> sent | retry | failed | already_<status>."""
     if not outcomes:
@@ -362,7 +375,7 @@ def apply_send_outcomes(
     rows = session.execute(
         select(m.id, m.status, m.retry_count, m.batch_id, m.tenant_id, m.account_id,
                m.conversation_id)
-        .where(m.id.in_(list(outcomes)))
+        .where(by_key((i, created[i]) for i in outcomes))
         .order_by(m.id)
         .with_for_update()
     ).all()
@@ -377,7 +390,8 @@ def apply_send_outcomes(
         new, fields = send_transition(row.retry_count, outcomes[row.id], now)
         if retry_at_once and new is MessageStatus.PENDING:
             fields["scheduled_time"] = now
-        changes.append({"id": row.id, "status": new.value,
+        changes.append({"id": row.id, "created_at": _json_value(created[row.id]),
+                        "status": new.value,
                         **{k: _json_value(v) for k, v in fields.items()}})
         if row.batch_id:
             d = counter_delta(MessageStatus.SENDING, new)
@@ -413,17 +427,17 @@ def recover_expired_claims(
     for shard in all_shards():
         while True:
             with shard_transaction(shard) as session:
-                ids = session.scalars(
-                    select(Message.id)
+                created = dict(session.execute(
+                    select(Message.id, Message.created_at)
                     .where(Message.status == MessageStatus.SENDING, Message.send_time < cutoff)
                     .order_by(Message.id)
                     .limit(RECOVER_CHUNK)
                     .with_for_update(skip_locked=True)
-                ).all()
+                ).all())
                 labels = apply_send_outcomes(
-                    session, dict.fromkeys(ids, INTERRUPTED), now, retry_at_once=True
-                )
+                    session, dict.fromkeys(created, INTERRUPTED), created, now,
+                    retry_at_once=True)
             recovered += sum(1 for v in labels.values() if not v.startswith("already_"))
-            if len(ids) < RECOVER_CHUNK:
+            if len(created) < RECOVER_CHUNK:
                 break
     return recovered
