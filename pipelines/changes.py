@@ -55,23 +55,30 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _lit(value: str) -> str:
+    """A string literal. Inlined, not a prepared parameter: the first parameter a process
+    binds imports numpy, pandas and pyarrow (0.46 s measured), which was a third of a
+    run with nothing to do."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def get(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
     ensure(con)
-    row = con.execute(f"SELECT value FROM {SCHEMA}.state WHERE key = ?", [key]).fetchone()
+    row = con.execute(f"SELECT value FROM {SCHEMA}.state WHERE key = {_lit(key)}").fetchone()
     return None if row is None else row[0]
 
 
 def put(con: duckdb.DuckDBPyConnection, key: str, value: str | None) -> None:
     ensure(con)
-    con.execute(f"DELETE FROM {SCHEMA}.state WHERE key = ?", [key])
+    con.execute(f"DELETE FROM {SCHEMA}.state WHERE key = {_lit(key)}")
     if value is not None:
-        con.execute(f"INSERT INTO {SCHEMA}.state VALUES (?, ?)", [key, value])
+        con.execute(f"INSERT INTO {SCHEMA}.state VALUES ({_lit(key)}, {_lit(value)})")
 
 
 def keys_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> set[str]:
     ensure(con)
     rows = con.execute(
-        f"SELECT key FROM {SCHEMA}.state WHERE starts_with(key, ?)", [prefix]
+        f"SELECT key FROM {SCHEMA}.state WHERE starts_with(key, {_lit(prefix)})"
     ).fetchall()
     return {r[0][len(prefix) :] for r in rows}
 

@@ -37,7 +37,8 @@ callback_events; ``alert_notices``, whose extracted columns never change)
 
 ``snapshot`` (any other table without a change column, e.g. ``user_roles``, whose rows
 are deleted when a role is revoked; small)
-    Replace the shard's rows with a full read each run (this also drops deleted rows).
+    Read whole each run and compared with raw: rows added or changed are upserted, rows
+    gone from the source deleted, and an unchanged table is not written at all.
 
 A hard DELETE on the source is not seen by the incremental strategies; ``--full``
 (``full=True``) re-reads everything and replaces the shard's rows.
@@ -250,8 +251,15 @@ def extract_table(
     wm = _watermarks(con, spec, shard) if exists and not full else {}
     query = source_query(spec, wm, overlap)
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
-    if not wm or spec.strategy == "snapshot":
-        rows_read = rows_changed = _replace_rows(con, t, spec, shard, select, create=not exists)
+    if exists and not full and (spec.strategy == "snapshot" or not wm):
+        # Small tables read whole every run, and tables this shard has no rows of yet
+        # (mostly still empty at the source): compared with raw, so only a real change
+        # (a row added, changed or deleted) is written and counted. Replacing them cost
+        # 0.2 s per empty table per run (measured).
+        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, range_filter="TRUE")
+    elif not wm:
+        rows_read = _replace_rows(con, t, spec, shard, select, create=not exists)
+        rows_changed = rows_read
     else:
         rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select)
     (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = {shard}").fetchone()
@@ -328,10 +336,13 @@ def _replace_rows(
                 if create:
                     con.execute(f"CREATE TABLE {t} AS SELECT * FROM _stream")
                     (rows,) = con.execute(f"SELECT count(*) FROM {t}").fetchone()
+                    deleted = 0
                 else:
-                    con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
+                    (deleted,) = con.execute(f"DELETE FROM {t} WHERE _shard = {shard}").fetchone()
                     (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
-                if spec.changes:
+                # An empty table read again empty changed nothing: flagging it would
+                # rebuild its marts whole on every run.
+                if spec.changes and (create or rows or deleted):
                     changes.flag_full(con, spec.name)
         finally:
             con.unregister("_stream")
@@ -362,8 +373,9 @@ def _upsert_rows(
 
     Rows read again that raw already holds unchanged (the overlap window re-reads the last
     minutes every run) are dropped by ``EXCEPT`` on every column, so a run with nothing
-    new records no change and recomputes nothing. With ``range_filter`` (a backfill) raw
-    rows of the shard in that range that the source no longer has are deleted too.
+    new records no change and recomputes nothing. With ``range_filter`` (a backfill, or
+    ``TRUE`` for a snapshot table) raw rows of the shard in that range that the source no
+    longer has are deleted too.
     Returns (rows read, rows that differed).
     """
     with setting(con, "threads", 1):

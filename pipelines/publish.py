@@ -43,6 +43,8 @@ from wework.warehouse import (
 COMPACT_ABOVE_FILES = 200
 # Snapshots readers may still be reading stay this long before their files are removed.
 KEEP_SNAPSHOTS = "1 hour"
+# etl.state key: when the last publish committed (the freshness check reads it).
+PUBLISHED_AT = "published_at"
 
 
 class PublishError(RuntimeError):
@@ -57,6 +59,8 @@ class PublishResult:
     rows: int = 0
     repaired: str | None = None
     compacted: bool = False
+    as_of: datetime | None = None  # of the marts published (by this or an earlier run)
+    published_at: datetime | None = None  # of the last commit into the lake
 
     @property
     def published(self) -> bool:
@@ -100,8 +104,12 @@ def publish(
     run_id: str = "",
     as_of: datetime | None = None,
 ) -> PublishResult:
-    """Publish what is pending; a no-op (no new snapshot) when nothing is."""
+    """Publish what is pending; a no-op (no new snapshot) when nothing is. ``as_of``: the
+    marts' as_of for ``publish_info`` (default: the one the last build recorded)."""
     changes.ensure(con)
+    if as_of is None:
+        built = changes.get(con, "as_of")
+        as_of = datetime.fromisoformat(built) if built else None
     # Checked every run, in a few ms (SQLite only): a lake damaged while nothing changed
     # is still republished by the next run.
     damage = lake_damage(settings)
@@ -121,7 +129,13 @@ def publish(
         for s in sliced
     }
     sliced = [s for s in sliced if slice_counts[s.name]]
-    result = PublishResult(snapshot=None, repaired=repaired)
+    last = changes.get(con, PUBLISHED_AT)
+    result = PublishResult(
+        snapshot=None,
+        repaired=repaired,
+        as_of=as_of,
+        published_at=datetime.fromisoformat(last) if last and damage is None else None,
+    )
     if not whole and not sliced:
         return result
     catalog, data = lake_paths(settings)
@@ -134,7 +148,8 @@ def publish(
             raise PublishError(f"cannot open the lake at {catalog}: {e}") from None
         try:
             _rollback_journal(catalog)
-            result.rows = _commit(con, whole, sliced, run_id, as_of)
+            result.published_at = datetime.now(UTC).replace(tzinfo=None)
+            result.rows = _commit(con, whole, sliced, run_id, as_of, result.published_at)
             (result.snapshot,) = con.execute(
                 f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()"
             ).fetchone()
@@ -153,6 +168,7 @@ def publish(
         for s in MARTS:
             changes.put(con, f"publish_full:{s.name}", None)
             con.execute(f"DROP TABLE IF EXISTS {_pending(s)}")
+        changes.put(con, PUBLISHED_AT, result.published_at.isoformat())
     make_private(settings.publish_path)
     result.whole = [s.name for s in whole]
     result.slices = {s.name: slice_counts[s.name] for s in sliced}
@@ -183,10 +199,11 @@ def _commit(
     sliced: list[MartSpec],
     run_id: str,
     as_of: datetime | None,
+    now: datetime,
 ) -> int:
     for attempt in range(COMMIT_ATTEMPTS):
         try:
-            return _commit_once(con, whole, sliced, run_id, as_of)
+            return _commit_once(con, whole, sliced, run_id, as_of, now)
         except duckdb.Error as e:
             if "database is locked" not in str(e) or attempt == COMMIT_ATTEMPTS - 1:
                 raise
@@ -200,6 +217,7 @@ def _commit_once(
     sliced: list[MartSpec],
     run_id: str,
     as_of: datetime | None,
+    now: datetime,
 ) -> int:
     rows = 0
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.marts")
@@ -219,7 +237,6 @@ def _commit_once(
                 f"SEMI JOIN {keys} AS k ON {on}"
             ).fetchone()
             rows += n
-        now = datetime.now(UTC).replace(tzinfo=None)
         con.execute(
             f"CREATE OR REPLACE TABLE {LAKE}.marts.{PUBLISH_INFO} AS "
             "SELECT ?::TIMESTAMP AS published_at, ?::VARCHAR AS run_id, ?::TIMESTAMP AS as_of",
