@@ -236,7 +236,8 @@ def change_one_percent(n_messages: int) -> dict:
         a = conn.execute(text(
             "UPDATE messages SET status = 'delivered', send_time = coalesce(send_time, "
             "created_at), callback_time = coalesce(send_time, created_at) + INTERVAL 3 SECOND "
-            "WHERE created_at >= :since ORDER BY created_at LIMIT :n"),
+            "WHERE created_at >= :since AND status <> 'delivered' ORDER BY created_at "
+            "LIMIT :n"),
             {"since": now - timedelta(days=2), "n": recent}).rowcount
         b = conn.execute(text(
             "UPDATE messages SET status = 'delivered', callback_time = coalesce(send_time, "

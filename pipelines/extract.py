@@ -351,7 +351,7 @@ def _replace_rows(
     return int(rows)
 
 
-TEMP_TABLES = ("_batch", "_changed", "_gone", "_old")
+TEMP_TABLES = ("_batch", "_held", "_changed", "_gone", "_old")
 
 
 def _upsert_rows(
@@ -384,10 +384,11 @@ def _upsert_rows(
     match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in keys)
     key_list = ", ".join(_q(k) for k in keys)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
-            f"EXCEPT SELECT r.* FROM {t} r SEMI JOIN _batch b ON {match}"
-        )
+        # raw's versions of the rows read: the one pass over raw before the DELETE.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _held AS SELECT r.* FROM {t} r "
+                    f"SEMI JOIN _batch b ON {match}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
+                    "EXCEPT SELECT * FROM _held")
         n_gone = 0
         if range_filter:
             con.execute(
@@ -401,10 +402,11 @@ def _upsert_rows(
         ).fetchone()
         if n_changed or n_gone:
             with transaction(con):
-                gone = f"OR EXISTS (SELECT 1 FROM _gone b WHERE {match})" if n_gone else ""
+                gone = (f" UNION ALL SELECT r.* FROM {t} r SEMI JOIN _gone b ON {match}"
+                        if n_gone else "")
                 con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM {t} r "
-                    f"WHERE EXISTS (SELECT 1 FROM _changed b WHERE {match}) {gone}"
+                    "CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM _held r "
+                    f"SEMI JOIN _changed b ON {match}{gone}"
                 )
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))

@@ -11,14 +11,25 @@ every name to a temp view:
   ``(account_id, stat_date)``, ``batch_id`` …); each input view keeps only the rows of
   those slices (a semi join on ``Input.match``, plus a literal date range on
   ``Input.prune`` so DuckDB skips row groups by their min/max); the mart's rows of those
-  slices are deleted and the recomputed ones inserted in one transaction, which also
-  queues the slice keys for the publisher (``etl.pending_<mart>``).
+  slices are compared with the recomputed ones and only the rows that differ are
+  deleted and inserted, in one transaction that also queues their keys for the
+  publisher (``etl.pending_<mart>``): a late receipt redoes its whole (tenant, day) but
+  writes and publishes the one or two rows it changed.
 
 The cost of a run therefore follows the number of changed slices, not the history: a run
-with nothing changed reads only the empty change log. Why (tenant, day) and not (tenant,
-hour): a day is the grain of every report and of the daily marts; an hour slice would cut
-the hourly mart's work by up to 24× but the daily marts would still redo the whole day,
-and late receipts scatter over days anyway (measured in bench/etl_scale_bench.py).
+with nothing changed reads only the empty change log.
+
+The clock: a few slices depend on ``as_of`` rather than on data (every account's open day
+in ``account_health_daily``, new days in ``tenant_usage_daily``, alert episodes that
+``as_of`` closes). ``as_of`` moves only when something changed or ``CLOCK_STEP`` passed
+(:func:`marts_as_of`), so a run with nothing new recomputes and publishes nothing, and
+every mart is always exactly as of one ``as_of`` (``marts.publish_info.as_of``).
+
+Why (tenant, day) and not (tenant, hour): a day is the grain of every report and of the
+daily marts; an hour slice would cut the hourly mart's work by up to 24× but the daily
+marts would still redo the whole day, and late receipts scatter over days anyway
+(measured in bench/etl_scale_bench.py). Recomputing a day is cheap; writing and
+publishing it is not, so only the rows that differ are written and published.
 
 Totals checks and key-uniqueness checks run on the recomputed part only, against the same
 cut-down inputs, so checking costs what building costs.
@@ -44,6 +55,15 @@ MACROS = "_macros"
 
 def mart_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def unordered(sql: str) -> str:
+    """A mart's SQL without its final ``ORDER BY`` line: the order gives a whole build its
+    physical layout (row-group min/max by tenant and day); recomputed slices are written
+    in no particular order anyway, and sorting them was a third of the hourly mart's
+    slice time (measured: 0.32 s → 0.19 s for 300k messages)."""
+    head, _, last = sql.rpartition("\n")
+    return head if last.lstrip().upper().startswith("ORDER BY") else sql
 
 
 def _q(name: str) -> str:
@@ -130,10 +150,6 @@ def _checks(con: duckdb.DuckDBPyConnection, spec: MartSpec, rows: str, out: Mart
     out.input_totals = [int(v or 0) for v in con.execute(input_sql).fetchone()]
 
 
-def _pending(spec: MartSpec) -> str:
-    return f"{changes.SCHEMA}.{_q('pending_' + spec.name)}"
-
-
 def _build_whole(con: duckdb.DuckDBPyConnection, spec: MartSpec, digest: str) -> MartBuild:
     out = MartBuild(spec.name, "whole")
     _bind_inputs(con, spec, sliced=False)
@@ -142,7 +158,7 @@ def _build_whole(con: duckdb.DuckDBPyConnection, spec: MartSpec, digest: str) ->
         con.execute(f"CREATE OR REPLACE TABLE {target} AS {mart_sql(spec.name)}")
         changes.put(con, f"sql:{spec.name}", digest)
         changes.put(con, f"publish_full:{spec.name}", "1")
-        con.execute(f"DROP TABLE IF EXISTS {_pending(spec)}")
+        con.execute(f"DROP TABLE IF EXISTS {changes.pending_table(spec.name)}")
     (out.rows,) = con.execute(f"SELECT count(*) FROM {target}").fetchone()
     cols = ", ".join(_q(c) for c in spec.slice)
     con.execute(f"CREATE OR REPLACE TEMP VIEW slice_keys AS SELECT DISTINCT {cols} FROM {target}")
@@ -164,18 +180,34 @@ def _build_slices(con: duckdb.DuckDBPyConnection, spec: MartSpec) -> MartBuild:
         return out
     _bind_inputs(con, spec, sliced=True)
     on = " AND ".join(f"m.{_q(c)} = s.{_q(c)}" for c in spec.slice)
+    target = f"marts.{_q(spec.name)}"
+    recomputed = unordered(mart_sql(spec.name))
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT m.* FROM ({mart_sql(spec.name)}) AS m "
+        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT m.* FROM ({recomputed}) AS m "
         f"SEMI JOIN _slice AS s ON {on}"
     )
-    target = f"marts.{_q(spec.name)}"
+    # Only the rows that differ are written (and queued for the publisher): a late
+    # receipt redoes its whole (tenant, day), but changes one or two of its rows.
+    keys = ", ".join(_q(k) for k in spec.key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _old AS SELECT m.* FROM {target} AS m "
+        f"SEMI JOIN _slice AS s ON {on}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT {keys} FROM "
+        "(SELECT * FROM _old EXCEPT SELECT * FROM _new)"
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _add AS SELECT * FROM _new EXCEPT SELECT * FROM _old")
+    same_key = changes.same_key(spec.key, "m", "g")
+    pending = changes.pending_table(spec.name)
     with transaction(con):
-        con.execute(f"DELETE FROM {target} AS m USING _slice AS s WHERE {on}")
-        (out.rows,) = con.execute(f"INSERT INTO {target} SELECT * FROM _new").fetchone()
-        con.execute(f"CREATE TABLE IF NOT EXISTS {_pending(spec)} AS SELECT * FROM _slice LIMIT 0")
-        con.execute(f"INSERT INTO {_pending(spec)} SELECT * FROM _slice")
+        con.execute(f"DELETE FROM {target} AS m USING _gone AS g WHERE {same_key}")
+        (out.rows,) = con.execute(f"INSERT INTO {target} SELECT * FROM _add").fetchone()
+        con.execute(f"CREATE TABLE IF NOT EXISTS {pending} AS SELECT {keys} FROM _gone LIMIT 0")
+        con.execute(f"INSERT INTO {pending} SELECT * FROM _gone UNION SELECT {keys} FROM _add")
     _checks(con, spec, "_new", out)
-    con.execute("DROP TABLE IF EXISTS _new")
+    con.execute("DROP TABLE IF EXISTS _new; DROP TABLE IF EXISTS _old; "
+                "DROP TABLE IF EXISTS _gone; DROP TABLE IF EXISTS _add")
     return out
 
 

@@ -113,7 +113,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                 "snapshot": result.snapshot,
                 "published": result.published,
                 "whole_marts": ", ".join(result.whole) or "-",
-                "slices": str(result.slices),
+                "rows_by_mart": dg.MetadataValue.json(result.keys),
                 "rows_written": result.rows,
                 "compacted": result.compacted,
                 "as_of": str(result.as_of),

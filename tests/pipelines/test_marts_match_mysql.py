@@ -138,6 +138,14 @@ def test_status_change_of_a_months_old_message_redoes_only_its_slices(
     # one message: one (tenant, day) slice of the message marts, one (account, day)
     assert mart_meta(result, "message_stats_daily")["slices"].value == 1
     assert mart_meta(result, "account_health_daily")["slices"].value == 1
+    # ... of which only the rows that changed are written and published: the message's
+    # (account, hour, type) row of the hourly mart, its (type) row of the daily one.
+    assert mart_meta(result, "message_stats_hourly")["rows_written"].value == 1
+    assert mart_meta(result, "message_stats_daily")["rows_written"].value == 1
+    (published,) = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                    if e.materialization.asset_key == dg.AssetKey("published_marts")]
+    by_mart = published["rows_by_mart"].value
+    assert by_mart["message_stats_hourly"] == by_mart["message_stats_daily"] == 1
 
 
 def test_deleted_message_disappears_after_full(seeded, run_pipeline, replica, primary, wh):
