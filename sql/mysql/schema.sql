@@ -303,6 +303,7 @@ CREATE TABLE tenant_daily_quota (
 	day DATE NOT NULL COMMENT '日期(UTC)',
 	stripe SMALLINT NOT NULL COMMENT '分片号',
 	used INTEGER NOT NULL COMMENT '已用条数' DEFAULT '0',
+	cap INTEGER NOT NULL COMMENT '本分片上限' DEFAULT '0',
 	PRIMARY KEY (tenant_id, day, stripe)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='租户每日消息配额计数' COLLATE utf8mb4_unicode_ci;
 CREATE INDEX idx_day ON tenant_daily_quota (day);

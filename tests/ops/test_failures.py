@@ -87,7 +87,7 @@ def test_primary_killed_mid_transaction_fails_clearly_and_leaves_nothing_half_wr
     assert down.value.code == CANNOT_CONNECT
 
     stack.up()  # restarts the primary only; InnoDB rolls the open transaction back
-    # The SAME engine works again: pool_pre_ping replaced the dead pooled connections.
+    # The SAME engine works again: its checkout replaced the dead pooled connections.
     with primary_writes(engine) as conn:
         insert_tenants(conn, "after-", 2)
     assert tenant_rows(engine, prefix) == 0  # nothing of the killed transaction

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from messaging_helpers import make_account, messages_of, text_rows
+from messaging_helpers import make_account, messages_of, sql_statements, text_rows
 from sqlalchemy import func, select
 
 from wework.errors import QuotaExceededError
@@ -77,8 +77,9 @@ def test_a_send_does_not_wait_for_another_send_of_the_tenant(make_tenant):
             errors.append(exc)
         finished.set()
 
-    with transaction(world.ctx.tenant_id) as s:
-        messages.check_quota(s, world.ctx.tenant_id, 1, utcnow())  # holds one stripe
+    tenant_id = world.ctx.tenant_id
+    with quota.stripe_for(tenant_id) as stripe, transaction(tenant_id) as s:
+        assert quota.take(s, tenant_id, 1, utcnow().date(), stripe)  # holds one stripe
         thread = threading.Thread(target=second)
         thread.start()
         done = finished.wait(timeout=30)
@@ -128,3 +129,35 @@ def test_a_lowered_limit_is_exact_even_with_stripes_over_their_new_caps(make_ten
     with pytest.raises(QuotaExceededError):
         send(world.ctx, account)
     assert counted(world.ctx.tenant_id) == 42 == len(messages_of(world.ctx.tenant_id))
+
+
+def test_a_send_takes_its_quota_with_one_update(make_tenant):
+    """The fast path: the send's only quota statement is one UPDATE of one stripe."""
+    world = make_tenant(max_daily_messages=1000)
+    account = make_account(world.ctx)
+    send(world.ctx, account)  # the day's stripes exist
+    with sql_statements() as seen:
+        send(world.ctx, account, "second")
+    on_quota = [st.split()[0] for st in seen if "tenant_daily_quota" in st]
+    assert on_quota == ["UPDATE"], seen
+    assert counted(world.ctx.tenant_id) == 2
+
+
+def test_a_raised_limit_spreads_todays_new_room_over_the_stripes(make_tenant, super_ctx):
+    world = make_tenant(max_daily_messages=16)
+    account = make_account(world.ctx)
+    for i in range(16):  # one per stripe: every stripe is full
+        send(world.ctx, account, f"m{i}")
+    with pytest.raises(QuotaExceededError):
+        send(world.ctx, account)
+    tenants.update_tenant(super_ctx, world.ctx.tenant_id, max_daily_messages=20)
+    with transaction(world.ctx.tenant_id) as s:
+        caps = s.scalar(select(func.sum(TenantDailyQuota.cap)).where(
+            TenantDailyQuota.tenant_id == world.ctx.tenant_id))
+    assert caps == 20
+    for i in range(4):
+        send(world.ctx, account, f"more {i}")
+    with pytest.raises(QuotaExceededError) as err:
+        send(world.ctx, account)
+    assert "20 messages today + 1 would exceed the daily limit of 20" in err.value.reason
+    assert counted(world.ctx.tenant_id) == 20 == len(messages_of(world.ctx.tenant_id))

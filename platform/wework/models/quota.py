@@ -2,10 +2,10 @@
 
 Not in the spec. ``tenants.max_daily_messages`` is enforced on a counter instead of a
 count of today's messages under the tenant-row lock (which queued every send of a tenant
-behind one lock): the day's allowance is split over ``STRIPES`` rows, stripe ``i`` may
-reach ``max // STRIPES + (1 if i < max % STRIPES else 0)``, so the stripes' caps add up to
-the limit exactly and concurrent sends of one tenant take different rows
-(:mod:`wework.services.quota`).
+behind one lock): the day's allowance is split over ``STRIPES`` rows, each with its own
+``cap``; the caps add up to the limit exactly (or, after the limit was lowered below the
+day's count, to that count), so a send takes one row's room with one UPDATE and
+concurrent sends of one tenant take different rows (:mod:`wework.services.quota`).
 """
 
 from __future__ import annotations
@@ -26,3 +26,4 @@ class TenantDailyQuota(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True, comment="日期(UTC)")
     stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="分片号")
     used: Mapped[int] = count_column("已用条数")
+    cap: Mapped[int] = count_column("本分片上限")

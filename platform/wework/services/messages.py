@@ -145,15 +145,20 @@ def start_of_utc_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_quota(session: Session, tenant_id: str, adding: int, now: datetime) -> None:
-    """Refuse unless the tenant is active and today's (UTC) messages plus ``adding`` stay
-    within ``max_daily_messages``; counts them in the caller's transaction
-    (:func:`wework.services.quota.reserve`: concurrent sends of one tenant do not queue
-    on one row). Status and limit come through the tenant cache."""
+def sending_limit(tenant_id: str) -> int:
+    """The tenant's daily limit, after refusing unless it is active (status and limit
+    through the tenant cache)."""
     tenant = tenant_settings(tenant_id)
     if tenant.status != TenantStatus.ACTIVE:
         raise ValidationError("tenant.status", f"tenant is {tenant.status.value}; sending is off")
-    quota.reserve(session, tenant_id, adding, tenant.max_daily_messages, now)
+    return tenant.max_daily_messages
+
+
+def check_quota(session: Session, tenant_id: str, adding: int, now: datetime) -> None:
+    """Refuse unless the tenant is active and today's (UTC) messages plus ``adding`` stay
+    within ``max_daily_messages``; counts them in the caller's transaction (the exact
+    step, :func:`wework.services.quota.reserve`)."""
+    quota.reserve(session, tenant_id, adding, sending_limit(tenant_id), now)
 
 
 def prepare_row(
@@ -214,14 +219,30 @@ def send_message(
         now,
     )
 
-    def enqueue() -> Message:
-        with tenant_transaction(ctx) as s:
+    def enqueue(exact: bool) -> None:
+        with quota.stripe_for(ctx.tenant_id) as stripe, tenant_transaction(ctx) as s:
             require_references(s, ctx, [row])
-            check_quota(s, ctx.tenant_id, 1, now)
-            s.execute(insert(Message.__table__), [row])
-        return Message(**row)
+            limit = sending_limit(ctx.tenant_id)
+            if exact:  # before the INSERT: a day's first stripes count today's messages
+                quota.reserve(s, ctx.tenant_id, 1, limit, now)
+            s.execute(INSERT_MESSAGE, row)
+            # The fast path after the row: its stripe is locked only until the COMMIT.
+            if not exact and not quota.take(s, ctx.tenant_id, 1, now.date(), stripe):
+                raise _StripeFull  # rolls the INSERT back; sent again below
 
-    return retry_on_deadlock(enqueue)
+    try:
+        retry_on_deadlock(lambda: enqueue(exact=False))
+    except _StripeFull:
+        retry_on_deadlock(lambda: enqueue(exact=True))
+    return Message(**row)
+
+
+class _StripeFull(Exception):
+    """The fast path's stripe had no room (or the day none yet): the send runs again in a
+    new transaction through the exact step (see :mod:`wework.services.quota`)."""
+
+
+INSERT_MESSAGE = insert(Message.__table__)
 
 
 def enqueue_many(

@@ -22,8 +22,8 @@ from wework.cache.layers import cache
 from wework.db.sharding import all_shards, shard_for_tenant
 from wework.enums import TenantStatus
 from wework.errors import ConflictError, NotFoundError, ValidationError
-from wework.models import Role, Tenant, User, new_id
-from wework.services import audit
+from wework.models import Role, Tenant, User, new_id, utcnow
+from wework.services import audit, quota
 from wework.services import roles as roles_service
 from wework.services import users as users_service
 from wework.services.context import ServiceContext, system_context
@@ -154,6 +154,8 @@ def update_tenant(ctx: ServiceContext, tenant_id: str, **changes: Any) -> Tenant
         with audit.change(s, ctx, "tenant.update", tenant, tenant_id=tenant_id):
             for f, val in cleaned.items():
                 setattr(tenant, f, val)
+        if "max_daily_messages" in cleaned:  # today's room under the new limit
+            quota.set_limit(s, tenant_id, cleaned["max_daily_messages"], utcnow())
         TENANTS.evict_on_commit(s, tenant_id)
     return tenant
 

@@ -132,7 +132,7 @@ def tenant_transaction(ctx: ServiceContext, session: Session | None = None) -> I
     context may have been built before its user was deactivated or lost a role, or before
     its tenant was suspended, and must not write after that. A joined ``session`` was
     checked by the operation that opened it."""
-    if session is None:
+    if session is None and not ctx.actor.is_system:
         # In a session of its own: a consistent read inside the transaction would fix its
         # REPEATABLE READ snapshot before the operation's first locking read (a quota
         # count after ``FOR UPDATE`` of the tenant must see the latest rows).
