@@ -96,7 +96,7 @@ PUBLISHED_FRESH = "published_marts_fresh"
             description=f"the published marts are younger than {PUBLISH_MAX_AGE} (warning)",
         )
     ],
-    description="The marts' changed slices committed to the readers' DuckLake under "
+    description="The marts' changed rows committed to the readers' DuckLake under "
     "WEWORK_PUBLISH_DIR in one transaction (pipelines.publish); readers open it with "
     "wework.warehouse.open_marts(). Materialized only when something was published.",
 )
