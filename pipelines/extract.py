@@ -401,13 +401,14 @@ def _upsert_rows(
             "SELECT (SELECT count(*) FROM _batch), (SELECT count(*) FROM _changed)"
         ).fetchone()
         if n_changed or n_gone:
+            # Staged before raw's transaction opens, like _batch (see above).
+            gone = (f" UNION ALL SELECT r.* FROM {t} r SEMI JOIN _gone b ON {match}"
+                    if n_gone else "")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM _held r "
+                f"SEMI JOIN _changed b ON {match}{gone}"
+            )
             with transaction(con):
-                gone = (f" UNION ALL SELECT r.* FROM {t} r SEMI JOIN _gone b ON {match}"
-                        if n_gone else "")
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM _held r "
-                    f"SEMI JOIN _changed b ON {match}{gone}"
-                )
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
                 con.execute(f"DELETE FROM {t} r USING _old b WHERE {match}")
