@@ -5,10 +5,11 @@ connection but never answers, and raises a bare ``OperationalError``. Writes sho
 instead fail within a few seconds with an error that says what is wrong.
 :func:`primary_write_engine` makes an engine with bounded connect and I/O waits
 (like every engine of :mod:`wework.db.engines` it replaces pooled connections the
-server closed before using them, so it reconnects by itself once the primary is back); :func:`primary_writes` wraps a
-transaction and turns "cannot connect" / "lost the connection" into
-:class:`PrimaryUnavailable`. The transaction was rolled back (or, if the server died
-mid-transaction, InnoDB rolls it back on restart): nothing is half-written.
+server closed before using them, so it reconnects by itself once the primary is
+back); :func:`primary_writes` wraps a transaction and turns "cannot connect" / "lost
+the connection" into :class:`PrimaryUnavailable`. The transaction was rolled back (or,
+if the server died mid-transaction, InnoDB rolls it back on restart): nothing is
+half-written.
 """
 
 from __future__ import annotations

@@ -63,7 +63,12 @@ _SHARD = "wework_shard"  # Session.info key: the shard whose primary a transacti
 # lock wait timeout, or the connection is lost): the work in it must be redone, unlike an
 # error that belongs to the one statement that caused it.
 DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
-TRANSACTION_LOST = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, *UNAVAILABLE_CODES})
+# ROLLBACK TO SAVEPOINT finding no savepoint: a deadlock inside the savepoint already
+# rolled the whole transaction back, and this error (raised while leaving the savepoint)
+# is what the caller sees instead of the deadlock's.
+SAVEPOINT_GONE = 1305
+TRANSACTION_LOST = frozenset({DEADLOCK, LOCK_WAIT_TIMEOUT, SAVEPOINT_GONE,
+                              *UNAVAILABLE_CODES})
 
 
 def transaction_lost(error: BaseException) -> bool:
