@@ -63,7 +63,7 @@ def run(
             typer.echo(
                 f"{key:32} snapshot {meta.get('snapshot')}: {meta.get('rows_written')} rows "
                 f"({'whole: ' + meta['whole_marts'] if meta.get('whole_marts') != '-' else ''}"
-                f"{meta.get('slices')}) in {meta.get('seconds')}s"
+                f"{meta.get('rows_by_mart')}) in {meta.get('seconds')}s"
             )
     failed_checks = [
         f"{c.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"

@@ -15,7 +15,6 @@ from pipelines.assets import (
     mart_assets,
     marts_by_day,
     published_marts,
-    published_marts_fresh,
     raw_assets,
 )
 from pipelines.operations import ops_jobs, ops_schedules  # retention + backups
@@ -39,7 +38,6 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 
 defs = dg.Definitions(
     assets=[*raw_assets, *mart_assets, published_marts, marts_by_day, *report_assets()],
-    asset_checks=[published_marts_fresh],
     jobs=[refresh_job, backfill_job, *ops_jobs],
     schedules=[hourly_refresh, *ops_schedules],
     sensors=[report_scopes_sensor, reports_automation_sensor],

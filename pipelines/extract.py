@@ -37,7 +37,8 @@ callback_events; ``alert_notices``, whose extracted columns never change)
 
 ``snapshot`` (any other table without a change column, e.g. ``user_roles``, whose rows
 are deleted when a role is revoked; small)
-    Replace the shard's rows with a full read each run (this also drops deleted rows).
+    Read whole each run and compared with raw: rows added or changed are upserted, rows
+    gone from the source deleted, and an unchanged table is not written at all.
 
 A hard DELETE on the source is not seen by the incremental strategies; ``--full``
 (``full=True``) re-reads everything and replaces the shard's rows.
@@ -250,8 +251,15 @@ def extract_table(
     wm = _watermarks(con, spec, shard) if exists and not full else {}
     query = source_query(spec, wm, overlap)
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
-    if not wm or spec.strategy == "snapshot":
-        rows_read = rows_changed = _replace_rows(con, t, spec, shard, select, create=not exists)
+    if exists and not full and (spec.strategy == "snapshot" or not wm):
+        # Small tables read whole every run, and tables this shard has no rows of yet
+        # (mostly still empty at the source): compared with raw, so only a real change
+        # (a row added, changed or deleted) is written and counted. Replacing them cost
+        # 0.2 s per empty table per run (measured).
+        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, range_filter="TRUE")
+    elif not wm:
+        rows_read = _replace_rows(con, t, spec, shard, select, create=not exists)
+        rows_changed = rows_read
     else:
         rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select)
     (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = {shard}").fetchone()
@@ -328,10 +336,13 @@ def _replace_rows(
                 if create:
                     con.execute(f"CREATE TABLE {t} AS SELECT * FROM _stream")
                     (rows,) = con.execute(f"SELECT count(*) FROM {t}").fetchone()
+                    deleted = 0
                 else:
-                    con.execute(f"DELETE FROM {t} WHERE _shard = {shard}")
+                    (deleted,) = con.execute(f"DELETE FROM {t} WHERE _shard = {shard}").fetchone()
                     (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
-                if spec.changes:
+                # An empty table read again empty changed nothing: flagging it would
+                # rebuild its marts whole on every run.
+                if spec.changes and (create or rows or deleted):
                     changes.flag_full(con, spec.name)
         finally:
             con.unregister("_stream")
@@ -340,7 +351,7 @@ def _replace_rows(
     return int(rows)
 
 
-TEMP_TABLES = ("_batch", "_changed", "_gone", "_old")
+TEMP_TABLES = ("_batch", "_held", "_changed", "_gone", "_old")
 
 
 def _upsert_rows(
@@ -362,8 +373,9 @@ def _upsert_rows(
 
     Rows read again that raw already holds unchanged (the overlap window re-reads the last
     minutes every run) are dropped by ``EXCEPT`` on every column, so a run with nothing
-    new records no change and recomputes nothing. With ``range_filter`` (a backfill) raw
-    rows of the shard in that range that the source no longer has are deleted too.
+    new records no change and recomputes nothing. With ``range_filter`` (a backfill, or
+    ``TRUE`` for a snapshot table) raw rows of the shard in that range that the source no
+    longer has are deleted too.
     Returns (rows read, rows that differed).
     """
     with setting(con, "threads", 1):
@@ -372,10 +384,11 @@ def _upsert_rows(
     match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in keys)
     key_list = ", ".join(_q(k) for k in keys)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
-            f"EXCEPT SELECT r.* FROM {t} r SEMI JOIN _batch b ON {match}"
-        )
+        # raw's versions of the rows read: the one pass over raw before the DELETE.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _held AS SELECT r.* FROM {t} r "
+                    f"SEMI JOIN _batch b ON {match}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
+                    "EXCEPT SELECT * FROM _held")
         n_gone = 0
         if range_filter:
             con.execute(
@@ -388,12 +401,14 @@ def _upsert_rows(
             "SELECT (SELECT count(*) FROM _batch), (SELECT count(*) FROM _changed)"
         ).fetchone()
         if n_changed or n_gone:
+            # Staged before raw's transaction opens, like _batch (see above).
+            gone = (f" UNION ALL SELECT r.* FROM {t} r SEMI JOIN _gone b ON {match}"
+                    if n_gone else "")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM _held r "
+                f"SEMI JOIN _changed b ON {match}{gone}"
+            )
             with transaction(con):
-                gone = f"OR EXISTS (SELECT 1 FROM _gone b WHERE {match})" if n_gone else ""
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM {t} r "
-                    f"WHERE EXISTS (SELECT 1 FROM _changed b WHERE {match}) {gone}"
-                )
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
                 con.execute(f"DELETE FROM {t} r USING _old b WHERE {match}")

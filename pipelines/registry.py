@@ -236,7 +236,9 @@ ACCOUNT_DAYS = """
 """
 # A tenant's days are bounded by its creation, first and last message and as_of: a
 # change to the tenant, its accounts (cumulative counts) or a message outside its current
-# range redoes the whole tenant; otherwise only the days whose messages changed.
+# range redoes the whole tenant; otherwise only the days whose messages changed. The
+# clock only adds (or, moving back, removes) whole days: day_from..day_to, empty while
+# as_of stays within one UTC day.
 TENANT_DAYS = """
     WITH whole AS (
         SELECT id AS tenant_id FROM changed_tenants
@@ -249,11 +251,11 @@ TENANT_DAYS = """
     SELECT tenant_id, CAST(created_at AS DATE) AS stat_date FROM changed_messages
     UNION
     SELECT tenant_id, stat_date FROM marts.tenant_usage_daily
-    WHERE tenant_id IN (SELECT tenant_id FROM whole) OR stat_date >= getvariable('time_from')
+    WHERE tenant_id IN (SELECT tenant_id FROM whole)
     UNION
     SELECT t.id, CAST(d AS DATE)
     FROM raw.tenants AS t,
-         unnest(generate_series(getvariable('time_from'), getvariable('time_to'),
+         unnest(generate_series(getvariable('day_from'), getvariable('day_to'),
                                 INTERVAL 1 DAY)) AS g(d)
     UNION
     SELECT t.id, CAST(d AS DATE)
@@ -369,11 +371,11 @@ MARTS: tuple[MartSpec, ...] = (
         key=("alert_id", "episode"),
         slice=("alert_id",),
         inputs=(Input("alert_notices", ("alert_id",)),),
-        # An alert whose notices changed, and every alert with a notice since the previous
-        # build's as_of (one written after that as_of was left out of that build).
+        # An alert whose notices changed, and every alert with a notice that as_of passed
+        # over since the previous build (left out of that build, or now past as_of).
         dirty="SELECT alert_id FROM changed_alert_notices UNION "
         "SELECT alert_id FROM raw.alert_notices "
-        "WHERE \"at\" >= getvariable('time_from') AND \"at\" <= getvariable('as_of')",
+        "WHERE \"at\" > getvariable('clock_from') AND \"at\" <= getvariable('clock_to')",
         totals=(
             "SELECT count(*), coalesce(sum(repeat_notices), 0) FROM m",
             "SELECT count(*) FILTER (WHERE kind = 'firing' AND \"repeat\" = 0), "

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import duckdb
 
+from pipelines.marts import CLOCK_STEP
 from wework.config import Settings, get_settings
 from wework.db.engines import DbUser, Role, database_url
 from wework.db.routing import HEARTBEAT_TABLE, ReadDecision, choose_read_source
@@ -66,11 +67,18 @@ class MySQLReplicaResource(dg.ConfigurableResource):
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file (WEWORK_WAREHOUSE_PATH) and its published copy
-    (WEWORK_PUBLISH_DIR). ``as_of`` pins the marts' "now" (tests); empty means the clock."""
+    (WEWORK_PUBLISH_DIR). ``as_of`` pins the marts' "now" (tests); empty means the clock.
+    ``clock_step_minutes``: how long the marts' as_of may stand still while nothing
+    changes (pipelines.marts.marts_as_of); 0 moves it on every run."""
 
     memory_limit: str = "1GB"
     threads: int = 2
     as_of: str | None = None
+    clock_step_minutes: float = CLOCK_STEP.total_seconds() / 60
+
+    @property
+    def clock_step(self) -> timedelta:
+        return timedelta(minutes=self.clock_step_minutes)
 
     def settings(self) -> Settings:
         return get_settings()

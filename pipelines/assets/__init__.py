@@ -2,7 +2,7 @@
 daily-partitioned ``marts_by_day`` (backfills)."""
 
 from pipelines.assets.backfill import marts_by_day
-from pipelines.assets.marts import mart_assets, published_marts, published_marts_fresh
+from pipelines.assets.marts import mart_assets, published_marts
 from pipelines.assets.raw import raw_assets
 
-__all__ = ["mart_assets", "marts_by_day", "published_marts", "published_marts_fresh", "raw_assets"]
+__all__ = ["mart_assets", "marts_by_day", "published_marts", "raw_assets"]

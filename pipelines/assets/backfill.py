@@ -52,9 +52,8 @@ def marts_by_day(
                 description=f"--from {first} --to {last}: no messages, status changes or "
                 "callback events in that range at the source; nothing to backfill"
             )
-        builds = build_marts(con, warehouse.now())
-        published = publish(con, warehouse.settings(), run_id=context.run.run_id,
-                            as_of=warehouse.now())
+        _, builds = build_marts(con, warehouse.now(), clock_step=warehouse.clock_step)
+        published = publish(con, warehouse.settings(), run_id=context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "first_day": str(first),

@@ -3,6 +3,12 @@
 One multi-asset rather than one asset per table: a step costs Dagster's bookkeeping
 (~0.1 s) and every step would ATTACH each shard again, and a run with nothing new must be
 cheap at any data size. ``can_subset``: the UI can still refresh chosen tables.
+
+Every selected table is materialized every run (Dagster skips a step when any asset it
+depends on yields nothing, so the marts step would not run), but the checks of a table in
+which nothing changed are reported only when they fail: every Dagster event costs ~4-5 ms
+to store (measured: 155 events were ~1 s of a no-change run, 58 of them passing checks of
+unchanged tables).
 """
 
 import dagster as dg
@@ -107,6 +113,8 @@ def raw_tables(
         rows_read = sum(r.rows_read for r in rs)
         seconds = sum(r.seconds for r in rs)
         metrics.pipeline_run(f"raw/{spec.name}", rows_read, seconds)
+        # Of the checks of a table in which nothing changed only failures are reported.
+        changed = any(r.rows_changed for r in rs)
         source_rows, raw_rows = counts[spec.name]
         key = raw_key(spec.name)
         checks = [
@@ -152,7 +160,7 @@ def raw_tables(
                 "replica_lag_seconds": [d.lag_seconds for d in decisions],
             },
         )
-        yield from checks
+        yield from (c for c in checks if changed or not c.passed)
 
 
 raw_assets = [raw_tables]

@@ -4,7 +4,7 @@ DuckDB lets one process hold a file for writing and then refuses every other pro
 read-only ones. So readers (the Streamlit app, notebooks) never open the warehouse file:
 the pipelines publish the marts into a **DuckLake** under ``WEWORK_PUBLISH_DIR``: a SQLite
 catalog (``catalog.sqlite``, rollback journal) and immutable Parquet files (``data/``). Each
-publish is one DuckLake transaction that deletes and re-inserts only the changed slices,
+publish is one DuckLake transaction that deletes and re-inserts only the changed rows,
 so it costs what changed, not what the marts hold; readers see the last committed
 snapshot, consistent across every mart, and a running or killed publish never blocks or
 tears what they read (chosen against the previous whole-file copy and swap by

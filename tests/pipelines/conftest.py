@@ -11,7 +11,7 @@ import pytest
 from etl_dataset import Dataset, build_dataset, utcnow, write_dataset
 from sqlalchemy import Engine
 
-from pipelines.assets import mart_assets, published_marts, published_marts_fresh, raw_assets
+from pipelines.assets import mart_assets, published_marts, raw_assets
 from pipelines.assets.raw import FULL_REFRESH_TAG
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework.config import Settings, reload_settings
@@ -52,7 +52,7 @@ def run_pipeline(wh: Settings) -> Runner:
         assets=None,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
-            assets or [*ALL_ASSETS, published_marts_fresh],
+            assets or ALL_ASSETS,
             resources={
                 "warehouse": WarehouseResource(as_of=as_of.isoformat()),
                 "replica": replica or MySQLReplicaResource(),

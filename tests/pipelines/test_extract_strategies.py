@@ -143,3 +143,33 @@ def test_setting_is_restored_after_the_block_even_on_error(tmp_path):
         assert c.execute("SELECT current_setting('threads')").fetchone()[0] == 1
         c.execute("SELECT * FROM no_such_table")
     assert c.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+
+
+def test_a_table_still_empty_changes_nothing_and_its_first_row_is_a_logged_change(
+    empty_db, primary, con
+):
+    from pipelines import changes
+
+    wait_for_replica(timeout=180, settings=empty_db)  # the emptied tables, on the replica
+    spec = table_specs()["tenants"]
+    extract_table(con, "src", spec, 0)  # creates raw.tenants: its marts rebuild whole
+    assert changes.keys_with_prefix(con, "full:") == {"tenants"}
+    changes.clear_changes(con, ["tenants"])
+    # Read again, still empty: nothing changed, nothing flagged (before, every run flagged
+    # an empty table, and its marts were rebuilt and republished whole every run).
+    again = extract_table(con, "src", spec, 0)
+    assert (again.rows_read, again.rows_changed) == (0, 0)
+    assert changes.keys_with_prefix(con, "full:") == set()
+    assert changes.columns_of(con, changes.changed_table("tenants")) is None
+    # Its first row is an ordinary logged change, not a reload.
+    _sync(
+        empty_db,
+        primary,
+        "INSERT INTO tenants (id, tenant_code, tenant_name, max_accounts, max_daily_messages,"
+        " status) VALUES ('t1', 'c1', 'one', 1, 1, 'active')",
+    )
+    first = extract_table(con, "src", spec, 0)
+    assert (first.rows_read, first.rows_changed, first.rows_in_raw) == (1, 1, 1)
+    assert changes.keys_with_prefix(con, "full:") == set()
+    logged = con.execute(f"SELECT id FROM {changes.changed_table('tenants')}").fetchall()
+    assert logged == [("t1",)]

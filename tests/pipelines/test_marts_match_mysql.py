@@ -11,6 +11,7 @@ from etl_compare import assert_marts_match, published_rows
 from etl_dataset import utcnow
 from sqlalchemy import Engine, bindparam, text
 
+from pipelines.marts import CLOCK_STEP, marts_as_of
 from pipelines.registry import MART_NAMES
 from wework.db.replication import wait_for_replica
 from wework.warehouse import published_version
@@ -137,6 +138,14 @@ def test_status_change_of_a_months_old_message_redoes_only_its_slices(
     # one message: one (tenant, day) slice of the message marts, one (account, day)
     assert mart_meta(result, "message_stats_daily")["slices"].value == 1
     assert mart_meta(result, "account_health_daily")["slices"].value == 1
+    # ... of which only the rows that changed are written and published: the message's
+    # (account, hour, type) row of the hourly mart, its (type) row of the daily one.
+    assert mart_meta(result, "message_stats_hourly")["rows_written"].value == 1
+    assert mart_meta(result, "message_stats_daily")["rows_written"].value == 1
+    (published,) = [e.materialization.metadata for e in result.get_asset_materialization_events()
+                    if e.materialization.asset_key == dg.AssetKey("published_marts")]
+    by_mart = published["rows_by_mart"].value
+    assert by_mart["message_stats_hourly"] == by_mart["message_stats_daily"] == 1
 
 
 def test_deleted_message_disappears_after_full(seeded, run_pipeline, replica, primary, wh):
@@ -193,3 +202,75 @@ def test_alert_history_is_one_row_per_episode_and_closes_when_as_of_passes_its_r
                    if r["rule"] == "tenant_accounts_unhealthy"]
     assert accounts["duration_seconds"] == 3 * 3600
     assert_marts_match(replica, wh, later, marts=["alert_history"])
+
+
+def _as_of_published(wh):
+    (row,) = published_rows("publish_info", wh)
+    return row["as_of"]
+
+
+def _reported_checks(result) -> set[str]:
+    return {
+        f"{c.asset_key.to_user_string()}:{c.check_name}"
+        for c in result.get_asset_check_evaluations()
+    }
+
+
+def test_the_marts_clock_holds_while_nothing_changes_and_moves_with_a_change_or_the_step(
+    seeded, run_pipeline, replica: Engine, primary: Engine, wh
+):
+    t0 = utcnow()
+    run_pipeline(t0)
+    version = published_version(wh)
+
+    # Nothing new, minutes later: the marts stay as of t0 (still equal to the oracle at t0),
+    # nothing is recomputed or published, and only the freshness check is reported.
+    result = run_pipeline(t0 + CLOCK_STEP / 3)
+    assert set(mart_modes(result).values()) == {"unchanged"}
+    assert published_version(wh) == version and _as_of_published(wh) == t0
+    assert not [e for e in result.get_asset_materialization_events()
+                if e.materialization.asset_key == dg.AssetKey("published_marts")]
+    assert _reported_checks(result) == {"published_marts:published_marts_fresh"}
+    assert_marts_match(replica, wh, t0)
+
+    # Past the step the clock moves: only the open day of each account is recomputed (and
+    # no tenant day, unless a UTC day began), and every mart equals the oracle at t1.
+    t1 = t0 + CLOCK_STEP + timedelta(minutes=1)
+    result = run_pipeline(t1)
+    modes = mart_modes(result)
+    days = (t1.date() - t0.date()).days + 1
+    assert modes["account_health_daily"] == "slices"
+    assert 0 < mart_meta(result, "account_health_daily")["slices"].value <= (
+        len(seeded.accounts) * days)
+    assert modes["message_stats_hourly"] == modes["callback_processing_daily"] == "unchanged"
+    if days == 1:
+        assert modes["tenant_usage_daily"] == "unchanged"
+    assert published_version(wh) != version and _as_of_published(wh) == t1
+    assert_marts_match(replica, wh, t1)
+
+    # A change moves it at once, step or not: an account goes offline a minute after t1.
+    acct = seeded.accounts[1]
+    with primary.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO account_status_history (account_id, old_status, new_status, "
+                "operator_type, created_at) VALUES (:a, 'online', 'offline', 'system', :at)"
+            ),
+            {"a": acct["id"], "at": t1 + timedelta(minutes=1)},
+        )
+    wait_for_replica(timeout=180, settings=wh)
+    t2 = t1 + timedelta(minutes=2)
+    run_pipeline(t2)
+    assert _as_of_published(wh) == t2
+    assert_marts_match(replica, wh, t2)
+
+
+def test_marts_as_of_rule():
+    t = utcnow()
+    assert marts_as_of(None, t, changed=False) == t
+    assert marts_as_of(t, t + CLOCK_STEP / 2, changed=False) == t
+    assert marts_as_of(t, t + CLOCK_STEP / 2, changed=True) == t + CLOCK_STEP / 2
+    assert marts_as_of(t, t + CLOCK_STEP, changed=False) == t + CLOCK_STEP
+    assert marts_as_of(t, t - timedelta(seconds=1), changed=False) == t - timedelta(seconds=1)
+    assert marts_as_of(t, t + CLOCK_STEP / 2, changed=False, step=timedelta(0)) == (
+        t + CLOCK_STEP / 2)
