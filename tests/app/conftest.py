@@ -21,6 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipelines.assets import mart_assets, published_marts, raw_assets
+from pipelines.assets.raw import FULL_REFRESH_TAG
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework.config import Settings
 from wework.db.replication import wait_for_replica
@@ -51,11 +52,15 @@ class AppWorld:
     admin_ctx: ServiceContext
 
 
-def run_pipeline() -> None:
-    """Extract from the replica, build and publish the marts: the real assets in-process."""
+def run_pipeline(full: bool = False) -> None:
+    """Extract from the replica, build and publish the marts: the real assets in-process.
+    ``full``: re-read every table (``wework etl run --full``), as after the source data was
+    replaced: an incremental run reads rows changed since its last run, and a re-seed's
+    rows carry older times than that (a warehouse of this session may already exist)."""
     dg.materialize([*raw_assets, *mart_assets, published_marts],
                    resources={"warehouse": WarehouseResource(),
-                              "replica": MySQLReplicaResource()})
+                              "replica": MySQLReplicaResource()},
+                   tags={FULL_REFRESH_TAG: "true"} if full else None)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +70,7 @@ def seeded(settings: Settings) -> SeedSummary:
     summary = seed(SeedConfig(tenants=3, accounts=12, days=14, messages=6000,
                               chunk_size=3000), settings, replace=True)
     wait_for_replica(timeout=180, settings=settings)  # the shared box may be busy
-    run_pipeline()
+    run_pipeline(full=True)  # the seed replaced this session's data
     assert published_version() is not None
     return summary
 

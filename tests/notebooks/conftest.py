@@ -35,7 +35,7 @@ def published_marts(settings: Settings) -> Iterator[Path]:
 
     seed(SeedConfig(**SEED), settings, replace=True)
     wait_for_replica(timeout=180, settings=settings)
-    run_pipeline()
+    run_pipeline(full=True)  # the seed replaced this session's data
     s = reload_settings()
     assert (s.publish_path / "catalog.sqlite").exists(), "the pipelines published nothing"
     yield s.publish_path
