@@ -165,3 +165,28 @@ def test_gateway_exception_counts_as_retryable_failure(tenant_ctx):
     m = messages_of(tenant_ctx.tenant_id, [mid])[mid]
     assert (m.status, m.error_code) == (MessageStatus.PENDING, "gateway_error")
     assert "gateway down" in m.error_message
+
+
+def test_the_candidate_query_reads_the_index_alone(primary):
+    """The claim's candidate query is covered by idx_scheduled_pending (migration 0012):
+    a held-back backlog of pending messages costs an index scan, not a row lookup each.
+    A condition on a column outside the index makes this fail."""
+    from sqlalchemy.orm import Session
+
+    from wework.services.dispatcher import _candidates
+
+    plans = []
+    with Session(primary) as s:
+        original = s.execute
+
+        def explain(stmt, *args, **kwargs):
+            sql = str(stmt.compile(dialect=primary.dialect,
+                                   compile_kwargs={"literal_binds": True}))
+            plans.extend(s.connection().exec_driver_sql(f"EXPLAIN {sql}").mappings().all())
+            return original(stmt, *args, **kwargs)
+
+        s.execute = explain
+        _candidates(s, utcnow(), 10, set(), set())
+    scan = [p for p in plans if p["table"] == "messages"]
+    assert scan and scan[0]["key"] == "idx_scheduled_pending", plans
+    assert "Using index" in scan[0]["Extra"], plans

@@ -67,8 +67,11 @@ class Message(Base):
         Index("idx_tenant_created", "tenant_id", "created_at", "id"),
         # Spec: `(scheduled_time, status) WHERE status = 'pending'`. No partial indexes in
         # MySQL; putting status first makes the pending rows one contiguous range ordered
-        # by scheduled_time, exactly what the partial index served the dispatcher.
-        Index("idx_scheduled_pending", "status", "scheduled_time"),
+        # by scheduled_time, exactly what the partial index served the dispatcher. The
+        # columns after them make it cover the dispatcher's candidate query (migration
+        # 0012 says why).
+        Index("idx_scheduled_pending", "status", "scheduled_time", "priority", "account_id",
+              "tenant_id", "batch_id"),
         mysql_partition_by=MESSAGES.clause(),
     )
 
