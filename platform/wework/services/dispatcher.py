@@ -210,6 +210,9 @@ def _claim(shard: int, now: datetime, limit: int,
         session.execute(
             update(Message)
             .where(by_key((m.id, m.created_at) for m in allowed))
+            # EXPLAIN shows PRIMARY, yet on a partitioned table the UPDATE ran as a range
+            # over idx_created_at: 310 ms for 450 rows at 2M, 9-14 ms with the hint.
+            .with_hint("FORCE INDEX (PRIMARY)", dialect_name="mysql")
             .values(status=MessageStatus.SENDING, send_time=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
