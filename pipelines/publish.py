@@ -160,6 +160,7 @@ def publish(
             ).fetchone()
             result.compacted = _maintain(con, data)
         except duckdb.Error as e:
+            _publish_whole_next_time(con, sliced)
             if _disk_full(e, data):
                 raise PublishError(
                     f"disk full while publishing the marts into {data} "
@@ -178,6 +179,20 @@ def publish(
     result.whole = [s.name for s in whole]
     result.keys = {s.name: key_counts[s.name] for s in sliced}
     return result
+
+
+def _publish_whole_next_time(con: duckdb.DuckDBPyConnection, marts: list[MartSpec]) -> None:
+    """After a failed commit, the next run republishes the marts it was publishing by row
+    whole, from the warehouse: whatever the failure left behind (a half-written data
+    file, a catalog the failure touched), a whole table replaces it, and the pending keys
+    need not be trusted. Best effort: if the warehouse cannot record it either, the
+    pending keys are still there."""
+    try:
+        with transaction(con):
+            for s in marts:
+                changes.put(con, f"publish_full:{s.name}", "after a failed publish")
+    except duckdb.Error:
+        pass
 
 
 def _rollback_journal(catalog: Path) -> None:
