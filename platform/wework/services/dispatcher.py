@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Row, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Row, func, or_, select, text, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -158,7 +158,7 @@ def _candidates(
     return list(session.execute(stmt))
 
 
-def by_key(keys) -> object:
+def by_key(keys) -> ColumnElement[bool]:
     """``(messages.id, messages.created_at) IN (…)``: the whole primary key, so MariaDB
     reads one partition per message instead of probing every partition for the id."""
     return tuple_(Message.id, Message.created_at).in_([tuple(k) for k in keys])

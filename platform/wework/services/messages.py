@@ -189,6 +189,8 @@ def prepare_row(
 
 # ---------------------------------------------------------------- enqueue
 
+INSERT_MESSAGE = insert(Message.__table__)  # built once: every send and batch runs it
+
 
 def send_message(
     ctx: ServiceContext,
@@ -242,9 +244,6 @@ class _StripeFull(Exception):
     new transaction through the exact step (see :mod:`wework.services.quota`)."""
 
 
-INSERT_MESSAGE = insert(Message.__table__)
-
-
 def enqueue_many(
     ctx: ServiceContext,
     rows: Iterable[Mapping[str, Any]],
@@ -281,9 +280,8 @@ def enqueue_many(
 def _insert_rows(session: Session, ctx: ServiceContext, rows: list[dict], now: datetime) -> None:
     require_references(session, ctx, rows)
     check_quota(session, ctx.tenant_id, len(rows), now)
-    table = Message.__table__
     for start in range(0, len(rows), INSERT_CHUNK):
-        session.execute(insert(table), rows[start : start + INSERT_CHUNK])
+        session.execute(INSERT_MESSAGE, rows[start : start + INSERT_CHUNK])
     # The new pending messages count in their batch's total (a batch's counters are only
     # ever moved by the messages in it).
     per_batch: dict[str, int] = {}
