@@ -9,6 +9,9 @@ histogram (value → count) is small — a few dozen values per (tenant, day, ty
 histograms add. Nearest-rank percentiles from the histogram equal the ones from the raw
 list, and counts add too. So ``agg.message_days`` holds counts by status and by delivery
 second per (tenant, day, type), and the daily mart reads those instead of the messages.
+Likewise ``agg.message_account_days`` (messages per account-day and status) serves
+account health's sent/failed counts and tenant usage's messages and active accounts,
+which re-read the account-day's messages and every hourly row of the tenant.
 
 How it stays right:
 
@@ -17,9 +20,10 @@ How it stays right:
   from the source) and adds (+1): ``etl.delta_<table>`` (``pipelines.changes``). The old
   version comes from raw itself just before it is overwritten, so no before-image is
   needed from MySQL.
-- :func:`refresh` groups that log with the aggregate's SQL and adds it into the table,
-  dropping the groups whose count reaches 0, and drops the log — one transaction, so a
-  delta is applied exactly once whatever is killed when.
+- :func:`refresh` groups that log with each aggregate's SQL and adds it into the table,
+  dropping the groups whose count reaches 0, and drops the log — one transaction for all
+  the aggregates of that table, so a delta is applied exactly once whatever is killed
+  when.
 - The aggregate is built whole from raw when it does not exist, its SQL changed (hash in
   ``etl.state``), its table was reloaded whole (``full:<table>``: first load, ``--full``)
   or the run is a full one.
@@ -68,8 +72,8 @@ def table(agg: Aggregate) -> str:
 class AggregateBuild:
     name: str
     mode: str  # whole | delta | unchanged | repaired
-    rows: int = 0  # delta rows applied (whole: the aggregate's rows)
-    seconds: float = 0.0
+    rows: int = 0  # groups the delta touched
+    seconds: float = 0.0  # the source's refresh, shared out among its aggregates
 
 
 def _bind_source(con: duckdb.DuckDBPyConnection, agg: Aggregate, relation: str) -> None:
@@ -77,37 +81,43 @@ def _bind_source(con: duckdb.DuckDBPyConnection, agg: Aggregate, relation: str) 
     con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(agg.source)} AS {relation}")
 
 
-def _build_whole(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> int:
+def _build_whole(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> None:
+    """In the caller's transaction."""
     _bind_source(con, agg, f"SELECT CAST(1 AS INTEGER) AS _sign, * FROM raw.{_q(agg.source)}")
-    with transaction(con):
-        con.execute(f"CREATE OR REPLACE TABLE {table(agg)} AS {aggregate_sql(agg)}")
-        con.execute(f"DROP TABLE IF EXISTS {changes.delta_table(agg.source)}")
-        changes.put(con, f"agg:{agg.name}", definition_hash(agg))
-    (rows,) = con.execute(f"SELECT count(*) FROM {table(agg)}").fetchone()
-    return int(rows)
+    con.execute(f"CREATE OR REPLACE TABLE {table(agg)} AS {aggregate_sql(agg)}")
+    changes.put(con, f"agg:{agg.name}", definition_hash(agg))
 
 
-def _apply_delta(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> int:
-    log = changes.delta_table(agg.source)
-    _bind_source(con, agg, f"SELECT * FROM {log}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _delta AS {aggregate_sql(agg)}")
-    (n,) = con.execute("SELECT count(*) FROM _delta").fetchone()
+def _stage_delta(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> int:
+    """``_delta_<name>`` (the log grouped by the aggregate's SQL) and ``_merged_<name>``
+    (the groups it touches, old + delta), staged before the transaction opens."""
+    _bind_source(con, agg, f"SELECT * FROM {changes.delta_table(agg.source)}")
+    delta, merged = _q(f"_delta_{agg.name}"), _q(f"_merged_{agg.name}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {delta} AS {aggregate_sql(agg)}")
     keys = ", ".join(_q(k) for k in agg.key)
     sums = ", ".join(f"CAST(sum({_q(m)}) AS BIGINT) AS {_q(m)}" for m in agg.measures)
-    same = changes.same_key(agg.key, "a", "d")
-    # The groups the delta touches, old + delta, staged before the transaction opens.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _merged AS SELECT {keys}, {sums} FROM ("
-        f"SELECT a.* FROM {table(agg)} AS a SEMI JOIN _delta AS d ON {same} "
-        f"UNION ALL SELECT * FROM _delta) GROUP BY ALL"
+        f"CREATE OR REPLACE TEMP TABLE {merged} AS SELECT {keys}, {sums} FROM ("
+        f"SELECT a.* FROM {table(agg)} AS a SEMI JOIN {delta} AS d "
+        f"ON {changes.same_key(agg.key, 'a', 'd')} UNION ALL SELECT * FROM {delta}) "
+        "GROUP BY ALL"
     )
-    with transaction(con):
-        con.execute(f"DELETE FROM {table(agg)} AS a USING _delta AS d WHERE {same}")
-        con.execute(f"INSERT INTO {table(agg)} BY NAME SELECT * FROM _merged "
-                    f"WHERE {_q(agg.measures[0])} <> 0")
-        con.execute(f"DROP TABLE {log}")
-    con.execute("DROP TABLE IF EXISTS _delta; DROP TABLE IF EXISTS _merged")
+    (n,) = con.execute(f"SELECT count(*) FROM {delta}").fetchone()
     return int(n)
+
+
+def _apply_delta(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> None:
+    """In the caller's transaction: replace the touched groups by old + delta."""
+    delta, merged = _q(f"_delta_{agg.name}"), _q(f"_merged_{agg.name}")
+    same = changes.same_key(agg.key, "a", "d")
+    con.execute(f"DELETE FROM {table(agg)} AS a USING {delta} AS d WHERE {same}")
+    con.execute(f"INSERT INTO {table(agg)} BY NAME SELECT * FROM {merged} "
+                f"WHERE {_q(agg.measures[0])} <> 0")
+
+
+def _drop_staged(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {_q(f'_delta_{agg.name}')}; "
+                f"DROP TABLE IF EXISTS {_q(f'_merged_{agg.name}')}")
 
 
 def _agrees_with_raw(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> bool:
@@ -128,27 +138,47 @@ def _agrees_with_raw(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> bool:
 def refresh(
     con: duckdb.DuckDBPyConnection, *, whole: bool, reloaded: set[str]
 ) -> list[AggregateBuild]:
-    """Bring every aggregate up to date with raw (see the module docstring)."""
+    """Bring every aggregate up to date with raw (see the module docstring). The
+    aggregates of one raw table share its delta log: all of them take it, and it is
+    dropped, in one transaction."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    out = []
-    for agg in AGGREGATES:
+    out: list[AggregateBuild] = []
+    for source in dict.fromkeys(a.source for a in AGGREGATES):
         started = time.perf_counter()
-        rebuild = (
-            whole
-            or agg.source in reloaded
-            or changes.columns_of(con, table(agg)) is None
-            or changes.get(con, f"agg:{agg.name}") != definition_hash(agg)
-        )
-        if rebuild:
-            result = AggregateBuild(agg.name, "whole", _build_whole(con, agg))
-        elif changes.columns_of(con, changes.delta_table(agg.source)) is None:
-            result = AggregateBuild(agg.name, "unchanged")
-        else:
-            result = AggregateBuild(agg.name, "delta", _apply_delta(con, agg))
-            if not _agrees_with_raw(con, agg):
-                result = AggregateBuild(agg.name, "repaired", _build_whole(con, agg))
-        result.seconds = time.perf_counter() - started
-        out.append(result)
+        aggs = [a for a in AGGREGATES if a.source == source]
+        logged = changes.columns_of(con, changes.delta_table(source)) is not None
+        builds = {}
+        for agg in aggs:
+            rebuild = (
+                whole
+                or source in reloaded
+                or changes.columns_of(con, table(agg)) is None
+                or changes.get(con, f"agg:{agg.name}") != definition_hash(agg)
+            )
+            if rebuild:
+                builds[agg.name] = AggregateBuild(agg.name, "whole")
+            elif logged:
+                builds[agg.name] = AggregateBuild(agg.name, "delta", _stage_delta(con, agg))
+            else:
+                builds[agg.name] = AggregateBuild(agg.name, "unchanged")
+        if any(b.mode != "unchanged" for b in builds.values()):
+            with transaction(con):
+                for agg in aggs:
+                    if builds[agg.name].mode == "whole":
+                        _build_whole(con, agg)
+                    elif builds[agg.name].mode == "delta":
+                        _apply_delta(con, agg)
+                con.execute(f"DROP TABLE IF EXISTS {changes.delta_table(source)}")
+        for agg in aggs:
+            _drop_staged(con, agg)
+            if builds[agg.name].mode == "delta" and not _agrees_with_raw(con, agg):
+                with transaction(con):
+                    _build_whole(con, agg)
+                builds[agg.name].mode = "repaired"
+        seconds = (time.perf_counter() - started) / len(aggs)
+        for agg in aggs:
+            builds[agg.name].seconds = seconds
+            out.append(builds[agg.name])
     return out
 
 

@@ -200,6 +200,16 @@ AGGREGATES: tuple[Aggregate, ...] = (
         measures=("messages", "retry_total"),
         check_by="status",
     ),
+    # Messages per account-day and status: account health's sent/failed counts, tenant
+    # usage's messages and active accounts.
+    Aggregate(
+        "message_account_days",
+        source="messages",
+        columns=("tenant_id", "account_id", "created_at", "status"),
+        key=("tenant_id", "account_id", "stat_date", "status"),
+        measures=("messages",),
+        check_by="status",
+    ),
 )
 AGGREGATES_BY_NAME = {a.name: a for a in AGGREGATES}
 
@@ -370,17 +380,17 @@ MARTS: tuple[MartSpec, ...] = (
         inputs=(
             Input("wework_accounts", ("id",)),
             Input("account_status_history", ("account_id",)),
-            Input("messages", ("account_id", "CAST(created_at AS DATE)"), "created_at"),
+            Input("message_account_days", ("account_id", "stat_date")),
         ),
         dirty=ACCOUNT_DAYS,
         totals=(
             "SELECT sum(messages_sent), sum(messages_failed) FROM m",
-            "SELECT count(*) FILTER (WHERE msg.status IN ('sent', 'delivered')), "
-            "count(*) FILTER (WHERE msg.status = 'failed') FROM messages AS msg "
-            "JOIN wework_accounts AS a ON a.id = msg.account_id "
+            "SELECT sum(m.messages) FILTER (WHERE m.status IN ('sent', 'delivered')), "
+            "sum(m.messages) FILTER (WHERE m.status = 'failed') "
+            "FROM message_account_days AS m JOIN wework_accounts AS a ON a.id = m.account_id "
             "WHERE a.created_at <= getvariable('as_of') "
-            "AND msg.created_at >= date_trunc('day', a.created_at) "
-            "AND msg.created_at < date_trunc('day', getvariable('as_of')) + INTERVAL 1 DAY",
+            "AND m.stat_date >= CAST(a.created_at AS DATE) "
+            "AND m.stat_date <= CAST(getvariable('as_of') AS DATE)",
         ),
     ),
     MartSpec(
@@ -415,12 +425,12 @@ MARTS: tuple[MartSpec, ...] = (
         inputs=(
             Input("tenants", ("id",)),
             Input("wework_accounts", ("tenant_id",)),
-            Input("message_stats_hourly", ("tenant_id",)),
+            Input("message_account_days", ("tenant_id",)),
         ),
         dirty=TENANT_DAYS,
         totals=(
             "SELECT sum(messages_created) FROM m",
-            "SELECT coalesce(sum(h.total_count), 0) FROM message_stats_hourly AS h "
+            "SELECT coalesce(sum(h.messages), 0) FROM message_account_days AS h "
             "SEMI JOIN slice_keys AS s ON s.tenant_id = h.tenant_id AND s.stat_date = h.stat_date "
             "WHERE h.tenant_id IN (SELECT id FROM tenants)",
         ),
