@@ -220,6 +220,37 @@ def mariadb_baseline() -> dict:
     return {"seconds": time.perf_counter() - t}
 
 
+def keep_recent_undelivered(n_messages: int) -> int:
+    """Before the full run: at least 2 x 0.8% of the messages of the last two days still
+    awaiting their receipt (status 'sent', no callback_time), so each of the two 1% rounds
+    finds its 80% recent part. A fresh seed has them; every round on a kept database
+    delivers 16,000 at 2M, so after a few runs none were left and the round silently
+    measured only the late part. Messages delivered in the last two days are put back to
+    'sent' (the state they were in before their receipt), counted before the full run:
+    the mix of the rounds stays the one change_one_percent describes."""
+    from sqlalchemy import text
+
+    from wework.config import get_settings
+    from wework.db.engines import Role, get_engine
+    from wework.db.replication import wait_for_replica
+
+    s = get_settings()
+    want = 2 * int(n_messages // 100 * 0.8)
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+    with get_engine(Role.PRIMARY, 0, s).begin() as conn:
+        have = conn.execute(text(
+            "SELECT COUNT(*) FROM messages WHERE created_at >= :since AND status <> 'delivered'"
+        ), {"since": since}).scalar()
+        if have >= want:
+            return 0
+        undone = conn.execute(text(
+            "UPDATE messages SET status = 'sent', callback_time = NULL "
+            "WHERE created_at >= :since AND status = 'delivered' ORDER BY created_at DESC "
+            "LIMIT :n"), {"since": since, "n": want - have}).rowcount
+    wait_for_replica(timeout=1800, settings=s)
+    return undone
+
+
 def change_one_percent(n_messages: int) -> dict:
     """1% of the messages change: 80% recent, 20% late receipts for old messages."""
     from sqlalchemy import text
@@ -363,6 +394,10 @@ def main() -> None:
     try:
         seed_data(args.messages)
         n = args.messages
+        undone = keep_recent_undelivered(n)
+        if undone:
+            print(f"  {undone:,} messages of the last two days put back to 'sent' (earlier "
+                  "runs on this kept database delivered them)", flush=True)
         base = mariadb_baseline()
         base_rate = n / base["seconds"]
         print(f"  mariadb --quick, same columns: {base['seconds']:.1f} s = "

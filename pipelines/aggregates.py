@@ -120,19 +120,27 @@ def _drop_staged(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> None:
                 f"DROP TABLE IF EXISTS {_q(f'_merged_{agg.name}')}")
 
 
-def _agrees_with_raw(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> bool:
-    """The aggregate's row count by ``check_by`` equals raw's (a cheap guard on the deltas:
-    a lost or doubled delta moves a count), and no count is negative."""
+def _agrees_with_raw(con: duckdb.DuckDBPyConnection, agg: Aggregate, raw_counts: str) -> bool:
+    """The aggregate's row count by ``check_by`` equals raw's (``raw_counts``: a table of
+    (value, count)): a lost or doubled delta moves a count. And no count is negative."""
     count, by = _q(agg.measures[0]), _q(agg.check_by)
+    kept = f"SELECT {by}, CAST(sum({count}) AS BIGINT) FROM {table(agg)} GROUP BY ALL"
     (differ,) = con.execute(
-        f"SELECT count(*) FROM ("
-        f"(SELECT {by}, CAST(sum({count}) AS BIGINT) FROM {table(agg)} GROUP BY ALL "
-        f"EXCEPT SELECT {by}, count(*) FROM raw.{_q(agg.source)} GROUP BY ALL) UNION ALL "
-        f"(SELECT {by}, count(*) FROM raw.{_q(agg.source)} GROUP BY ALL "
-        f"EXCEPT SELECT {by}, CAST(sum({count}) AS BIGINT) FROM {table(agg)} GROUP BY ALL))"
+        f"SELECT count(*) FROM (({kept} EXCEPT SELECT * FROM {raw_counts}) "
+        f"UNION ALL (SELECT * FROM {raw_counts} EXCEPT {kept}))"
     ).fetchone()
     (negative,) = con.execute(f"SELECT count(*) FROM {table(agg)} WHERE {count} < 0").fetchone()
     return differ == 0 and negative == 0
+
+
+def _raw_counts(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> str:
+    """Raw's row count by the aggregate's ``check_by``, one scan shared by the aggregates
+    that check the same column."""
+    name = _q(f"_raw_counts_{agg.source}_{agg.check_by}")
+    if changes.columns_of(con, name) is None:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {_q(agg.check_by)}, count(*) AS n "
+                    f"FROM raw.{_q(agg.source)} GROUP BY ALL")
+    return name
 
 
 def refresh(
@@ -171,10 +179,14 @@ def refresh(
                 con.execute(f"DROP TABLE IF EXISTS {changes.delta_table(source)}")
         for agg in aggs:
             _drop_staged(con, agg)
-            if builds[agg.name].mode == "delta" and not _agrees_with_raw(con, agg):
+            if builds[agg.name].mode == "delta" and not _agrees_with_raw(
+                con, agg, _raw_counts(con, agg)
+            ):
                 with transaction(con):
                     _build_whole(con, agg)
                 builds[agg.name].mode = "repaired"
+        for agg in aggs:
+            con.execute(f"DROP TABLE IF EXISTS {_q(f'_raw_counts_{agg.source}_{agg.check_by}')}")
         seconds = (time.perf_counter() - started) / len(aggs)
         for agg in aggs:
             builds[agg.name].seconds = seconds
