@@ -158,10 +158,19 @@ def _worker(kind: str, arg: str) -> None:
     print(json.dumps(out, default=str))
 
 
-def spawn(kind: str, arg: str = "") -> subprocess.Popen:
+def spawn(kind: str, arg: str = "", code: Path | None = None,
+          env: dict | None = None) -> subprocess.Popen:
+    """A worker process; ``code``: another checkout whose pipeline (and bench worker) runs
+    instead of this one's, with ``env`` on top of ours (its own warehouse)."""
+    root = code or REPO
+    run_env = None
+    if code is not None:
+        path = os.pathsep.join([str(code), str(code / "platform")])
+        run_env = {**os.environ, **(env or {}), "PYTHONPATH": path}
     return subprocess.Popen(
-        [sys.executable, __file__, "--worker", kind, "--arg", arg],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        [sys.executable, str(root / "bench" / "etl_scale_bench.py"), "--worker", kind,
+         "--arg", arg],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=run_env,
     )
 
 
@@ -172,8 +181,41 @@ def collect(proc: subprocess.Popen, kind: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(kind: str) -> dict:
-    return collect(spawn(kind), kind)
+def measure(kind: str, code: Path | None = None, env: dict | None = None) -> dict:
+    return collect(spawn(kind, code=code, env=env), kind)
+
+
+def compare_rounds(n: int, rounds: int, code: Path, workdir: Path) -> None:
+    """This pipeline and the one of the checkout ``code`` (e.g. ``git archive main``), each
+    with its own warehouse, on the same source and the same 1% changes: a full run each,
+    then ``rounds`` rounds of one 1% change and an incremental run of each, the order
+    alternating (the machine is shared: the ratio within a round is the figure)."""
+    from wework.config import ENV_FILE, get_settings
+
+    # The other checkout has no .env nor data dir of its own: this one's servers, its
+    # own warehouse.
+    env = {k.strip(): v.strip() for k, _, v in (
+        line.partition("=") for line in ENV_FILE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("WEWORK_") and "=" in line)} if ENV_FILE.exists() else {}
+    env |= {"WEWORK_DATA_DIR": str(get_settings().data_dir),
+            "WEWORK_WAREHOUSE_PATH": str(workdir / "baseline" / "warehouse.duckdb"),
+            "WEWORK_PUBLISH_DIR": str(workdir / "baseline" / "published")}
+    base_full = measure("full", code, env)
+    print(f"  baseline code {code}: full run {base_full['seconds']:.1f} s ({load()})",
+          flush=True)
+    for r in range(rounds):
+        changed = change_one_percent(n)
+        order = ("this", "baseline") if r % 2 == 0 else ("baseline", "this")
+        got = {}
+        for who in order:
+            got[who] = measure("incremental", *((code, env) if who == "baseline" else ()))
+        this, base = got["this"]["seconds"], got["baseline"]["seconds"]
+        print(f"  round {r + 1} ({changed['recent']:,} recent + {changed['late']:,} late): "
+              f"this {this:.2f} s, baseline {base:.2f} s = {this / base:.2f}x; this "
+              f"marts {got['this']['steps'].get('marts')} s, raw "
+              f"{got['this']['steps'].get('raw_tables')} s, publish "
+              f"{got['this']['steps'].get('published_marts')} s; baseline marts "
+              f"{got['baseline']['steps'].get('marts')} s ({load()})", flush=True)
 
 
 # --------------------------------------------------------------------------- steps
@@ -377,6 +419,10 @@ def main() -> None:
     p.add_argument("--skip-reports", action="store_true")
     p.add_argument("--database-set", default=DB_NAME,
                    help="the bench's databases (a second size needs a set of its own)")
+    p.add_argument("--baseline-code", type=Path,
+                   help="a checkout of another version (e.g. git archive main | tar -x -C "
+                   "DIR): after the usual figures, 1%% rounds of both on the same changes")
+    p.add_argument("--rounds", type=int, default=3, help="rounds with --baseline-code")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--arg", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -443,6 +489,8 @@ def main() -> None:
               f"{read['error_count']} errors {read['errors']}, p50 {read['p50_ms']:.1f} ms, "
               f"max {read['max_ms']:.1f} ms, {read['distinct_totals']} distinct totals seen "
               f"({load()})", flush=True)
+        if args.baseline_code:
+            compare_rounds(n, args.rounds, args.baseline_code.resolve(), workdir)
         swap = file_swap_publish(workdir)
         lake_pub = one["publish"].get("seconds")
         print(f"  publish: DuckLake (changed rows only) {lake_pub} s, "
