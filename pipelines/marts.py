@@ -140,15 +140,11 @@ def _bind_inputs(con: duckdb.DuckDBPyConnection, spec: MartSpec, sliced: bool) -
             )
         keys = ", ".join(_q(c) for c in slice_cols)
         excl = ", ".join(f"_m{i}" for i in range(len(inp.match)))
-        # Materialized: the build and its totals check both read it, and a view would
-        # scan the whole input (2M messages) twice for the few rows of the slices.
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_q('_in_' + inp.name)} AS "
+            f"CREATE OR REPLACE TEMP VIEW {_q(inp.name)} AS "
             f"SELECT i.* EXCLUDE ({excl}) FROM (SELECT *, {computed} FROM {source}{prune}) AS i "
             f"SEMI JOIN (SELECT DISTINCT {keys} FROM _slice) AS k ON {on}"
         )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(inp.name)} AS "
-                    f"SELECT * FROM {_q('_in_' + inp.name)}")
 
 
 def _checks(con: duckdb.DuckDBPyConnection, spec: MartSpec, rows: str, out: MartBuild) -> None:
@@ -219,10 +215,6 @@ def _build_slices(con: duckdb.DuckDBPyConnection, spec: MartSpec) -> MartBuild:
         con.execute(f"CREATE TABLE IF NOT EXISTS {pending} AS SELECT {keys} FROM _gone LIMIT 0")
         con.execute(f"INSERT INTO {pending} SELECT * FROM _gone UNION SELECT {keys} FROM _add")
     _checks(con, spec, "_new", out)
-    for inp in spec.inputs:
-        if inp.match:
-            con.execute(f"DROP VIEW IF EXISTS {_q(inp.name)}; "
-                        f"DROP TABLE IF EXISTS {_q('_in_' + inp.name)}")
     con.execute("DROP TABLE IF EXISTS _new; DROP TABLE IF EXISTS _old; "
                 "DROP TABLE IF EXISTS _gone; DROP TABLE IF EXISTS _add")
     return out
