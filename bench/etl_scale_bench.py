@@ -262,9 +262,9 @@ def mariadb_baseline() -> dict:
     return {"seconds": time.perf_counter() - t}
 
 
-def keep_recent_undelivered(n_messages: int) -> int:
-    """Before the full run: at least 2 x 0.8% of the messages of the last two days still
-    awaiting their receipt (status 'sent', no callback_time), so each of the two 1% rounds
+def keep_recent_undelivered(n_messages: int, rounds: int) -> int:
+    """Before the full run: at least ``rounds`` x 0.8% of the messages of the last two days
+    still awaiting their receipt (status 'sent', no callback_time), so each 1% round
     finds its 80% recent part. A fresh seed has them; every round on a kept database
     delivers 16,000 at 2M, so after a few runs none were left and the round silently
     measured only the late part. Messages delivered in the last two days are put back to
@@ -277,7 +277,7 @@ def keep_recent_undelivered(n_messages: int) -> int:
     from wework.db.replication import wait_for_replica
 
     s = get_settings()
-    want = 2 * int(n_messages // 100 * 0.8)
+    want = rounds * int(n_messages // 100 * 0.8)
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
     with get_engine(Role.PRIMARY, 0, s).begin() as conn:
         have = conn.execute(text(
@@ -440,7 +440,7 @@ def main() -> None:
     try:
         seed_data(args.messages)
         n = args.messages
-        undone = keep_recent_undelivered(n)
+        undone = keep_recent_undelivered(n, 2 + (args.rounds if args.baseline_code else 0))
         if undone:
             print(f"  {undone:,} messages of the last two days put back to 'sent' (earlier "
                   "runs on this kept database delivered them)", flush=True)
