@@ -14,6 +14,9 @@ In one run, on its own databases (``wework_bench_etl_*``) and warehouse folder:
    (sent → delivered in the last two days), 20% receipts arriving days late for messages
    2–60 days old — then an incremental run; then another 1% and a run while a second
    process reads the marts in a loop (latency and errors of a reader during the commit);
+   (a kept database first gets back enough recent messages awaiting their receipt:
+   ``keep_recent_undelivered``); with ``--baseline-code DIR`` (another checkout, e.g.
+   ``git archive main``), rounds of one 1% change run by both versions, order alternating;
 6. publishing compared with the previous design (copy every mart into a new DuckDB file
    and swap a symlink) on the same marts;
 7. raw history as Parquet (a DuckLake table partitioned by month) against the DuckDB file:
@@ -28,6 +31,8 @@ figure: the machine is shared.
 
     .venv/bin/python bench/etl_scale_bench.py --messages 2000000
     .venv/bin/python bench/etl_scale_bench.py --messages 20000000 --keep
+    .venv/bin/python bench/etl_scale_bench.py --messages 2000000 --keep --skip-reports \
+        --baseline-code /tmp/main-code --rounds 3
 """
 
 from __future__ import annotations

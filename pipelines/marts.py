@@ -33,7 +33,7 @@ percentiles need the whole day. It reads the aggregate ``message_days`` instead 
 and an exact delivery-seconds histogram per (tenant, day, type), kept by deltas:
 ``pipelines.aggregates``), a few dozen rows per slice. Aggregates are refreshed before
 the marts; one rebuilt whole rebuilds its marts whole. Measured in
-bench/etl_scale_bench.py (README, "Incremental marts").
+bench/etl_scale_bench.py (README, "Benchmarks": pipeline cost at scale).
 
 Totals checks and key-uniqueness checks run on the recomputed part only, against the same
 cut-down inputs, so checking costs what building costs.
