@@ -190,3 +190,25 @@ def test_the_candidate_query_reads_the_index_alone(primary):
     scan = [p for p in plans if p["table"] == "messages"]
     assert scan and scan[0]["key"] == "idx_scheduled_pending", plans
     assert "Using index" in scan[0]["Extra"], plans
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_the_claims_update_finds_its_rows_by_primary_key(primary, tenant_ctx, n):
+    """The claim's UPDATE (``by_key``) reads the claimed rows by primary key, whatever
+    their number. One key written as a one-row ``(id, created_at) IN`` made MariaDB scan
+    the whole primary key (a full table scan per single-message claim)."""
+    from sqlalchemy import update
+
+    from wework.models import Message
+    from wework.services.dispatcher import by_key
+
+    account = make_account(tenant_ctx)
+    ids = messages.enqueue_many(tenant_ctx, text_rows(account.id, n))
+    created = messages_of(tenant_ctx.tenant_id, ids)
+    stmt = (update(Message).where(by_key((i, created[i].created_at) for i in ids))
+            .with_hint("FORCE INDEX (PRIMARY)", dialect_name="mysql")
+            .values(updated_at=Message.updated_at))
+    sql = str(stmt.compile(dialect=primary.dialect, compile_kwargs={"literal_binds": True}))
+    with primary.connect() as conn:
+        (plan,) = conn.exec_driver_sql(f"EXPLAIN {sql}").mappings().all()
+    assert plan["key"] == "PRIMARY" and plan["type"] in ("range", "const", "eq_ref"), plan

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Row, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -160,8 +160,16 @@ def _candidates(
 
 def by_key(keys) -> ColumnElement[bool]:
     """``(messages.id, messages.created_at) IN (…)``: the whole primary key, so MariaDB
-    reads one partition per message instead of probing every partition for the id."""
-    return tuple_(Message.id, Message.created_at).in_([tuple(k) for k in keys])
+    reads one partition per message instead of probing every partition for the id.
+
+    One key is written ``id = … AND created_at = …``: MariaDB turns a one-row ``IN`` into
+    a row comparison, which an UPDATE cannot use as a range — it scanned the whole primary
+    key (1.9M rows at 2M messages, 15 s) to mark one claimed message ``sending``."""
+    keys = [tuple(k) for k in keys]
+    if len(keys) == 1:
+        (message_id, created_at), = keys
+        return and_(Message.id == message_id, Message.created_at == created_at)
+    return tuple_(Message.id, Message.created_at).in_(keys)
 
 
 # What a claim needs of a message (rows, not ORM objects: 500 of them per round).
