@@ -137,13 +137,27 @@ def _candidates(
     session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str],
     tenant_id: str | None = None,
 ) -> list[Row]:
-    """(id, created_at) of up to ``n`` dispatchable messages, in dispatch order."""
+    """(id, created_at) of up to ``n`` dispatchable messages, in dispatch order.
+
+    The queue, not the backlog: the running batches are read first (a small table) and
+    the pending rows are read only under those batch ids and under "no batch" — ranges
+    of idx_scheduled_pending (status, batch_id, scheduled_time, …; migration 0013). The
+    messages of paused, finished or not yet started batches are never read: at 2M
+    messages they were 48k of the 58k pending rows, and every poll scanned them all."""
     due_at = func.coalesce(Message.scheduled_time, Message.created_at)
-    stmt = select(Message.id, Message.created_at).where(*dispatchable(now))
+    running_batches = select(BatchSendTask.id).where(
+        BatchSendTask.status == BatchStatus.RUNNING)
+    if tenant_id:
+        running_batches = running_batches.where(BatchSendTask.tenant_id == tenant_id)
+    running = [b for b in session.scalars(running_batches) if b not in skip_batches]
+    online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
+    active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
+    in_queue = (or_(Message.batch_id.is_(None), Message.batch_id.in_(running)) if running
+                else Message.batch_id.is_(None))
+    stmt = select(Message.id, Message.created_at).where(
+        *due(now), in_queue, Message.account_id.in_(online), Message.tenant_id.in_(active))
     if tenant_id:
         stmt = stmt.where(Message.tenant_id == tenant_id)
-    if skip_batches:
-        stmt = stmt.where(or_(Message.batch_id.is_(None), Message.batch_id.not_in(skip_batches)))
     if skip_ids:
         stmt = stmt.where(Message.id.not_in(skip_ids))
     # Read the pending rows through their index and join the small tables to them: left
