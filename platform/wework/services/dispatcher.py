@@ -205,18 +205,28 @@ def _claim(shard: int, now: datetime, limit: int,
             keys = _candidates(session, now, n, blocked, {m.id for m in allowed}, tenant_id)
             if not keys:
                 break
-            locked = list(
-                session.execute(
-                    select(*_CLAIMED)
-                    .where(by_key(keys), Message.status == MessageStatus.PENDING)
-                    .with_for_update(skip_locked=True)
+            # Lock the candidates in dispatch order, only as many at a time as are still
+            # wanted: the spare candidates are locked (and their content read) only when
+            # some before them were taken by another dispatcher or held back — locking
+            # all of them every round tripled the rows the claim read and kept locked.
+            newly_blocked: set[str] = set()
+            start = 0
+            while start < len(keys) and len(allowed) < limit:
+                chunk = keys[start:start + limit - len(allowed)]
+                start += len(chunk)
+                locked = list(
+                    session.execute(
+                        select(*_CLAIMED)
+                        .where(by_key(chunk), Message.status == MessageStatus.PENDING)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
-            )
-            order = {k.id: i for i, k in enumerate(keys)}
-            locked.sort(key=lambda m: order[m.id])
-            ok, held_back, newly_blocked = _apply_strategies(session, locked, now, allowed)
-            allowed += ok[: limit - len(allowed)]
-            held += held_back
+                order = {k.id: i for i, k in enumerate(chunk)}
+                locked.sort(key=lambda m: order[m.id])
+                ok, held_back, chunk_blocked = _apply_strategies(session, locked, now, allowed)
+                allowed += ok[: limit - len(allowed)]
+                held += held_back
+                newly_blocked |= chunk_blocked
             if len(allowed) >= limit or len(keys) < n or not newly_blocked - blocked:
                 break
             blocked |= newly_blocked
