@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 
+from bench_cpu import CpuMeter, mariadb_pids
 from bench_db import slap_inserts_per_second
 from sqlalchemy import text
 
@@ -124,15 +125,19 @@ def run(args, settings) -> None:
 
     threads = [threading.Thread(target=client, args=(chunks[i::args.clients],))
                for i in range(args.clients)]
+    meter = CpuMeter({**mariadb_pids(), "bench process (clients + services)": [os.getpid()]})
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     batch_rate = rate(len(batched), time.perf_counter() - t)
+    cpu = meter.used()
     assert statuses.count("processed") == len(batched), set(statuses)
     print(f"   batched: ingest_many, {args.chunk}/call, {args.clients} client(s)  "
           f"{batch_rate:>9,.0f}/s  ({len(batched):,} events; {load()})")
+    print("      CPU per event: " + ", ".join(
+        f"{name} {1000 * seconds / len(batched):.2f} ms" for name, seconds in cpu.items()))
 
     t = time.perf_counter()
     for i in range(0, len(single), args.chunk):

@@ -30,7 +30,11 @@ the callback half), the load average, and the CPU seconds each process used duri
 run (MariaDB primary and replica, the API's processes, the workers, the simulator, and this
 process, the load generator, which inserts the messages and polls the counts).
 
-While each measured run flows, a sampler reads the replica's lag every 0.25 s and, in a
+While each measured run flows, a sampler measures the replica's lag every 0.25 s two
+ways: the platform's heartbeat (``wework_meta.heartbeat``, written once a second, so its
+figure includes up to 1 s of tick age: an upper bound), and a probe — a row committed on
+the primary, then read on the replica every 2 ms until it shows: the time a write made
+now takes to be readable there, which is what a reader of the replica waits for. In a
 loop, the service reads behind the admin Messages and Accounts pages (first page, from the
 replica) for the tenant with the most messages — run it in a seeded database set
 (``--database-set``, e.g. the one ``bench/etl_scale_bench.py --keep`` leaves with 2M
@@ -309,7 +313,10 @@ def enqueue(accounts: list[tuple[str, str, str]], n: int) -> list[str]:
     return messages.enqueue_many(system_context(tenant_id), rows)
 
 
-def status_counts(tenant_id: str) -> dict[str, int]:
+def status_counts(tenant_id: str, since) -> dict[str, int]:
+    """The statuses of the tenant's messages created since ``since``: this run's, read
+    through (tenant_id, created_at) — the poll must not read the tenant's whole history
+    on the primary it is measuring (it read 316k rows a poll in the 2M set)."""
     from sqlalchemy import func, select
 
     from wework.models import Message
@@ -317,7 +324,8 @@ def status_counts(tenant_id: str) -> dict[str, int]:
 
     with transaction(tenant_id) as s:
         return {str(status): n for status, n in s.execute(
-            select(Message.status, func.count()).where(Message.tenant_id == tenant_id)
+            select(Message.status, func.count())
+            .where(Message.tenant_id == tenant_id, Message.created_at >= since)
             .group_by(Message.status)).all()}
 
 
@@ -339,8 +347,10 @@ class Sampler:
         import threading
 
         self.list_tenant = list_tenant
-        self.lag: list[float] = []
+        self.lag: list[float] = []  # heartbeat: includes up to 1 s of tick age
         self.lag_unknown = 0
+        self.probe: list[float] = []  # commit on the primary → readable on the replica
+        self.probe_lost = 0
         self.reads: dict[str, list[float]] = {"list_messages": [], "list_accounts": []}
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._lag_loop, daemon=True),
@@ -350,15 +360,47 @@ class Sampler:
 
     def _lag_loop(self) -> None:
         from wework.config import get_settings
+        from wework.db.engines import DbUser, Role, get_engine
         from wework.db.routing import replica_lag_seconds
 
         settings = get_settings()
+        with get_engine(Role.PRIMARY, 0, settings, user=DbUser.MIGRATOR).begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_lag_probe "
+                                 "(id INT PRIMARY KEY, token BIGINT NOT NULL)")
+        primary = get_engine(Role.PRIMARY, 0, settings)
+        replica = get_engine(Role.REPLICA, 0, settings, io_timeout=5)
+        token = time.time_ns()
         while not self._stop.wait(0.25):
             lag, _ = replica_lag_seconds(0, settings, io_timeout=5)
             if lag is None:
                 self.lag_unknown += 1
             else:
                 self.lag.append(lag)
+            token += 1
+            seconds = self._probe(primary, replica, token)
+            if seconds is None:
+                self.probe_lost += 1
+            else:
+                self.probe.append(seconds)
+
+    @staticmethod
+    def _probe(primary, replica, token: int, timeout: float = 10.0) -> float | None:
+        """Seconds from the commit of ``token`` on the primary until the replica shows
+        it (read every 2 ms), or None after ``timeout``."""
+        with primary.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO bench_lag_probe (id, token) VALUES (1, %s) "
+                "ON DUPLICATE KEY UPDATE token = VALUES(token)", (token,))
+        committed = time.perf_counter()
+        with replica.connect() as conn:
+            while time.perf_counter() - committed < timeout:
+                seen = conn.exec_driver_sql(
+                    "SELECT token FROM bench_lag_probe WHERE id = 1").scalar()
+                conn.rollback()  # a fresh snapshot for the next read
+                if seen is not None and seen >= token:
+                    return time.perf_counter() - committed
+                time.sleep(0.002)
+        return None
 
     def _read_loop(self) -> None:
         from wework.services import accounts, messages
@@ -382,11 +424,17 @@ class Sampler:
         def pct(values: list[float], q: int) -> float:
             if len(values) < 2:
                 return float("nan")
-            return statistics.quantiles(values, n=100)[q - 1]
+            return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
-        out = {"replica lag s": f"p50 {pct(self.lag, 50):.2f}, p99 {pct(self.lag, 99):.2f}, "
-               f"max {max(self.lag, default=float('nan')):.2f} ({len(self.lag)} samples, "
-               f"{self.lag_unknown} unknown)"}
+        out = {
+            "replica lag s, probe (commit → readable)":
+                f"p50 {pct(self.probe, 50):.3f}, p99 {pct(self.probe, 99):.3f}, "
+                f"max {max(self.probe, default=float('nan')):.3f} ({len(self.probe)} "
+                f"probes, {self.probe_lost} not seen in 10 s)",
+            "replica lag s, heartbeat (+ up to 1 s tick age)":
+                f"p50 {pct(self.lag, 50):.2f}, p99 {pct(self.lag, 99):.2f}, "
+                f"max {max(self.lag, default=float('nan')):.2f} ({len(self.lag)} samples, "
+                f"{self.lag_unknown} unknown)"}
         for name, values in self.reads.items():
             out[f"{name} ms"] = (f"p50 {pct(values, 50):.1f}, p95 {pct(values, 95):.1f} "
                                  f"({len(values)} reads)")
@@ -404,9 +452,11 @@ def busiest_tenant() -> str | None:
 
 
 def cache_hit_rates(since: float) -> dict[str, str]:
-    """Per cache, the hit rate summed over the processes that reported their counters to
-    the metrics store since ``since`` (epoch seconds): the API's and workers' caches.
-    Their counters run from each process's start. Empty when metrics are off."""
+    """Per cache, the hit rate over the reads made since ``since`` (epoch seconds), summed
+    over the processes that reported their counters to the metrics store: the API's and
+    workers' caches. A process's counters run from its start, so each one's reading
+    before ``since`` (the warm-up run's, for the API) is subtracted; a worker started for
+    this run counts its first, cold reads. Empty when metrics are off."""
     from wework.config import get_settings
     from wework.metrics.query import MetricsQueryError, recent
 
@@ -420,9 +470,13 @@ def cache_hit_rates(since: float) -> dict[str, str]:
         return {}
     import polars as pl
 
-    last = (frame.filter(pl.col("time").dt.epoch("s") >= int(since))
-            .sort("time").group_by("series", "cache", "process").agg(pl.col("value").last())
-            .group_by("series", "cache").agg(pl.col("value").sum()))
+    after = pl.col("time").dt.epoch("s") >= int(since)
+    last = (frame.sort("time").group_by("series", "cache", "process")
+            .agg(pl.col("value").filter(after).last().alias("end"),
+                 pl.col("value").filter(~after).last().fill_null(0).alias("start"))
+            .drop_nulls("end")
+            .group_by("series", "cache").agg((pl.col("end") - pl.col("start")).sum()
+                                             .alias("value")))
     totals: dict[str, dict[str, float]] = {}
     for row in last.iter_rows(named=True):
         totals.setdefault(row["cache"], {})[row["series"]] = row["value"]
@@ -472,7 +526,10 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
                                     env={**os.environ, **worker_env})
             procs.append(proc)
             wait_for_log(log, " started: ", proc)
-        before = status_counts(tenant_id)
+        from wework.models import utcnow
+
+        since = utcnow().replace(microsecond=0)  # created_at keeps whole seconds
+        before = status_counts(tenant_id, since)
         meter = CpuMeter({**servers, "workers": [p.pid for p in procs],
                           "load generator (this process)": [os.getpid()]})
         enqueue(accounts, n)
@@ -481,7 +538,7 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
         to_sent = None
         deadline = time.monotonic() + timeout
         while True:
-            counts = status_counts(tenant_id)
+            counts = status_counts(tenant_id, since)
             if to_sent is None and not counts.get("pending") and not counts.get("sending"):
                 to_sent = time.perf_counter() - started
             if counts.get("delivered", 0) - before.get("delivered", 0) >= n:

@@ -288,7 +288,7 @@ CREATE INDEX idx_batch_status ON messages (batch_id, status);
 CREATE INDEX idx_conversation_id ON messages (conversation_id);
 CREATE INDEX idx_conversation_time ON messages (conversation_id, created_at DESC);
 CREATE INDEX idx_created_at ON messages (created_at);
-CREATE INDEX idx_scheduled_pending ON messages (status, scheduled_time, priority, account_id, tenant_id, batch_id);
+CREATE INDEX idx_scheduled_pending ON messages (status, batch_id, scheduled_time, priority, account_id, tenant_id);
 CREATE INDEX idx_scheduled_time ON messages (scheduled_time);
 CREATE INDEX idx_send_time ON messages (send_time);
 CREATE INDEX idx_status ON messages (status);

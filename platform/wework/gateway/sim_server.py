@@ -40,6 +40,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from wework.gateway.base import SendRequest
 from wework.gateway.simulator import WeComGatewaySimulator
@@ -147,7 +148,9 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
                   redoc_url=None, openapi_url=None)
     app.state.sim = state
 
-    def authorized(authorization: str | None = Header(default=None)) -> None:
+    # The send path is async: with no simulated latency a send is an in-memory step, and a
+    # sync endpoint (or dependency) would cost a thread-pool hop each per request.
+    async def authorized(authorization: str | None = Header(default=None)) -> None:
         if config.token is None:
             return
         scheme, _, given = (authorization or "").partition(" ")
@@ -172,8 +175,8 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/messages", dependencies=[Depends(authorized)])
-    def send(body: SendBody,
-             idempotency_key: str | None = Header(default=None)) -> JSONResponse:
+    async def send(body: SendBody,
+                   idempotency_key: str | None = Header(default=None)) -> JSONResponse:
         if idempotency_key != body.message_id:
             return _error(422, "idempotency_key",
                           "Idempotency-Key must be sent and equal message_id")
@@ -182,11 +185,14 @@ def create_app(sim: WeComGatewaySimulator, config: SimServerConfig) -> FastAPI:
             extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return _error(fault.status, fault.code, fault.message, **extra)
         if fault is not None:
-            time.sleep(fault.delay_seconds)
-        result = sim.send(SendRequest(
+            await asyncio.sleep(fault.delay_seconds)
+        request = SendRequest(
             message_id=body.message_id, tenant_id="", account_id="", guid=body.guid,
             conversation_id=body.conversation_id, message_type=body.message_type,
-            content=body.content))
+            content=body.content)
+        # A simulated latency sleeps inside the core: on a thread, not on the event loop.
+        result = (await run_in_threadpool(sim.send, request) if sim.latency_ms[1] > 0
+                  else sim.send(request))
         if result.ok:
             return JSONResponse({"wework_msg_id": result.wework_msg_id})
         if result.retryable:

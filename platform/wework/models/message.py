@@ -66,12 +66,13 @@ class Message(Base):
         # (migration 0010 says why idx_tenant_time_status cannot serve it).
         Index("idx_tenant_created", "tenant_id", "created_at", "id"),
         # Spec: `(scheduled_time, status) WHERE status = 'pending'`. No partial indexes in
-        # MySQL; putting status first makes the pending rows one contiguous range ordered
-        # by scheduled_time, exactly what the partial index served the dispatcher. The
-        # columns after them make it cover the dispatcher's candidate query (migration
-        # 0012 says why).
-        Index("idx_scheduled_pending", "status", "scheduled_time", "priority", "account_id",
-              "tenant_id", "batch_id"),
+        # MySQL; putting status first makes the pending rows one contiguous range, which
+        # is what the partial index served the dispatcher. batch_id next splits that
+        # range by batch, so the dispatcher reads only the running batches' pending rows
+        # and the unbatched ones, each by scheduled_time (migration 0013); the columns
+        # after them make it cover the candidate query (migration 0012).
+        Index("idx_scheduled_pending", "status", "batch_id", "scheduled_time", "priority",
+              "account_id", "tenant_id"),
         mysql_partition_by=MESSAGES.clause(),
     )
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -502,16 +502,9 @@ def _apply_set_based(s: Session, items: list[Item], prepare: Prepare,
             outcomes[event.id] = (CallbackStatus.FAILED, str(exc), parsed)
     if not candidates:
         return outcomes
-    k = CallbackEventKey
-    owners = {
-        (row.guid, row.event_id): row.callback_event_id
-        for row in s.execute(
-            select(k.guid, k.event_id, k.callback_event_id)
-            .where(tuple_(k.guid, k.event_id).in_([(p.guid, p.event_id)
-                                                   for _, p, _ in candidates]))
-            .with_for_update()
-        )
-    }
+    keys = json.dumps([(p.guid, p.event_id) for _, p, _ in candidates], ensure_ascii=False)
+    owners = {(row.guid, row.event_id): row.callback_event_id
+              for row in s.execute(_LOCK_KEYS_SQL, {"keys": keys})}
     fresh = []
     for event, parsed, payload in candidates:
         first = owners.get((parsed.guid, parsed.event_id))
@@ -527,13 +520,35 @@ def _apply_set_based(s: Session, items: list[Item], prepare: Prepare,
     for (event, parsed, _), (status, note) in zip(fresh, results, strict=True):
         outcomes[event.id] = (status, note, parsed)
         if status is CallbackStatus.PROCESSED:
-            claimed.append({"guid": parsed.guid, "event_id": parsed.event_id,
-                            "callback_event_id": event.id})
+            claimed.append((parsed.guid, parsed.event_id, event.id))
     if claimed:
-        inserted = s.execute(insert(k).prefix_with("IGNORE").values(claimed)).rowcount
+        inserted = s.execute(_INSERT_KEYS_SQL,
+                             {"keys": json.dumps(claimed, ensure_ascii=False)}).rowcount
         if inserted != len(claimed):
             raise _KeyTaken()
     return outcomes
+
+
+# The dedup keys of a set-based round go to the server as one JSON document each way: a
+# statement whose text never changes (compiled once; a multi-row VALUES or a tuple IN of
+# n pairs was compiled again for every n, a tenth of the round's client CPU) and one
+# parameter to escape instead of 2-3 per event. STRAIGHT_JOIN: the keys are looked up by
+# primary key from the list (eq_ref), never the table scanned under FOR UPDATE.
+_KEYS_COLUMNS = """JSON_TABLE(:keys, '$[*]' COLUMNS (
+    guid VARCHAR(100) PATH '$[0]',
+    event_id VARCHAR(100) PATH '$[1]',
+    callback_event_id VARCHAR(36) PATH '$[2]'
+)) AS j"""
+_LOCK_KEYS_SQL = text(f"""
+SELECT STRAIGHT_JOIN k.guid, k.event_id, k.callback_event_id
+FROM {_KEYS_COLUMNS}
+JOIN callback_event_keys k ON k.guid = j.guid AND k.event_id = j.event_id
+FOR UPDATE
+""")
+_INSERT_KEYS_SQL = text(f"""
+INSERT IGNORE INTO callback_event_keys (guid, event_id, callback_event_id)
+SELECT j.guid, j.event_id, j.callback_event_id FROM {_KEYS_COLUMNS}
+""")
 
 
 def _apply_receipts(s: Session, receipts: list[msgs.Receipt]
