@@ -14,6 +14,9 @@ In one run, on its own databases (``wework_bench_etl_*``) and warehouse folder:
    (sent → delivered in the last two days), 20% receipts arriving days late for messages
    2–60 days old — then an incremental run; then another 1% and a run while a second
    process reads the marts in a loop (latency and errors of a reader during the commit);
+   (a kept database first gets back enough recent messages awaiting their receipt:
+   ``keep_recent_undelivered``); with ``--baseline-code DIR`` (another checkout, e.g.
+   ``git archive main``), rounds of one 1% change run by both versions, order alternating;
 6. publishing compared with the previous design (copy every mart into a new DuckDB file
    and swap a symlink) on the same marts;
 7. raw history as Parquet (a DuckLake table partitioned by month) against the DuckDB file:
@@ -28,6 +31,8 @@ figure: the machine is shared.
 
     .venv/bin/python bench/etl_scale_bench.py --messages 2000000
     .venv/bin/python bench/etl_scale_bench.py --messages 20000000 --keep
+    .venv/bin/python bench/etl_scale_bench.py --messages 2000000 --keep --skip-reports \
+        --baseline-code /tmp/main-code --rounds 3
 """
 
 from __future__ import annotations
@@ -158,10 +163,19 @@ def _worker(kind: str, arg: str) -> None:
     print(json.dumps(out, default=str))
 
 
-def spawn(kind: str, arg: str = "") -> subprocess.Popen:
+def spawn(kind: str, arg: str = "", code: Path | None = None,
+          env: dict | None = None) -> subprocess.Popen:
+    """A worker process; ``code``: another checkout whose pipeline (and bench worker) runs
+    instead of this one's, with ``env`` on top of ours (its own warehouse)."""
+    root = code or REPO
+    run_env = None
+    if code is not None:
+        path = os.pathsep.join([str(code), str(code / "platform")])
+        run_env = {**os.environ, **(env or {}), "PYTHONPATH": path}
     return subprocess.Popen(
-        [sys.executable, __file__, "--worker", kind, "--arg", arg],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        [sys.executable, str(root / "bench" / "etl_scale_bench.py"), "--worker", kind,
+         "--arg", arg],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root, env=run_env,
     )
 
 
@@ -172,8 +186,41 @@ def collect(proc: subprocess.Popen, kind: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(kind: str) -> dict:
-    return collect(spawn(kind), kind)
+def measure(kind: str, code: Path | None = None, env: dict | None = None) -> dict:
+    return collect(spawn(kind, code=code, env=env), kind)
+
+
+def compare_rounds(n: int, rounds: int, code: Path, workdir: Path) -> None:
+    """This pipeline and the one of the checkout ``code`` (e.g. ``git archive main``), each
+    with its own warehouse, on the same source and the same 1% changes: a full run each,
+    then ``rounds`` rounds of one 1% change and an incremental run of each, the order
+    alternating (the machine is shared: the ratio within a round is the figure)."""
+    from wework.config import ENV_FILE, get_settings
+
+    # The other checkout has no .env nor data dir of its own: this one's servers, its
+    # own warehouse.
+    env = {k.strip(): v.strip() for k, _, v in (
+        line.partition("=") for line in ENV_FILE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("WEWORK_") and "=" in line)} if ENV_FILE.exists() else {}
+    env |= {"WEWORK_DATA_DIR": str(get_settings().data_dir),
+            "WEWORK_WAREHOUSE_PATH": str(workdir / "baseline" / "warehouse.duckdb"),
+            "WEWORK_PUBLISH_DIR": str(workdir / "baseline" / "published")}
+    base_full = measure("full", code, env)
+    print(f"  baseline code {code}: full run {base_full['seconds']:.1f} s ({load()})",
+          flush=True)
+    for r in range(rounds):
+        changed = change_one_percent(n)
+        order = ("this", "baseline") if r % 2 == 0 else ("baseline", "this")
+        got = {}
+        for who in order:
+            got[who] = measure("incremental", *((code, env) if who == "baseline" else ()))
+        this, base = got["this"]["seconds"], got["baseline"]["seconds"]
+        print(f"  round {r + 1} ({changed['recent']:,} recent + {changed['late']:,} late): "
+              f"this {this:.2f} s, baseline {base:.2f} s = {this / base:.2f}x; this "
+              f"marts {got['this']['steps'].get('marts')} s, raw "
+              f"{got['this']['steps'].get('raw_tables')} s, publish "
+              f"{got['this']['steps'].get('published_marts')} s; baseline marts "
+              f"{got['baseline']['steps'].get('marts')} s ({load()})", flush=True)
 
 
 # --------------------------------------------------------------------------- steps
@@ -218,6 +265,40 @@ def mariadb_baseline() -> dict:
     subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True,
                    env={**os.environ, "MYSQL_PWD": url.password or ""})
     return {"seconds": time.perf_counter() - t}
+
+
+def keep_recent_undelivered(n_messages: int, rounds: int) -> int:
+    """Before the full run: at least ``rounds`` x 0.8% of the messages of the last two days
+    still awaiting their receipt (status 'sent', no callback_time), so each 1% round
+    finds its 80% recent part. A fresh seed has them; every round on a kept database
+    delivers 16,000 at 2M, so after a few runs none were left and the round silently
+    measured only the late part. Messages delivered in the last two days are put back to
+    'sent' (the state they were in before their receipt), counted before the full run:
+    the mix of the rounds stays the one change_one_percent describes."""
+    from sqlalchemy import text
+
+    from wework.config import get_settings
+    from wework.db.engines import Role, get_engine
+    from wework.db.replication import wait_for_replica
+
+    s = get_settings()
+    want = rounds * int(n_messages // 100 * 0.8)
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+    with get_engine(Role.PRIMARY, 0, s).begin() as conn:
+        have = conn.execute(text(
+            "SELECT COUNT(*) FROM messages WHERE created_at >= :since AND status <> 'delivered'"
+        ), {"since": since}).scalar()
+        if have >= want:
+            return 0
+        undone = conn.execute(text(
+            # updated_at kept: the full run reads them whole anyway, and a fresh stamp
+            # would put them in the 1% run's overlap window (44k more rows read).
+            "UPDATE messages SET status = 'sent', callback_time = NULL, "
+            "updated_at = updated_at "
+            "WHERE created_at >= :since AND status = 'delivered' ORDER BY created_at DESC "
+            "LIMIT :n"), {"since": since, "n": want - have}).rowcount
+    wait_for_replica(timeout=1800, settings=s)
+    return undone
 
 
 def change_one_percent(n_messages: int) -> dict:
@@ -346,6 +427,10 @@ def main() -> None:
     p.add_argument("--skip-reports", action="store_true")
     p.add_argument("--database-set", default=DB_NAME,
                    help="the bench's databases (a second size needs a set of its own)")
+    p.add_argument("--baseline-code", type=Path,
+                   help="a checkout of another version (e.g. git archive main | tar -x -C "
+                   "DIR): after the usual figures, 1%% rounds of both on the same changes")
+    p.add_argument("--rounds", type=int, default=3, help="rounds with --baseline-code")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--arg", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -363,6 +448,10 @@ def main() -> None:
     try:
         seed_data(args.messages)
         n = args.messages
+        undone = keep_recent_undelivered(n, 2 + (args.rounds if args.baseline_code else 0))
+        if undone:
+            print(f"  {undone:,} messages of the last two days put back to 'sent' (earlier "
+                  "runs on this kept database delivered them)", flush=True)
         base = mariadb_baseline()
         base_rate = n / base["seconds"]
         print(f"  mariadb --quick, same columns: {base['seconds']:.1f} s = "
@@ -408,6 +497,8 @@ def main() -> None:
               f"{read['error_count']} errors {read['errors']}, p50 {read['p50_ms']:.1f} ms, "
               f"max {read['max_ms']:.1f} ms, {read['distinct_totals']} distinct totals seen "
               f"({load()})", flush=True)
+        if args.baseline_code:
+            compare_rounds(n, args.rounds, args.baseline_code.resolve(), workdir)
         swap = file_swap_publish(workdir)
         lake_pub = one["publish"].get("seconds")
         print(f"  publish: DuckLake (changed rows only) {lake_pub} s, "

@@ -9,6 +9,11 @@ simply works through again (recomputing a slice twice gives the same rows):
     inserted or deleted: its old and its new version (a message whose ``created_at``
     moved dirties both days). The marts turn these into slices (``MartSpec.dirty``) and
     empty them once every mart is rebuilt.
+``etl.delta_<table>``
+    for a raw table that an aggregate reads (``pipelines.registry.AGGREGATES``): the
+    aggregates' columns of every row version an extraction removed (``_sign`` -1: the
+    old version of a changed row, a deleted row) or added (+1). ``pipelines.aggregates``
+    adds them into the aggregates and drops the log in one transaction: applied once.
 ``etl.pending_<mart>``
     the keys (the mart's grain) of rows changed, added or removed in the warehouse but
     not yet published; the publisher replaces exactly those rows in the readers' lake
@@ -85,9 +90,11 @@ def keys_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> set[str]:
 
 
 def flag_full(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """The raw table was reloaded whole: its row-level log is superseded."""
+    """The raw table was reloaded whole: its row-level logs are superseded (its marts and
+    aggregates are rebuilt whole)."""
     put(con, f"full:{table}", "1")
-    con.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{_q('changed_' + table)}")
+    con.execute(f"DROP TABLE IF EXISTS {changed_table(table)}")
+    con.execute(f"DROP TABLE IF EXISTS {delta_table(table)}")
 
 
 def changed_table(table: str) -> str:
@@ -104,6 +111,26 @@ def record(
     con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT {cols} FROM {sources[0]} LIMIT 0")
     for src in sources:
         con.execute(f"INSERT INTO {target} SELECT DISTINCT {cols} FROM {src}")
+
+
+def delta_table(table: str) -> str:
+    return f"{SCHEMA}.{_q('delta_' + table)}"
+
+
+def record_delta(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], old: str, new: str
+) -> None:
+    """Append the ``columns`` of every row of ``old`` with ``_sign`` -1 and of ``new`` with
+    +1 (every row: two messages alike are two messages, so no DISTINCT here)."""
+    ensure(con)
+    cols = ", ".join(_q(c) for c in columns)
+    target = delta_table(table)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {target} AS SELECT CAST(1 AS INTEGER) AS _sign, {cols} "
+        f"FROM {new} LIMIT 0"
+    )
+    con.execute(f"INSERT INTO {target} SELECT -1, {cols} FROM {old} "
+                f"UNION ALL SELECT 1, {cols} FROM {new}")
 
 
 def changed_relation(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]) -> str:

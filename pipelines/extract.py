@@ -55,7 +55,7 @@ from sqlalchemy import JSON
 
 import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from pipelines import changes
-from pipelines.registry import NOT_EXTRACTED, RAW_BY_NAME
+from pipelines.registry import NOT_EXTRACTED, RAW_BY_NAME, delta_columns
 from wework.models import Base
 from wework.warehouse import setting, transaction
 
@@ -74,6 +74,7 @@ class TableSpec:
     strategy: str  # updated_at | append_id | callback | created_at | snapshot
     json_columns: tuple[str, ...] = ()  # arrive as BLOB through mysql_query()
     changes: tuple[str, ...] = ()  # recorded per changed row (pipelines.registry.RawTable)
+    deltas: tuple[str, ...] = ()  # recorded signed per row version (registry.AGGREGATES)
 
 
 def _strategy(name: str, columns: tuple[str, ...]) -> str:
@@ -116,6 +117,7 @@ def table_specs() -> dict[str, TableSpec]:
                 c.name for c in table.columns if isinstance(c.type, JSON) and c.name in cols
             ),
             changes=reg.changes,
+            deltas=delta_columns(table.name),
         )
     return specs
 
@@ -342,7 +344,7 @@ def _replace_rows(
                     (rows,) = con.execute(f"INSERT INTO {t} SELECT * FROM _stream").fetchone()
                 # An empty table read again empty changed nothing: flagging it would
                 # rebuild its marts whole on every run.
-                if spec.changes and (create or rows or deleted):
+                if (spec.changes or spec.deltas) and (create or rows or deleted):
                     changes.flag_full(con, spec.name)
         finally:
             con.unregister("_stream")
@@ -411,6 +413,8 @@ def _upsert_rows(
             with transaction(con):
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
+                if spec.deltas:
+                    changes.record_delta(con, spec.name, spec.deltas, "_old", "_changed")
                 con.execute(f"DELETE FROM {t} r USING _old b WHERE {match}")
                 con.execute(f"INSERT INTO {t} SELECT * FROM _changed")
     finally:

@@ -7,13 +7,13 @@ every name to a temp view:
   detected by a hash kept in ``etl.state``): the views are the raw tables and the mart is
   rebuilt whole (``CREATE OR REPLACE``, one transaction).
 - **slices** (every other run): ``MartSpec.dirty`` turns the change log
-  (``pipelines.changes``) into the slice keys to redo (``(tenant_id, stat_date)``,
-  ``(account_id, stat_date)``, ``batch_id`` …); each input view keeps only the rows of
-  those slices (a semi join on ``Input.match``, plus a literal date range on
-  ``Input.prune`` so DuckDB skips row groups by their min/max); the mart's rows of those
-  slices are compared with the recomputed ones and only the rows that differ are
-  deleted and inserted, in one transaction that also queues their keys for the
-  publisher (``etl.pending_<mart>``): a late receipt redoes its whole (tenant, day) but
+  (``pipelines.changes``) into the slice keys to redo (``(tenant_id, account_id,
+  stat_date, stat_hour)``, ``(account_id, stat_date)``, ``batch_id`` …); each input
+  view keeps only the rows of those slices (a semi join on ``Input.match``, plus a
+  literal date range on ``Input.prune`` so DuckDB skips row groups by their min/max);
+  the mart's rows of those slices are compared with the recomputed ones and only the
+  rows that differ are deleted and inserted, in one transaction that also queues their
+  keys for the publisher (``etl.pending_<mart>``): a late receipt redoes its slices but
   writes and publishes the one or two rows it changed.
 
 The cost of a run therefore follows the number of changed slices, not the history: a run
@@ -25,11 +25,15 @@ in ``account_health_daily``, new days in ``tenant_usage_daily``, alert episodes 
 (:func:`marts_as_of`), so a run with nothing new recomputes and publishes nothing, and
 every mart is always exactly as of one ``as_of`` (``marts.publish_info.as_of``).
 
-Why (tenant, day) and not (tenant, hour): a day is the grain of every report and of the
-daily marts; an hour slice would cut the hourly mart's work by up to 24× but the daily
-marts would still redo the whole day, and late receipts scatter over days anyway
-(measured in bench/etl_scale_bench.py). Recomputing a day is cheap; writing and
-publishing it is not, so only the rows that differ are written and published.
+Slices follow the changed rows, not the slices' history: a mart's slice is the finest
+grain its rows can be recomputed at. ``message_stats_hourly`` is sliced by its own
+(tenant, account, day, hour) cell, so a late receipt re-reads the two or three messages of
+its cell, not the ~1,100 of its (tenant, day). ``message_stats_daily`` cannot be: its
+percentiles need the whole day. It reads the aggregate ``message_days`` instead (counts
+and an exact delivery-seconds histogram per (tenant, day, type), kept by deltas:
+``pipelines.aggregates``), a few dozen rows per slice. Aggregates are refreshed before
+the marts; one rebuilt whole rebuilds its marts whole. Measured in
+bench/etl_scale_bench.py (README, "Benchmarks": pipeline cost at scale).
 
 Totals checks and key-uniqueness checks run on the recomputed part only, against the same
 cut-down inputs, so checking costs what building costs.
@@ -44,8 +48,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from pipelines import changes
-from pipelines.registry import MARTS, RAW_BY_NAME, RAW_TABLES, MartSpec
+from pipelines import aggregates, changes
+from pipelines.registry import AGGREGATES_BY_NAME, MARTS, RAW_BY_NAME, RAW_TABLES, MartSpec
 from wework.config import REPO_ROOT
 from wework.warehouse import transaction
 
@@ -80,6 +84,7 @@ class MartBuild:
     mart_totals: list = field(default_factory=list)
     input_totals: list = field(default_factory=list)
     duplicate_keys: int = 0
+    aggregates: dict = field(default_factory=dict)  # aggregate read -> how it was refreshed
 
     @property
     def totals_match(self) -> bool:
@@ -103,7 +108,11 @@ def _bind_changes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _source(name: str) -> str:
-    return f"raw.{_q(name)}" if name in RAW_BY_NAME else f"marts.{_q(name)}"
+    if name in RAW_BY_NAME:
+        return f"raw.{_q(name)}"
+    if name in AGGREGATES_BY_NAME:
+        return aggregates.table(AGGREGATES_BY_NAME[name])
+    return f"marts.{_q(name)}"
 
 
 def _bind_inputs(con: duckdb.DuckDBPyConnection, spec: MartSpec, sliced: bool) -> None:
@@ -290,7 +299,7 @@ def build_marts(
         spec.name: whole
         or changes.columns_of(con, f"marts.{_q(spec.name)}") is None
         or changes.get(con, f"sql:{spec.name}") != definition_hash(spec)
-        or bool(set(spec.raw_inputs) & reloaded)
+        or bool(set(spec.source_tables) & reloaded)
         for spec in MARTS
     }
     changed = any(redo.values()) or _anything_changed(con, reloaded)
@@ -299,17 +308,21 @@ def build_marts(
         return as_of, [MartBuild(spec.name, "unchanged") for spec in MARTS]
     con.execute(mart_sql(MACROS))
     _set_clock(con, previous, as_of)
+    # Before the marts, which read them; built whole, their marts are too.
+    agg_builds = aggregates.refresh(con, whole=whole, reloaded=reloaded)
+    agg_modes = {b.name: b.mode for b in agg_builds}
+    rebuilt = aggregates.rebuilt(agg_builds)
     _bind_changes(con)
-    rebuilt: set[str] = set()
     results = []
     for spec in MARTS:
         started = time.perf_counter()
-        if redo[spec.name] or set(spec.mart_inputs) & rebuilt:
+        if redo[spec.name] or set(spec.mart_inputs + spec.aggregate_inputs) & rebuilt:
             result = _build_whole(con, spec, definition_hash(spec))
             rebuilt.add(spec.name)
         else:
             result = _build_slices(con, spec)
         result.seconds = time.perf_counter() - started
+        result.aggregates = {a: agg_modes[a] for a in spec.aggregate_inputs}
         results.append(result)
     with transaction(con):
         changes.clear_changes(con, [t.name for t in RAW_TABLES if t.changes])

@@ -36,7 +36,8 @@ def mart_key(name: str) -> dg.AssetKey:
     specs=[
         dg.AssetSpec(
             mart_key(spec.name),
-            deps=[raw_key(t) for t in spec.raw_inputs] + [mart_key(m) for m in spec.mart_inputs],
+            deps=[raw_key(t) for t in spec.source_tables]
+            + [mart_key(m) for m in spec.mart_inputs],
             group_name="marts",
             kinds={"duckdb", "sql"},
             automation_condition=REFRESH,
@@ -69,6 +70,7 @@ def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 "rows_written": b.rows,
                 "seconds": round(b.seconds, 3),
                 "as_of": str(as_of),
+                **({"aggregates": dg.MetadataValue.json(b.aggregates)} if b.aggregates else {}),
             },
         )
         # The checks cover the recomputed slices: an unchanged mart has nothing to check.

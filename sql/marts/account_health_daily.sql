@@ -141,12 +141,14 @@ rec AS (
     GROUP BY ALL
 ),
 msg AS (
+    -- From the aggregate message_account_days (messages per account-day and status).
     SELECT
         account_id,
-        CAST(created_at AS DATE) AS stat_date,
-        count(*) FILTER (WHERE status IN ('sent', 'delivered')) AS messages_sent,
-        count(*) FILTER (WHERE status = 'failed') AS messages_failed
-    FROM messages
+        stat_date,
+        CAST(sum(messages) FILTER (WHERE status IN ('sent', 'delivered')) AS BIGINT)
+            AS messages_sent,
+        CAST(sum(messages) FILTER (WHERE status = 'failed') AS BIGINT) AS messages_failed
+    FROM message_account_days
     GROUP BY ALL
 ),
 joined AS (

@@ -1,35 +1,57 @@
 -- marts.message_stats_daily: one row per (tenant_id, stat_date, message_type).
--- The status counts are message_stats_hourly's, summed over the day's accounts and hours
--- (not counted again); success_rate = success / (success + failed), NULL when both are 0.
--- Latency figures are computed over the day's messages themselves (a percentile of the
--- hours' percentiles would not be the day's): delivery seconds and nearest-rank
--- percentiles as in message_stats_hourly (the macros in _macros.sql).
+-- Read from the aggregate message_days (sql/aggregates/message_days.sql: the day's
+-- messages counted by status and by delivery seconds), not from the messages: counts add
+-- up, and a histogram of whole seconds gives the same nearest-rank percentiles as the
+-- sorted list of the day's delivery times (the value at rank ceil(p * n): the smallest
+-- value whose cumulative count reaches that rank). A percentile of the hours'
+-- percentiles would not be the day's. success_rate = success / (success + failed), NULL
+-- when both are 0; success = sent + delivered.
 WITH counts AS (
     SELECT
         tenant_id,
         stat_date,
         message_type,
-        CAST(sum(total_count) AS BIGINT) AS total_count,
-        CAST(sum(pending_count) AS BIGINT) AS pending_count,
-        CAST(sum(sending_count) AS BIGINT) AS sending_count,
-        CAST(sum(sent_count) AS BIGINT) AS sent_count,
-        CAST(sum(delivered_count) AS BIGINT) AS delivered_count,
-        CAST(sum(failed_count) AS BIGINT) AS failed_count,
-        CAST(sum(cancelled_count) AS BIGINT) AS cancelled_count,
-        CAST(sum(success_count) AS BIGINT) AS success_count,
+        CAST(sum(messages) AS BIGINT) AS total_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'pending'), 0) AS BIGINT)
+            AS pending_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'sending'), 0) AS BIGINT)
+            AS sending_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'sent'), 0) AS BIGINT)
+            AS sent_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'delivered'), 0) AS BIGINT)
+            AS delivered_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'failed'), 0) AS BIGINT)
+            AS failed_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status = 'cancelled'), 0) AS BIGINT)
+            AS cancelled_count,
+        CAST(coalesce(sum(messages) FILTER (WHERE status IN ('sent', 'delivered')), 0)
+             AS BIGINT) AS success_count,
         CAST(sum(retry_total) AS BIGINT) AS retry_total
-    FROM message_stats_hourly
+    FROM message_days
     GROUP BY ALL
+),
+histogram AS (
+    SELECT tenant_id, stat_date, message_type, delivery_seconds AS s, sum(messages) AS n
+    FROM message_days
+    WHERE delivery_seconds IS NOT NULL
+    GROUP BY ALL
+),
+ranked AS (
+    SELECT
+        *,
+        sum(n) OVER (PARTITION BY tenant_id, stat_date, message_type ORDER BY s) AS upto,
+        sum(n) OVER (PARTITION BY tenant_id, stat_date, message_type) AS total
+    FROM histogram
 ),
 latency AS (
     SELECT
         tenant_id,
-        CAST(created_at AS DATE) AS stat_date,
+        stat_date,
         message_type,
-        avg(s) AS avg_delivery_seconds,
-        nearest_rank(list(s) FILTER (WHERE s IS NOT NULL), 0.50) AS p50_delivery_seconds,
-        nearest_rank(list(s) FILTER (WHERE s IS NOT NULL), 0.95) AS p95_delivery_seconds
-    FROM (SELECT *, delivery_seconds(send_time, callback_time) AS s FROM messages)
+        sum(s * n) / sum(n) AS avg_delivery_seconds,
+        min(s) FILTER (WHERE upto >= ceil(0.50 * total)) AS p50_delivery_seconds,
+        min(s) FILTER (WHERE upto >= ceil(0.95 * total)) AS p95_delivery_seconds
+    FROM ranked
     GROUP BY ALL
 )
 SELECT

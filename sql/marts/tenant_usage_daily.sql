@@ -13,13 +13,14 @@ WITH params AS (
     SELECT CAST(getvariable('as_of') AS TIMESTAMP) AS as_of
 ),
 msg AS (
-    -- From the hourly mart (its counts per account and hour), not from the messages again.
+    -- From the aggregate message_account_days (messages per account-day and status; a
+    -- group whose count reaches 0 is dropped, so every account in it sent that day).
     SELECT
         tenant_id,
         stat_date,
-        CAST(sum(total_count) AS BIGINT) AS messages_created,
+        CAST(sum(messages) AS BIGINT) AS messages_created,
         count(DISTINCT account_id) AS active_accounts
-    FROM message_stats_hourly
+    FROM message_account_days
     GROUP BY ALL
 ),
 bounds AS (
