@@ -41,7 +41,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -123,14 +134,21 @@ def due(now: datetime) -> tuple:
             or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now))
 
 
-def dispatchable(now: datetime) -> tuple:
+def dispatchable(now: datetime, running: list[str] | None = None) -> tuple:
     """The conditions of a message the dispatcher may claim: due, its account online, its
-    tenant active, its batch (if any) running."""
+    tenant active, its batch (if any) running. ``running``: the running batches' ids, read
+    beforehand — as literal values the batch condition becomes ranges of
+    idx_scheduled_pending (status, batch_id, …), so the messages of other batches are
+    never read; without it, a subquery."""
     online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
     active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
-    running = select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING)
+    if running is None:
+        in_batch = Message.batch_id.in_(
+            select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING))
+    else:
+        in_batch = Message.batch_id.in_(running) if running else false()
     return (*due(now), Message.account_id.in_(online), Message.tenant_id.in_(active),
-            or_(Message.batch_id.is_(None), Message.batch_id.in_(running)))
+            or_(Message.batch_id.is_(None), in_batch))
 
 
 def _candidates(
@@ -150,12 +168,7 @@ def _candidates(
     if tenant_id:
         running_batches = running_batches.where(BatchSendTask.tenant_id == tenant_id)
     running = [b for b in session.scalars(running_batches) if b not in skip_batches]
-    online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
-    active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
-    in_queue = (or_(Message.batch_id.is_(None), Message.batch_id.in_(running)) if running
-                else Message.batch_id.is_(None))
-    stmt = select(Message.id, Message.created_at).where(
-        *due(now), in_queue, Message.account_id.in_(online), Message.tenant_id.in_(active))
+    stmt = select(Message.id, Message.created_at).where(*dispatchable(now, running))
     if tenant_id:
         stmt = stmt.where(Message.tenant_id == tenant_id)
     if skip_ids:
