@@ -133,10 +133,14 @@ def _agrees_with_raw(con: duckdb.DuckDBPyConnection, agg: Aggregate, raw_counts:
     return differ == 0 and negative == 0
 
 
+def _raw_counts_table(agg: Aggregate) -> str:
+    return _q(f"_raw_counts_{agg.source}_{agg.check_by}")
+
+
 def _raw_counts(con: duckdb.DuckDBPyConnection, agg: Aggregate) -> str:
     """Raw's row count by the aggregate's ``check_by``, one scan shared by the aggregates
     that check the same column."""
-    name = _q(f"_raw_counts_{agg.source}_{agg.check_by}")
+    name = _raw_counts_table(agg)
     if changes.columns_of(con, name) is None:
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT {_q(agg.check_by)}, count(*) AS n "
                     f"FROM raw.{_q(agg.source)} GROUP BY ALL")
@@ -186,7 +190,7 @@ def refresh(
                     _build_whole(con, agg)
                 builds[agg.name].mode = "repaired"
         for agg in aggs:
-            con.execute(f"DROP TABLE IF EXISTS {_q(f'_raw_counts_{agg.source}_{agg.check_by}')}")
+            con.execute(f"DROP TABLE IF EXISTS {_raw_counts_table(agg)}")
         seconds = (time.perf_counter() - started) / len(aggs)
         for agg in aggs:
             builds[agg.name].seconds = seconds

@@ -13,3 +13,8 @@ CREATE OR REPLACE TEMP MACRO delivery_seconds(send_time, callback_time) AS
 -- (an exact value that MySQL can reproduce); NULL when there are none.
 CREATE OR REPLACE TEMP MACRO nearest_rank(vals, p) AS
     list_sort(vals)[CAST(ceil(p * len(vals)) AS BIGINT)];
+
+-- Sum of ``n`` over the rows where ``cond`` holds, 0 when none do (an aggregate's counts
+-- by status: message_stats_daily reads them from agg.message_days).
+CREATE OR REPLACE TEMP MACRO count_where(n, cond) AS
+    CAST(coalesce(sum(n) FILTER (WHERE cond), 0) AS BIGINT);

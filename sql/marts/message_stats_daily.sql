@@ -12,20 +12,13 @@ WITH counts AS (
         stat_date,
         message_type,
         CAST(sum(messages) AS BIGINT) AS total_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'pending'), 0) AS BIGINT)
-            AS pending_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'sending'), 0) AS BIGINT)
-            AS sending_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'sent'), 0) AS BIGINT)
-            AS sent_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'delivered'), 0) AS BIGINT)
-            AS delivered_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'failed'), 0) AS BIGINT)
-            AS failed_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status = 'cancelled'), 0) AS BIGINT)
-            AS cancelled_count,
-        CAST(coalesce(sum(messages) FILTER (WHERE status IN ('sent', 'delivered')), 0)
-             AS BIGINT) AS success_count,
+        count_where(messages, status = 'pending') AS pending_count,
+        count_where(messages, status = 'sending') AS sending_count,
+        count_where(messages, status = 'sent') AS sent_count,
+        count_where(messages, status = 'delivered') AS delivered_count,
+        count_where(messages, status = 'failed') AS failed_count,
+        count_where(messages, status = 'cancelled') AS cancelled_count,
+        count_where(messages, status IN ('sent', 'delivered')) AS success_count,
         CAST(sum(retry_total) AS BIGINT) AS retry_total
     FROM message_days
     GROUP BY ALL
