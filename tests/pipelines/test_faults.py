@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 from etl_compare import assert_marts_match, published_rows
 from etl_dataset import build_dataset, utcnow, write_dataset
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from pipelines.backfill import BackfillRangeError, check_range, run_backfill
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
@@ -82,8 +82,18 @@ def test_disk_full_while_publishing_keeps_the_last_marts_readable(
     run_pipeline(as_of)
     before = published_rows("message_stats_daily", s)
     version = published_version(s)
-    # New data that must be published, then fill the disk.
-    write_dataset(primary, build_dataset(utcnow(), seed=11, n_messages=400))
+    # New data that must be published, then fill the disk. The generated rows are stamped
+    # up to three days back, older than the extraction's watermark: as a live write would,
+    # they are stamped now, so the incremental run surely extracts them (it used to depend
+    # on how many happened to fall in the overlap window, sometimes none of the messages).
+    fresh = build_dataset(utcnow(), seed=11, n_messages=400)
+    write_dataset(primary, fresh)
+    with primary.begin() as conn:
+        conn.execute(
+            text("UPDATE messages SET updated_at = UTC_TIMESTAMP(6) WHERE tenant_id IN :ids")
+            .bindparams(bindparam("ids", expanding=True)),
+            {"ids": [t["id"] for t in fresh.tenants]},
+        )
     wait_for_replica(timeout=180, settings=s)
     filler = mount / "filler"
     with filler.open("wb") as f:
@@ -106,7 +116,9 @@ def test_disk_full_while_publishing_keeps_the_last_marts_readable(
     assert out.stdout.split() == [version, str(sum(r["total_count"] for r in before))]
     filler.unlink()
     run_pipeline(as_of)
-    assert published_rows("message_stats_daily", s) != before
+    after = published_rows("message_stats_daily", s)
+    assert after != before
+    assert {r["tenant_id"] for r in after} >= {t["id"] for t in fresh.tenants}
 
 
 def test_backfill_range_errors_name_the_argument(seeded, run_pipeline, wh):
