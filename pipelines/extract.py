@@ -137,8 +137,8 @@ class ExtractResult:
     window: dict = field(default_factory=dict)  # the watermarks this run read from
 
 
-def _lit(ts: datetime) -> str:
-    """A naive UTC timestamp as a MySQL literal (the session runs at +00:00)."""
+def timestamp_literal(ts: datetime) -> str:
+    """A naive UTC timestamp as a MySQL (and DuckDB) literal (the session runs at +00:00)."""
     return f"'{ts:%Y-%m-%d %H:%M:%S.%f}'"
 
 
@@ -193,13 +193,13 @@ def window_condition(spec: TableSpec, wm: dict, overlap: timedelta, quote: str =
         return "TRUE"
     if spec.strategy in ("updated_at", "created_at"):
         col = spec.strategy
-        return f"{c(col)} >= {_lit(wm[col] - overlap)}"
+        return f"{c(col)} >= {timestamp_literal(wm[col] - overlap)}"
     if spec.strategy == "append_id":
-        since = _lit(wm["created_at"] - overlap)
+        since = timestamp_literal(wm["created_at"] - overlap)
         return f"({c('id')} > {int(wm['id'])} OR {c('created_at')} >= {since})"
-    conds = [f"{c('received_time')} >= {_lit(wm['received_time'] - overlap)}"]
+    conds = [f"{c('received_time')} >= {timestamp_literal(wm['received_time'] - overlap)}"]
     if wm.get("process_time") is not None:
-        conds.append(f"{c('process_time')} >= {_lit(wm['process_time'] - overlap)}")
+        conds.append(f"{c('process_time')} >= {timestamp_literal(wm['process_time'] - overlap)}")
     in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
     conds.append(f"{c('status')} IN ({in_flight})")
     return "(" + " OR ".join(conds) + ")"
@@ -298,7 +298,7 @@ def reextract_range(
     cols = ", ".join(f"`{c}`" for c in spec.columns)
     query = (
         f"SELECT {cols} FROM `{spec.name}` "
-        f"WHERE `{column}` >= {_lit(lo)} AND `{column}` < {_lit(hi)}"
+        f"WHERE `{column}` >= {timestamp_literal(lo)} AND `{column}` < {timestamp_literal(hi)}"
     )
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
     in_range = f"{_q(column)} >= '{lo}' AND {_q(column)} < '{hi}'"

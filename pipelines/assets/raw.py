@@ -18,6 +18,7 @@ from pipelines.checks import (
     LAG_REPORTED_ON,
     SOURCE_ROWS,
     STATUS_DAY_COUNTS,
+    check_window,
     duplicate_keys,
     lag_result,
     raw_check_specs,
@@ -25,7 +26,7 @@ from pipelines.checks import (
     source_row_count,
     status_day_differences,
 )
-from pipelines.extract import attach_source, extract_table, table_specs, window_condition
+from pipelines.extract import attach_source, extract_table, table_specs
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework import metrics
 
@@ -82,15 +83,12 @@ def raw_tables(
                     r = extract_table(con, src, spec, shard, full=full, overlap=replica.overlap)
                     results[spec.name].append(r)
                     # Checks at extraction time, over the window this run read.
-                    where_src = window_condition(spec, r.window, replica.overlap, "`")
-                    where_raw = window_condition(spec, r.window, replica.overlap, '"')
-                    windows[spec.name].append(f"(_shard = {int(shard)} AND {where_raw})")
-                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name, where_src)
-                    counts[spec.name][1][shard] = raw_row_count(con, spec.name, shard, where_raw)
+                    w = check_window(con, spec, shard, r.window, replica.overlap)
+                    windows[spec.name].append(f"(_shard = {int(shard)} AND {w.read})")
+                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name, w.source)
+                    counts[spec.name][1][shard] = raw_row_count(con, spec.name, shard, w.raw)
                     if spec.name == "messages":
-                        status_diffs += status_day_differences(
-                            con, src, shard, where_src, where_raw
-                        )
+                        status_diffs += status_day_differences(con, src, shard, w.source, w.raw)
             finally:
                 con.execute(f"DETACH {src}")
         # Only a run that changed rows can have made a duplicate, and only on the keys of

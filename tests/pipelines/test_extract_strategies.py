@@ -10,6 +10,7 @@ import pytest
 from etl_dataset import utcnow
 from sqlalchemy import Engine, text
 
+from pipelines.checks import check_window, raw_row_count, source_row_count
 from pipelines.extract import (
     DEFAULT_OVERLAP,
     _select_list,
@@ -18,6 +19,7 @@ from pipelines.extract import (
     mysql_query_sql,
     source_query,
     table_specs,
+    window_condition,
 )
 from wework.db.engines import Role, database_url
 from wework.db.replication import wait_for_replica
@@ -87,6 +89,39 @@ def test_status_history_row_committed_late_with_old_time_is_read(empty_db, prima
     assert (
         con.execute("SELECT count(DISTINCT id) FROM raw.account_status_history").fetchone()[0] == 2
     )
+
+
+def test_count_check_ignores_rows_written_after_the_read_but_sees_a_lost_row(
+    empty_db, primary, con
+):
+    spec = table_specs()["account_status_history"]
+    now = utcnow().replace(microsecond=0)
+    insert = (
+        "INSERT INTO account_status_history (account_id, old_status, new_status, "
+        "operator_type, created_at) VALUES ('a1', 'created', 'online', 'system', :at)"
+    )
+    for minutes in (3, 2, 1):
+        _sync(empty_db, primary, insert, {"at": now - timedelta(minutes=minutes)})
+    result = extract_table(con, "src", spec, 0)
+    # The live platform goes on writing before the check counts the source.
+    for _ in range(2):
+        _sync(empty_db, primary, insert, {"at": now})
+    read = window_condition(spec, result.window, DEFAULT_OVERLAP)
+    assert source_row_count(con, "src", spec.name, read) == 5  # what a plain recount sees
+
+    def counts() -> tuple[int, int]:
+        w = check_window(con, spec, 0, result.window, DEFAULT_OVERLAP)
+        return source_row_count(con, "src", spec.name, w.source), raw_row_count(
+            con, spec.name, 0, w.raw
+        )
+
+    # The rows older than the newest one read: the newest second itself may have grown.
+    assert counts() == (2, 2)
+    con.execute(
+        "DELETE FROM raw.account_status_history WHERE created_at = ?",
+        [now - timedelta(minutes=3)],
+    )
+    assert counts() == (2, 1)
 
 
 def test_json_text_arrives_intact(empty_db, primary, con):
