@@ -107,7 +107,11 @@ RAW_TABLES: tuple[RawTable, ...] = (
     ),
     RawTable(
         "messages",
-        excluded={"content": CONTENT},
+        excluded={
+            "content": CONTENT,
+            "due_at": "derived by the database from scheduled_time and created_at, which "
+                      "are extracted (the dispatcher's order)",
+        },
         changes=("tenant_id", "account_id", "created_at", "batch_id"),
         key=("id",),
     ),

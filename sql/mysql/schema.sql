@@ -275,6 +275,7 @@ CREATE TABLE messages (
 	scheduled_time TIMESTAMP NULL COMMENT '计划发送时间',
 	created_at TIMESTAMP NOT NULL COMMENT '创建时间' DEFAULT CURRENT_TIMESTAMP,
 	updated_at TIMESTAMP NOT NULL COMMENT '更新时间' DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+	due_at TIMESTAMP GENERATED ALWAYS AS (coalesce(`scheduled_time`,`created_at`)) VIRTUAL COMMENT '到期时间(派生)',
 	PRIMARY KEY (id, created_at)
 )ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='消息记录表' COLLATE utf8mb4_unicode_ci PARTITION BY RANGE (UNIX_TIMESTAMP(created_at)) (
   PARTITION p2025 VALUES LESS THAN (1767225600),
@@ -288,7 +289,7 @@ CREATE INDEX idx_batch_status ON messages (batch_id, status);
 CREATE INDEX idx_conversation_id ON messages (conversation_id);
 CREATE INDEX idx_conversation_time ON messages (conversation_id, created_at DESC);
 CREATE INDEX idx_created_at ON messages (created_at);
-CREATE INDEX idx_scheduled_pending ON messages (status, batch_id, scheduled_time, priority, account_id, tenant_id);
+CREATE INDEX idx_scheduled_pending ON messages (status, batch_id, priority DESC, due_at, id, account_id, tenant_id);
 CREATE INDEX idx_scheduled_time ON messages (scheduled_time);
 CREATE INDEX idx_send_time ON messages (send_time);
 CREATE INDEX idx_status ON messages (status);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -168,7 +169,8 @@ def test_gateway_exception_counts_as_retryable_failure(tenant_ctx):
 
 
 def test_the_candidate_query_reads_the_index_alone(primary):
-    """The claim's candidate query is covered by idx_scheduled_pending (migration 0012):
+    """The claim's candidate query is covered by idx_scheduled_pending (migrations 0012,
+    0014: due_at is a VIRTUAL column the index holds):
     a held-back backlog of pending messages costs an index scan, not a row lookup each.
     A condition on a column outside the index makes this fail."""
     from sqlalchemy.orm import Session
@@ -218,12 +220,7 @@ def test_the_candidate_query_reads_no_message_of_a_paused_batch(primary, tenant_
     """A paused batch's pending messages are not read by the dispatcher's poll at all
     (migration 0013: the index splits the pending rows by batch), so a large held-back
     backlog costs a poll nothing. ANALYZE counts the index rows the query really read."""
-    import json
-
-    from sqlalchemy.orm import Session
-
     from wework.services import batches
-    from wework.services.dispatcher import _candidates
 
     account = make_account(tenant_ctx)
     paused = batches.create_batch(
@@ -232,7 +229,41 @@ def test_the_candidate_query_reads_no_message_of_a_paused_batch(primary, tenant_
         message_type="text", content={"text": "held back"})
     batches.pause_batch(tenant_ctx, paused.id)
     ready = messages.enqueue_many(tenant_ctx, text_rows(account.id, 3))
-    read: list[int] = []
+    found, plans = _analyzed_candidates(primary, 100, tenant_ctx.tenant_id)
+    read = [_rows_read(p, "messages") for p in plans]
+    with primary.connect() as conn:  # other tests' pending rows share the database
+        elsewhere = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM messages WHERE status = 'pending' "
+            "AND (batch_id IS NULL OR batch_id <> %s)", (paused.id,)).scalar()
+    assert {r.id for r in found} == set(ready)
+    assert read and read[0] <= elsewhere, (read, elsewhere)  # + the 40 before 0013
+
+
+def test_a_poll_reads_the_head_of_the_queue_not_the_backlog(primary, tenant_ctx):
+    """idx_scheduled_pending is in dispatch order (migration 0014): a poll for 5
+    candidates reads about 5 index entries, not the whole backlog of due messages, and
+    sorts nothing. Before, every poll read and sorted all 150 of them."""
+    account = make_account(tenant_ctx)
+    backlog = messages.enqueue_many(tenant_ctx, text_rows(account.id, 150, priority=10))
+    found, plans = _analyzed_candidates(primary, 5, tenant_ctx.tenant_id)
+    read = [_rows_read(p, "messages") for p in plans]
+    with primary.connect() as conn:  # other tests' pending rows share the database
+        ahead = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM messages WHERE status = 'pending' AND priority = 10 "
+            "AND batch_id IS NULL AND tenant_id <> %s", (tenant_ctx.tenant_id,)).scalar()
+    assert [r.id for r in found] == sorted(backlog)[:5]  # one second: by id
+    assert read and read[0] <= 5 + ahead < 150, (read, ahead)
+    assert "filesort" not in json.dumps(plans[0]), plans[0]
+
+
+def _analyzed_candidates(primary, n: int, tenant_id: str) -> tuple[list, list[dict]]:
+    """``_candidates`` of one tenant, and the ANALYZE FORMAT=JSON plan of each statement
+    it ran that reads messages (ANALYZE runs it: the rows really read)."""
+    from sqlalchemy.orm import Session
+
+    from wework.services.dispatcher import _candidates
+
+    plans: list[dict] = []
     with Session(primary) as s:
         original = s.execute
 
@@ -241,17 +272,11 @@ def test_the_candidate_query_reads_no_message_of_a_paused_batch(primary, tenant_
                                    compile_kwargs={"literal_binds": True}))
             if "FROM messages" in sql:
                 plan = s.connection().exec_driver_sql(f"ANALYZE FORMAT=JSON {sql}").scalar()
-                read.append(_rows_read(json.loads(plan), "messages"))
+                plans.append(json.loads(plan))
             return original(stmt, *args, **kwargs)
 
         s.execute = analyze
-        found = _candidates(s, utcnow(), 100, set(), set(), tenant_ctx.tenant_id)
-    with primary.connect() as conn:  # other tests' pending rows share the database
-        elsewhere = conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM messages WHERE status = 'pending' "
-            "AND (batch_id IS NULL OR batch_id <> %s)", (paused.id,)).scalar()
-    assert {r.id for r in found} == set(ready)
-    assert read and read[0] <= elsewhere, (read, elsewhere)  # + the 40 before 0013
+        return _candidates(s, utcnow(), n, set(), set(), tenant_id), plans
 
 
 def _rows_read(plan, table: str) -> int:

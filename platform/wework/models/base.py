@@ -13,7 +13,9 @@ import uuid_utils
 from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.mysql import TIMESTAMP
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import CreateColumn
 
 TABLE_OPTIONS = {
     "mysql_engine": "InnoDB",
@@ -24,6 +26,16 @@ TABLE_OPTIONS = {
 
 class Base(DeclarativeBase):
     metadata = MetaData()
+
+
+@compiles(CreateColumn, "mysql")
+def _create_column(element: CreateColumn, compiler, **kw) -> str:
+    """A generated column without NULL: SQLAlchemy writes ``NULL`` after every nullable
+    TIMESTAMP, and MariaDB refuses NULL / NOT NULL on a generated column (ERROR 1064)."""
+    ddl = compiler.visit_create_column(element, **kw)
+    if element.element.computed is not None:
+        ddl = ddl.replace(" VIRTUAL NULL", " VIRTUAL").replace(" STORED NULL", " STORED")
+    return ddl
 
 
 def table_args(comment: str, *items, **options):

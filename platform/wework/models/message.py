@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    TIMESTAMP,
     BigInteger,
+    Computed,
     Date,
     Index,
     Integer,
@@ -65,14 +67,7 @@ class Message(Base):
         # Not in the spec: the admin list's order, newest first by (created_at, id)
         # (migration 0010 says why idx_tenant_time_status cannot serve it).
         Index("idx_tenant_created", "tenant_id", "created_at", "id"),
-        # Spec: `(scheduled_time, status) WHERE status = 'pending'`. No partial indexes in
-        # MySQL; putting status first makes the pending rows one contiguous range, which
-        # is what the partial index served the dispatcher. batch_id next splits that
-        # range by batch, so the dispatcher reads only the running batches' pending rows
-        # and the unbatched ones, each by scheduled_time (migration 0013); the columns
-        # after them make it cover the candidate query (migration 0012).
-        Index("idx_scheduled_pending", "status", "batch_id", "scheduled_time", "priority",
-              "account_id", "tenant_id"),
+        # idx_scheduled_pending: below (a descending key part).
         mysql_partition_by=MESSAGES.clause(),
     )
 
@@ -105,11 +100,27 @@ class Message(Base):
     scheduled_time: Mapped[datetime | None] = nullable_timestamp("计划发送时间")
     created_at: Mapped[datetime] = created_at_column(primary_key=True)
     updated_at: Mapped[datetime] = updated_at_column()
+    # Not in the spec: when the message is due, derived by the database (VIRTUAL: kept in
+    # idx_scheduled_pending only, never written by the services; migration 0014).
+    due_at: Mapped[datetime | None] = mapped_column(
+        TIMESTAMP, Computed("coalesce(`scheduled_time`,`created_at`)", persisted=False),
+        comment="到期时间(派生)",
+    )
 
 
 # Spec: `(account_id, send_time DESC)` and `(conversation_id, created_at DESC)`;
 # MariaDB ≥ 10.8 and MySQL 8 honour descending key parts.
 Index("idx_account_send_time", Message.account_id, Message.send_time.desc())
+# Spec: `(scheduled_time, status) WHERE status = 'pending'`. No partial indexes in
+# MySQL; putting status first makes the pending rows one contiguous range, which
+# is what the partial index served the dispatcher. batch_id next splits that
+# range by batch, so the dispatcher reads only the running batches' pending rows
+# and the unbatched ones (migration 0013), each in dispatch order — priority
+# first, then due time, then id — so a poll reads the head of each queue and stops
+# (migration 0014); the columns after them make it cover the candidate query
+# (migration 0012).
+Index("idx_scheduled_pending", Message.status, Message.batch_id, Message.priority.desc(),
+      Message.due_at, Message.id, Message.account_id, Message.tenant_id)
 Index("idx_conversation_time", Message.conversation_id, Message.created_at.desc())
 
 

@@ -40,6 +40,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -51,6 +52,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.exc import OperationalError
@@ -64,6 +66,7 @@ from wework.gateway.base import Gateway, SendRequest, SendResult
 from wework.models import BatchSendTask, Message, Tenant, WeworkAccount, utcnow
 from wework.services.batches import in_send_window
 from wework.services.messages import (
+    BY_PRIMARY_KEY,
     SendOutcome,
     apply_batch_delta,
     counter_delta,
@@ -129,46 +132,75 @@ def dispatch_once(
 
 
 def due(now: datetime) -> tuple:
-    """The conditions of a message that is due: pending, its scheduled time reached."""
-    return (Message.status == MessageStatus.PENDING,
-            or_(Message.scheduled_time.is_(None), Message.scheduled_time <= now))
+    """The conditions of a message that is due: pending, its due time (``scheduled_time``,
+    else ``created_at``) reached."""
+    return (Message.status == MessageStatus.PENDING, Message.due_at <= now)
 
 
 def dispatchable(now: datetime, running: list[str] | None = None) -> tuple:
     """The conditions of a message the dispatcher may claim: due, its account online, its
     tenant active, its batch (if any) running. ``running``: the running batches' ids, read
-    beforehand — as literal values the batch condition becomes ranges of
-    idx_scheduled_pending (status, batch_id, …), so the messages of other batches are
-    never read; without it, a subquery."""
-    online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
-    active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
+    beforehand (literal values: ranges of idx_scheduled_pending); without it, a
+    subquery."""
     if running is None:
         in_batch = Message.batch_id.in_(
             select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING))
     else:
         in_batch = Message.batch_id.in_(running) if running else false()
-    return (*due(now), Message.account_id.in_(online), Message.tenant_id.in_(active),
-            or_(Message.batch_id.is_(None), in_batch))
+    return (*due(now), *_sendable(), or_(Message.batch_id.is_(None), in_batch))
+
+
+def _sendable() -> tuple:
+    """Its account online, its tenant active."""
+    online = select(WeworkAccount.id).where(WeworkAccount.status == AccountStatus.ONLINE)
+    active = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE)
+    return Message.account_id.in_(online), Message.tenant_id.in_(active)
+
+
+class MessageKey(NamedTuple):
+    id: str
+    created_at: datetime
+
+
+# Queues (no batch, one per running batch) read by one candidate statement.
+QUEUES_PER_STATEMENT = 32
 
 
 def _candidates(
     session: Session, now: datetime, n: int, skip_batches: set[str], skip_ids: set[str],
     tenant_id: str | None = None,
-) -> list[Row]:
-    """(id, created_at) of up to ``n`` dispatchable messages, in dispatch order.
+) -> list[MessageKey]:
+    """(id, created_at) of up to ``n`` dispatchable messages, in dispatch order: priority
+    (10 first), then due time, then id.
 
-    The queue, not the backlog: the running batches are read first (a small table) and
-    the pending rows are read only under those batch ids and under "no batch" — ranges
-    of idx_scheduled_pending (status, batch_id, scheduled_time, …; migration 0013). The
-    messages of paused, finished or not yet started batches are never read: at 2M
-    messages they were 48k of the 58k pending rows, and every poll scanned them all."""
-    due_at = func.coalesce(Message.scheduled_time, Message.created_at)
+    The queue's head, not the backlog. The running batches are read first (a small
+    table); then, for the unbatched messages and for each running batch, the first ``n``
+    due ones in idx_scheduled_pending's order (status, batch_id, priority DESC, due_at,
+    id; migration 0014), each read from the index in order until ``n`` are found; the
+    queues are merged here. The messages of paused, finished or not yet started batches
+    are never read (migration 0013), and a backlog of due messages is no longer read and
+    sorted whole on every poll (migration 0014)."""
     running_batches = select(BatchSendTask.id).where(
         BatchSendTask.status == BatchStatus.RUNNING)
     if tenant_id:
         running_batches = running_batches.where(BatchSendTask.tenant_id == tenant_id)
-    running = [b for b in session.scalars(running_batches) if b not in skip_batches]
-    stmt = select(Message.id, Message.created_at).where(*dispatchable(now, running))
+    queues = [Message.batch_id.is_(None)] + [
+        Message.batch_id == b for b in session.scalars(running_batches) if b not in skip_batches
+    ]
+    order = (Message.priority.desc(), Message.due_at, Message.id)
+    found: list[Row] = []
+    for start in range(0, len(queues), QUEUES_PER_STATEMENT):
+        heads = [_queue_head(q, now, n, skip_ids, tenant_id, order)
+                 for q in queues[start:start + QUEUES_PER_STATEMENT]]
+        found += session.execute(heads[0] if len(heads) == 1 else union_all(*heads))
+    found.sort(key=lambda r: (-r.priority, r.due_at, r.id))
+    return [MessageKey(r.id, r.created_at) for r in found[:n]]
+
+
+def _queue_head(queue: ColumnElement[bool], now: datetime, n: int, skip_ids: set[str],
+                tenant_id: str | None, order: tuple):
+    stmt = select(Message.id, Message.created_at, Message.priority, Message.due_at).where(
+        *due(now), queue, *_sendable())
     if tenant_id:
         stmt = stmt.where(Message.tenant_id == tenant_id)
     if skip_ids:
@@ -176,13 +208,12 @@ def _candidates(
     # Read the pending rows through their index and join the small tables to them: left
     # to itself the optimizer may start from the tenants and read every message of a
     # tenant (delivered ones too), a cost that grows with the table instead of the queue.
-    stmt = (
+    return (
         stmt.prefix_with("STRAIGHT_JOIN", dialect="mysql")
         .with_hint(Message, "FORCE INDEX (idx_scheduled_pending)", "mysql")
-        .order_by(Message.priority.desc(), due_at, Message.id)
+        .order_by(*order)
         .limit(n)
     )
-    return list(session.execute(stmt))
 
 
 def by_key(keys) -> ColumnElement[bool]:
@@ -231,6 +262,7 @@ def _claim(shard: int, now: datetime, limit: int,
                     session.execute(
                         select(*_CLAIMED)
                         .where(by_key(chunk), Message.status == MessageStatus.PENDING)
+                        .with_hint(Message, BY_PRIMARY_KEY, "mysql")
                         .with_for_update(skip_locked=True)
                     )
                 )
@@ -257,7 +289,7 @@ def _claim(shard: int, now: datetime, limit: int,
             .where(by_key((m.id, m.created_at) for m in allowed))
             # EXPLAIN shows PRIMARY, yet on a partitioned table the UPDATE ran as a range
             # over idx_created_at: 310 ms for 450 rows at 2M, 9-14 ms with the hint.
-            .with_hint("FORCE INDEX (PRIMARY)", dialect_name="mysql")
+            .with_hint(BY_PRIMARY_KEY, dialect_name="mysql")
             .values(status=MessageStatus.SENDING, send_time=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -424,6 +456,7 @@ def apply_send_outcomes(
         select(m.id, m.status, m.retry_count, m.batch_id, m.tenant_id, m.account_id,
                m.conversation_id)
         .where(by_key((i, created[i]) for i in outcomes))
+        .with_hint(m, BY_PRIMARY_KEY, "mysql")
         .order_by(m.id)
         .with_for_update()
     ).all()

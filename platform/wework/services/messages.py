@@ -483,6 +483,12 @@ SET m.status = r.status,
 """)
 
 
+# Reads and locks of messages by id: the primary key, named. With a list of a few hundred
+# ids the optimizer weighed idx_scheduled_pending too (it holds id since migration 0014)
+# and spent 75-120 ms choosing PRIMARY anyway; 4 ms with the hint (250 ids, 2M messages).
+BY_PRIMARY_KEY = "FORCE INDEX (PRIMARY)"
+
+
 def apply_receipts(
     session: Session, receipts: Sequence[Receipt], now: datetime
 ) -> list[ReceiptResult]:
@@ -509,6 +515,7 @@ def apply_receipts(
                    m.conversation_id, m.retry_count, m.error_code, m.error_message)
             .where(m.id.in_({r.message_id for r in receipts}),
                    m.tenant_id.in_({r.tenant_id for r in receipts}))
+            .with_hint(m, BY_PRIMARY_KEY, "mysql")
             .order_by(m.id)
             .with_for_update()
         )
