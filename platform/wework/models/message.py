@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    TIMESTAMP,
     BigInteger,
     Computed,
     Date,
@@ -18,7 +17,10 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.dialects.mysql import TINYINT
+
+# MySQL's own TIMESTAMP: Dagster's storage module compiles the generic one as TIMESTAMP(6)
+# in any process that imports it.
+from sqlalchemy.dialects.mysql import TIMESTAMP, TINYINT
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wework.enums import BatchStatus, MessageStatus, MessageType, TargetType
