@@ -329,6 +329,18 @@ def status_counts(tenant_id: str, since) -> dict[str, int]:
             .group_by(Message.status)).all()}
 
 
+def poll_interval(n: int, delivered: int, elapsed: float) -> float:
+    """Seconds until the next status poll: an eighth of the time the run still needs at
+    its rate so far, within 0.25–3 s. Each poll counts the run's rows on the primary being
+    measured (70 ms at 30,000 rows); every 0.5 s, the polls of a 30,000-message run took
+    10 s of the primary's statement time, which production does not spend. The end is
+    still found within a few hundred ms: the interval shrinks as it nears."""
+    if delivered <= 0:
+        return 0.5
+    left = (n - delivered) / (delivered / elapsed)
+    return min(3.0, max(0.25, left / 8))
+
+
 def wait_for_log(path: Path, text: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while text not in path.read_text(errors="replace"):
@@ -539,14 +551,16 @@ def run_flow(n: int, accounts, workers: int, worker_env: dict[str, str],
         deadline = time.monotonic() + timeout
         while True:
             counts = status_counts(tenant_id, since)
+            elapsed = time.perf_counter() - started
             if to_sent is None and not counts.get("pending") and not counts.get("sending"):
-                to_sent = time.perf_counter() - started
-            if counts.get("delivered", 0) - before.get("delivered", 0) >= n:
-                to_delivered = time.perf_counter() - started
+                to_sent = elapsed
+            delivered = counts.get("delivered", 0) - before.get("delivered", 0)
+            if delivered >= n:
+                to_delivered = elapsed
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not delivered in {timeout:.0f} s: {counts}")
-            time.sleep(0.5)  # the count reads the tenant's messages: keep its cost small
+            time.sleep(poll_interval(n, delivered, elapsed))
         cpu = meter.used()
         seen = sampler.stop() if sampler else {}
         sampler = None
