@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -145,16 +146,25 @@ def test_backfill_repairs_a_day_the_incremental_run_cannot_see(
 ):
     as_of = utcnow()
     run_pipeline(as_of)
-    day = seeded.messages[3]["created_at"].date()
+    # Rows stamped well before the extraction's overlap window, which an incremental run
+    # re-reads (it used to depend on the clock: at 13:56 one of the rows changed was
+    # stamped within the window, so the incremental run saw it and the backfill found 3).
+    cutoff = as_of - timedelta(hours=1)
+    old = [m for m in seeded.messages if m["updated_at"] < cutoff]
+    delivered_by_day = Counter(m["created_at"].date() for m in old if m["status"] == "delivered")
+    day = next(d for d, n in delivered_by_day.most_common() if n >= 4)
+    victim = next(m for m in old if m["created_at"].date() == day)
     with primary.begin() as conn:
         # A hard delete and a change that keeps updated_at (a manual repair): invisible to
         # the watermarks.
-        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": seeded.messages[3]["id"]})
-        conn.execute(
+        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": victim["id"]})
+        changed = conn.execute(
             text("UPDATE messages SET status = 'failed', updated_at = updated_at "
-                 "WHERE DATE(created_at) = :d AND status = 'delivered' LIMIT 3"),
-            {"d": day},
-        )
+                 "WHERE DATE(created_at) = :d AND status = 'delivered' AND updated_at < :cut "
+                 "LIMIT 3"),
+            {"d": day, "cut": cutoff},
+        ).rowcount
+    assert changed == 3
     wait_for_replica(timeout=180, settings=wh)
     run_pipeline(as_of)
     with pytest.raises(AssertionError):
