@@ -46,7 +46,6 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     and_,
-    false,
     func,
     or_,
     select,
@@ -137,17 +136,13 @@ def due(now: datetime) -> tuple:
     return (Message.status == MessageStatus.PENDING, Message.due_at <= now)
 
 
-def dispatchable(now: datetime, running: list[str] | None = None) -> tuple:
+def dispatchable(now: datetime) -> tuple:
     """The conditions of a message the dispatcher may claim: due, its account online, its
-    tenant active, its batch (if any) running. ``running``: the running batches' ids, read
-    beforehand (literal values: ranges of idx_scheduled_pending); without it, a
-    subquery."""
-    if running is None:
-        in_batch = Message.batch_id.in_(
-            select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING))
-    else:
-        in_batch = Message.batch_id.in_(running) if running else false()
-    return (*due(now), *_sendable(), or_(Message.batch_id.is_(None), in_batch))
+    tenant active, its batch (if any) running (``wework worker status`` counts them; the
+    claim reads each queue by itself, :func:`_candidates`)."""
+    running = select(BatchSendTask.id).where(BatchSendTask.status == BatchStatus.RUNNING)
+    return (*due(now), *_sendable(),
+            or_(Message.batch_id.is_(None), Message.batch_id.in_(running)))
 
 
 def _sendable() -> tuple:
