@@ -10,24 +10,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from loop_helpers import Loop, Sender, make_sender, start_loop, unique
+from loop_helpers import Loop, Sender, make_sender, platform_admin, start_loop, unique
 
 from wework.config import Settings
 from wework.errors import ServiceError
-from wework.services import auth, gateway_secrets, tenants
-from wework.services.context import ServiceContext
+from wework.services import gateway_secrets, tenants
 
 
 @pytest.fixture(scope="session")
 def e2e_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e-logs")
-
-
-@pytest.fixture(scope="session")
-def e2e_super_ctx(settings: Settings) -> ServiceContext:
-    _, admin = tenants.bootstrap_platform("e2e-root", "e2e-root@example.com",
-                                          "e2e-test-password-1")
-    return auth.context_for(auth.actor_for(admin.id, admin.tenant_id))
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +41,20 @@ def loop(settings: Settings, e2e_logs: Path) -> Iterator[Loop]:
 
 
 @pytest.fixture
-def make_sender_tenant(e2e_super_ctx: ServiceContext) -> Iterator[Callable[[], Sender]]:
-    """``make_sender_tenant()`` → a tenant with an online account; suspended when the test
-    ends (the database is shared: a later test's workers must not dispatch its leftovers)."""
+def make_sender_tenant(settings: Settings) -> Iterator[Callable[[], Sender]]:
+    """``make_sender_tenant()`` → a tenant with an online account, made by the platform
+    admin as it is at that moment (``platform_admin``: the databases may have been emptied
+    since the last end-to-end test); suspended when the test ends (the database is shared:
+    a later test's workers must not dispatch its leftovers)."""
     made: list[Sender] = []
 
     def make() -> Sender:
-        made.append(make_sender(e2e_super_ctx))
+        made.append(make_sender(platform_admin()))
         return made[-1]
 
     yield make
-    for sender in made:
-        with contextlib.suppress(ServiceError):
-            tenants.suspend_tenant(e2e_super_ctx, sender.ctx.tenant_id)
+    if made:
+        super_ctx = platform_admin()
+        for sender in made:
+            with contextlib.suppress(ServiceError):
+                tenants.suspend_tenant(super_ctx, sender.ctx.tenant_id)

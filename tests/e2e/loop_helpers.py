@@ -24,11 +24,12 @@ from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
 from wework.enums import MessageStatus
 from wework.models import BatchSendTask, Message
-from wework.services import accounts, batches, tenants, users
+from wework.services import accounts, auth, batches, tenants, users
 from wework.services.context import ServiceContext, system_context
 from wework.services.uow import transaction
 
 PASSWORD = "e2e-test-password-1"
+ADMIN_USERNAME = "e2e-root"
 FINAL = {"delivered", "failed", "cancelled"}
 # Quick loops, short claims: a killed worker's messages are recovered within seconds.
 WORKER_ENV = {
@@ -133,6 +134,17 @@ class Sender:
     account_id: str
     account_name: str
     operator_username: str
+
+
+def platform_admin() -> ServiceContext:
+    """The end-to-end tests' platform admin, bootstrapped (idempotent) on every call and
+    never held from one test to the next: the other areas' tests in the same worker empty
+    the shared databases between two end-to-end tests (``empty_db``, the app's and the
+    notebooks' ``seed(replace=True)``), and a context kept from before would name a user
+    who no longer exists."""
+    _, admin = tenants.bootstrap_platform(ADMIN_USERNAME, f"{ADMIN_USERNAME}@example.com",
+                                          PASSWORD)
+    return auth.context_for(auth.actor_for(admin.id, admin.tenant_id))
 
 
 def make_sender(super_ctx: ServiceContext) -> Sender:
