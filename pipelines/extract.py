@@ -213,6 +213,48 @@ def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
     return sql if cond == "TRUE" else f"{sql} WHERE {cond}"
 
 
+@dataclass(frozen=True)
+class SourceGeneration:
+    """A shard's data generation (``data_generation``, see wework.models.generation) now,
+    and the one this warehouse read last. A changed generation means the source's data
+    was replaced (re-seeded, restored, emptied): its rows' times say nothing about what
+    the marks have seen, and rows may be gone, so the shard must be read whole."""
+
+    shard: int
+    current: str | None  # None: the source's row is missing (the table was emptied)
+    reason: str | None
+    seen: str | None  # None: this warehouse never recorded one (a first run)
+
+    @property
+    def replaced(self) -> bool:
+        return self.seen is not None and self.seen != self.current
+
+    def describe(self) -> str:
+        why = self.reason or "its data_generation row is missing"
+        return f"shard {self.shard}: the source's data was replaced ({why})"
+
+
+GENERATION_READ = "SELECT generation, reason FROM data_generation WHERE id = 1"
+
+
+def _generation_key(shard: int) -> str:
+    return f"source_generation:{int(shard)}"
+
+
+def source_generation(con: duckdb.DuckDBPyConnection, src: str, shard: int) -> SourceGeneration:
+    """The shard's generation at the attached source ``src`` and the one last recorded."""
+    row = con.execute(f"SELECT * FROM {mysql_query_sql(src, GENERATION_READ)}").fetchone()
+    current, reason = (None, None) if row is None else (str(row[0]), str(row[1]))
+    return SourceGeneration(int(shard), current, reason, changes.get(con, _generation_key(shard)))
+
+
+def remember_generation(con: duckdb.DuckDBPyConnection, generation: SourceGeneration) -> None:
+    """Record that every table of the shard was read at ``generation.current``. Called
+    only after all of them were: a run killed before leaves the old one, and the next run
+    reads the shard whole again."""
+    changes.put(con, _generation_key(generation.shard), generation.current)
+
+
 def _select_list(spec: TableSpec, shard: int) -> str:
     exprs = [f"CAST({int(shard)} AS INTEGER) AS _shard"]
     for c in spec.columns:
