@@ -197,12 +197,33 @@ def window_condition(spec: TableSpec, wm: dict, overlap: timedelta, quote: str =
     if spec.strategy == "append_id":
         since = timestamp_literal(wm["created_at"] - overlap)
         return f"({c('id')} > {int(wm['id'])} OR {c('created_at')} >= {since})"
+    return "(" + " OR ".join(_callback_conditions(wm, overlap, c)) + ")"
+
+
+def _callback_conditions(wm: dict, overlap: timedelta, c) -> list[str]:
+    """callback_events' window: received lately, OR processed lately, OR still in flight."""
     conds = [f"{c('received_time')} >= {timestamp_literal(wm['received_time'] - overlap)}"]
     if wm.get("process_time") is not None:
         conds.append(f"{c('process_time')} >= {timestamp_literal(wm['process_time'] - overlap)}")
     in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
     conds.append(f"{c('status')} IN ({in_flight})")
-    return "(" + " OR ".join(conds) + ")"
+    return conds
+
+
+def window_parts(spec: TableSpec, wm: dict, overlap: timedelta) -> list[str]:
+    """:func:`window_condition` (MySQL quoting) as conditions that no row meets twice, so
+    their counts add up to the window's. One part for every table but callback_events:
+    there the ``OR`` of three indexed columns runs as an index_merge that fetches every
+    row of the window (0.40 s for 70k events, measured), while each disjoint part counts
+    from its own index without touching a row (0.05 s for all three)."""
+    if not wm or spec.strategy != "callback":
+        return [window_condition(spec, wm, overlap)]
+    conds = _callback_conditions(wm, overlap, lambda name: f"`{name}`")
+    # Part i: condition i and none before it. NOT of a nullable column's comparison must
+    # keep its NULLs (a process_time still NULL is "not processed lately").
+    nots = [f"NOT ({cond})" if "process_time" not in cond
+            else f"({cond.replace('>=', '<')} OR `process_time` IS NULL)" for cond in conds]
+    return [" AND ".join([cond, *nots[:i]]) for i, cond in enumerate(conds)]
 
 
 def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:

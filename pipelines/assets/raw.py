@@ -95,7 +95,8 @@ def raw_tables(
                     # Checks at extraction time, over the window this run read.
                     w = check_window(con, spec, shard, r.window, replica.overlap)
                     windows[spec.name].append(f"(_shard = {int(shard)} AND {w.read})")
-                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name, w.source)
+                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name,
+                                                                  w.source_parts)
                     counts[spec.name][1][shard] = raw_row_count(con, spec.name, shard, w.raw)
                     if spec.name == "messages":
                         status_diffs += status_day_differences(con, src, shard, w.source, w.raw)
