@@ -17,7 +17,14 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from pipelines.checks import source_row_count
-from pipelines.extract import attach_source, extract_table, reextract_range, table_specs
+from pipelines.extract import (
+    attach_source,
+    extract_table,
+    reextract_range,
+    remember_generation,
+    source_generation,
+    table_specs,
+)
 
 # The column that dates each row of the tables a backfill re-reads by day.
 DAY_COLUMNS = {
@@ -89,17 +96,23 @@ def reextract_days(
         src = f"src_{shard}"
         attach_source(con, src, replica.url(replica.decide(shard)))
         try:
+            # Replaced data (a re-seed, a restore): a range cannot repair it, the shard is
+            # read whole (as the next incremental run would).
+            generation = source_generation(con, src, shard)
             for name, spec in specs.items():
                 column = DAY_COLUMNS.get(name)
-                if column is None:
+                if column is not None:
+                    where = f"`{column}` >= '{lo}' AND `{column}` < '{hi}'"
+                    source_rows += source_row_count(con, src, name, where)
+                if generation.replaced:
+                    changed += extract_table(con, src, spec, shard, full=True).rows_changed
+                elif column is None:
                     extract_table(con, src, spec, shard, overlap=overlap)
-                    continue
-                where = f"`{column}` >= '{lo}' AND `{column}` < '{hi}'"
-                source_rows += source_row_count(con, src, name, where)
-                if changes_exist(con, name):
+                elif changes_exist(con, name):
                     changed += reextract_range(con, src, spec, shard, column, first, last)
                 else:  # never extracted: a first full load covers the range
                     changed += extract_table(con, src, spec, shard).rows_changed
+            remember_generation(con, generation)
         finally:
             con.execute(f"DETACH {src}")
     return BackfillResult(first, last, source_rows, changed)

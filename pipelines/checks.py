@@ -17,7 +17,13 @@ from datetime import timedelta
 import dagster as dg
 import duckdb
 
-from pipelines.extract import TableSpec, mysql_query_sql, timestamp_literal, window_condition
+from pipelines.extract import (
+    TableSpec,
+    mysql_query_sql,
+    timestamp_literal,
+    window_condition,
+    window_parts,
+)
 from pipelines.marts import MartBuild
 from pipelines.registry import MARTS_BY_NAME
 from wework.db.routing import ReadDecision
@@ -63,6 +69,7 @@ class CheckWindow:
     source: str  # MySQL quoting
     raw: str  # DuckDB quoting
     read: str  # the whole window the run read, in raw (DuckDB quoting)
+    source_parts: tuple[str, ...] = ()  # ``source`` as disjoint parts (extract.window_parts)
 
 
 def check_window(
@@ -81,20 +88,24 @@ def check_window(
     shows as a difference; the next run's overlap reads it.)"""
     col = CREATED_COLUMN.get(spec.name, "created_at")
     src, raw = (window_condition(spec, read_from, overlap, q) for q in ("`", '"'))
+    parts = window_parts(spec, read_from, overlap)
     (newest,) = con.execute(
         f'SELECT max("{col}") FROM raw."{spec.name}" WHERE _shard = {int(shard)}'
     ).fetchone()
     if newest is None:
-        return CheckWindow(src, raw, raw)
+        return CheckWindow(src, raw, raw, tuple(parts))
     before = timestamp_literal(newest)
-    return CheckWindow(f"({src}) AND `{col}` < {before}", f'({raw}) AND "{col}" < {before}', raw)
+    return CheckWindow(f"({src}) AND `{col}` < {before}", f'({raw}) AND "{col}" < {before}', raw,
+                       tuple(f"({p}) AND `{col}` < {before}" for p in parts))
 
 
 def source_row_count(
-    con: duckdb.DuckDBPyConnection, src: str, table: str, where: str = "TRUE"
+    con: duckdb.DuckDBPyConnection, src: str, table: str, where: str | tuple[str, ...] = "TRUE"
 ) -> int:
-    """Source rows of ``table`` matching ``where`` (MySQL quoting)."""
-    sql = f"SELECT COUNT(*) FROM `{table}` WHERE {where}"
+    """Source rows of ``table`` matching ``where`` (MySQL quoting), or the sum over
+    disjoint parts (:class:`CheckWindow`'s ``source_parts``), in one round trip."""
+    parts = (where,) if isinstance(where, str) else where
+    sql = "SELECT " + " + ".join(f"(SELECT COUNT(*) FROM `{table}` WHERE {p})" for p in parts)
     (n,) = con.execute(f"SELECT * FROM {mysql_query_sql(src, sql)}").fetchone()
     return int(n)
 

@@ -197,12 +197,33 @@ def window_condition(spec: TableSpec, wm: dict, overlap: timedelta, quote: str =
     if spec.strategy == "append_id":
         since = timestamp_literal(wm["created_at"] - overlap)
         return f"({c('id')} > {int(wm['id'])} OR {c('created_at')} >= {since})"
+    return "(" + " OR ".join(_callback_conditions(wm, overlap, c)) + ")"
+
+
+def _callback_conditions(wm: dict, overlap: timedelta, c) -> list[str]:
+    """callback_events' window: received lately, OR processed lately, OR still in flight."""
     conds = [f"{c('received_time')} >= {timestamp_literal(wm['received_time'] - overlap)}"]
     if wm.get("process_time") is not None:
         conds.append(f"{c('process_time')} >= {timestamp_literal(wm['process_time'] - overlap)}")
     in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
     conds.append(f"{c('status')} IN ({in_flight})")
-    return "(" + " OR ".join(conds) + ")"
+    return conds
+
+
+def window_parts(spec: TableSpec, wm: dict, overlap: timedelta) -> list[str]:
+    """:func:`window_condition` (MySQL quoting) as conditions that no row meets twice, so
+    their counts add up to the window's. One part for every table but callback_events:
+    there the ``OR`` of three indexed columns runs as an index_merge that fetches every
+    row of the window (0.40 s for 70k events, measured), while each disjoint part counts
+    from its own index without touching a row (0.05 s for all three)."""
+    if not wm or spec.strategy != "callback":
+        return [window_condition(spec, wm, overlap)]
+    conds = _callback_conditions(wm, overlap, lambda name: f"`{name}`")
+    # Part i: condition i and none before it. NOT of a nullable column's comparison must
+    # keep its NULLs (a process_time still NULL is "not processed lately").
+    nots = [f"NOT ({cond})" if "process_time" not in cond
+            else f"({cond.replace('>=', '<')} OR `process_time` IS NULL)" for cond in conds]
+    return [" AND ".join([cond, *nots[:i]]) for i, cond in enumerate(conds)]
 
 
 def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
@@ -211,6 +232,48 @@ def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
     sql = f"SELECT {cols} FROM `{spec.name}`"
     cond = window_condition(spec, wm, overlap)
     return sql if cond == "TRUE" else f"{sql} WHERE {cond}"
+
+
+@dataclass(frozen=True)
+class SourceGeneration:
+    """A shard's data generation (``data_generation``, see wework.models.generation) now,
+    and the one this warehouse read last. A changed generation means the source's data
+    was replaced (re-seeded, restored, emptied): its rows' times say nothing about what
+    the marks have seen, and rows may be gone, so the shard must be read whole."""
+
+    shard: int
+    current: str | None  # None: the source's row is missing (the table was emptied)
+    reason: str | None
+    seen: str | None  # None: this warehouse never recorded one (a first run)
+
+    @property
+    def replaced(self) -> bool:
+        return self.seen is not None and self.seen != self.current
+
+    def describe(self) -> str:
+        why = self.reason or "its data_generation row is missing"
+        return f"shard {self.shard}: the source's data was replaced ({why})"
+
+
+GENERATION_READ = "SELECT generation, reason FROM data_generation WHERE id = 1"
+
+
+def _generation_key(shard: int) -> str:
+    return f"source_generation:{int(shard)}"
+
+
+def source_generation(con: duckdb.DuckDBPyConnection, src: str, shard: int) -> SourceGeneration:
+    """The shard's generation at the attached source ``src`` and the one last recorded."""
+    row = con.execute(f"SELECT * FROM {mysql_query_sql(src, GENERATION_READ)}").fetchone()
+    current, reason = (None, None) if row is None else (str(row[0]), str(row[1]))
+    return SourceGeneration(int(shard), current, reason, changes.get(con, _generation_key(shard)))
+
+
+def remember_generation(con: duckdb.DuckDBPyConnection, generation: SourceGeneration) -> None:
+    """Record that every table of the shard was read at ``generation.current``. Called
+    only after all of them were: a run killed before leaves the old one, and the next run
+    reads the shard whole again."""
+    changes.put(con, _generation_key(generation.shard), generation.current)
 
 
 def _select_list(spec: TableSpec, shard: int) -> str:

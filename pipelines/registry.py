@@ -162,6 +162,8 @@ NOT_EXTRACTED: dict[str, str] = {
                           "themselves are extracted)",
     "audit_log": "the security record of administrative writes (client addresses, "
                  "before/after values): read on its admin page, not analytics",
+    "data_generation": "which generation of data the shard holds (bookkeeping): read by "
+                       "each run to see whether the source was replaced",
 }
 
 

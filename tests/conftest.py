@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from wework.cache.layers import clear_all
 from wework.config import Settings, reload_settings
-from wework.db import migrate
+from wework.db import generation, migrate
 from wework.db.engines import DbUser, Role, dispose_engines, get_engine
 from wework.models import Base
 
@@ -70,6 +70,7 @@ def empty_db(settings: Settings) -> Iterator[Settings]:
             for table in TABLES:
                 conn.execute(text(f"TRUNCATE TABLE `{table}`"))
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+            generation.rotate(conn, "tests: every table emptied")
     clear_all()  # the caches held rows of the tables just emptied
     yield settings
 

@@ -26,7 +26,13 @@ from pipelines.checks import (
     source_row_count,
     status_day_differences,
 )
-from pipelines.extract import attach_source, extract_table, table_specs
+from pipelines.extract import (
+    attach_source,
+    extract_table,
+    remember_generation,
+    source_generation,
+    table_specs,
+)
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework import metrics
 
@@ -79,16 +85,23 @@ def raw_tables(
             src = f"src_{shard}"
             attach_source(con, src, replica.url(decision))
             try:
+                generation = source_generation(con, src, shard)
+                if generation.replaced and not full:
+                    context.log.warning(f"{generation.describe()}: every table re-read whole")
+                reread = full or generation.replaced
                 for spec in wanted:
-                    r = extract_table(con, src, spec, shard, full=full, overlap=replica.overlap)
+                    r = extract_table(con, src, spec, shard, full=reread, overlap=replica.overlap)
                     results[spec.name].append(r)
                     # Checks at extraction time, over the window this run read.
                     w = check_window(con, spec, shard, r.window, replica.overlap)
                     windows[spec.name].append(f"(_shard = {int(shard)} AND {w.read})")
-                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name, w.source)
+                    counts[spec.name][0][shard] = source_row_count(con, src, spec.name,
+                                                                  w.source_parts)
                     counts[spec.name][1][shard] = raw_row_count(con, spec.name, shard, w.raw)
                     if spec.name == "messages":
                         status_diffs += status_day_differences(con, src, shard, w.source, w.raw)
+                if len(wanted) == len(SPECS):  # a subset leaves the other tables behind
+                    remember_generation(con, generation)
             finally:
                 con.execute(f"DETACH {src}")
         # Only a run that changed rows can have made a duplicate, and only on the keys of

@@ -195,6 +195,14 @@ CREATE INDEX idx_last_msg_time ON conversations (last_msg_time);
 CREATE INDEX idx_updated_at ON conversations (updated_at);
 CREATE UNIQUE INDEX uk_account_conversation ON conversations (account_id, conversation_id);
 
+CREATE TABLE data_generation (
+	id SMALLINT NOT NULL COMMENT '固定为1',
+	generation VARCHAR(36) NOT NULL COMMENT '代次ID',
+	reason VARCHAR(200) NOT NULL COMMENT '更换原因',
+	changed_at TIMESTAMP NOT NULL COMMENT '更换时间',
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COMMENT='数据代次(重置/恢复时更换)' COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE gateway_secrets (
 	id VARCHAR(36) NOT NULL COMMENT '密钥ID',
 	gateway_name VARCHAR(100) NOT NULL COMMENT '网关名称',

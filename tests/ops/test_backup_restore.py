@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from wework.cli import app
 from wework.config import Settings
+from wework.db import generation
 from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.db.replication import wait_for_replica
 from wework.ops.backup import BackupError, full_backup, incremental_backup, prune_backups
-from wework.ops.manifest import Manifest, ManifestError, sha256_of
+from wework.ops.manifest import Manifest, ManifestError, format_time, sha256_of
 from wework.ops.restore import RestoreError, parse_until, plan_restore, restore
 
 runner = CliRunner()
@@ -69,12 +70,28 @@ def snapshot(settings: Settings, role: Role = Role.PRIMARY) -> dict[str, tuple[i
                     {"db": db},
                 ).scalars()
                 for table in tables:
+                    if table == generation.TABLE:  # rotated by a restore: see generations()
+                        continue
                     count = conn.execute(text(f"SELECT COUNT(*) FROM `{db}`.`{table}`")).scalar()
                     checksum = conn.execute(text(f"CHECKSUM TABLE `{db}`.`{table}`")).one()[1]
                     result[f"{db}.{table}"] = (int(count), int(checksum or 0))
     finally:
         engine.dispose()
     return result
+
+
+def generations(settings: Settings, role: Role = Role.PRIMARY) -> dict[str, tuple[str, str]]:
+    """(generation, reason) of every shard database."""
+    engine = server(settings, role)
+    try:
+        with engine.connect() as conn:
+            return {
+                db: tuple(conn.execute(text(
+                    f"SELECT generation, reason FROM `{db}`.`{generation.TABLE}`")).one())
+                for db in settings.shard_databases
+            }
+    finally:
+        engine.dispose()
 
 
 def drop_databases(settings: Settings) -> None:
@@ -134,6 +151,7 @@ def test_point_in_time_restore_through_the_cli(fresh_settings, ops_env):
     engine.dispose()
     final = snapshot(fresh_settings)
     assert final != expected
+    backed_up = generations(fresh_settings)
 
     result = runner.invoke(app, ["db", "backup", "--incremental"], env=env)
     assert result.exit_code == 0, result.output
@@ -153,6 +171,14 @@ def test_point_in_time_restore_through_the_cli(fresh_settings, ops_env):
     # The restore went through the primary's binlog: the replica has it too.
     wait_for_replica(timeout=30, settings=fresh_settings)
     assert snapshot(fresh_settings, Role.REPLICA) == expected
+    # A new data generation on every restored database (the warehouse's next run reads
+    # them whole), replicated like any row.
+    restored_generations = generations(fresh_settings)
+    for db, (new, reason) in restored_generations.items():
+        assert new != backed_up[db][0], db
+        assert reason.startswith("restored from backup full-"), reason
+        assert reason.endswith(f"up to {format_time(until)}"), reason
+    assert generations(fresh_settings, Role.REPLICA) == restored_generations
 
 
 def test_restore_refuses_a_database_with_data_and_says_what_is_there(

@@ -20,6 +20,7 @@ from pipelines.extract import (
     source_query,
     table_specs,
     window_condition,
+    window_parts,
 )
 from wework.db.engines import Role, database_url
 from wework.db.replication import wait_for_replica
@@ -71,6 +72,42 @@ def test_callback_status_changes_are_picked_up_without_updated_at(empty_db, prim
     extract_table(con, "src", spec, 0)
     rows = dict(con.execute("SELECT id, status FROM raw.callback_events").fetchall())
     assert rows == {"cb0": "processing", "cb1": "failed", "cb2": "processed", "cb9": "processed"}
+
+
+def test_the_callback_window_counted_in_disjoint_parts_counts_each_event_once(
+    empty_db, primary, con
+):
+    """The check counts callback_events' window as parts no row meets twice: an event
+    received lately AND processed lately AND still in flight is one row, an event whose
+    process_time is NULL is in flight or not in the window at all."""
+    spec = table_specs()["callback_events"]
+    now, old = utcnow(), utcnow() - timedelta(days=2)
+    rows = {  # id: (status, received_time, process_time)
+        "new-processed": ("processed", now, now),  # received and processed lately
+        "new-in-flight": ("received", now, None),  # received lately and in flight
+        "old-processed-lately": ("failed", old, now),
+        "old-in-flight": ("processing", old, None),
+        "old-in-flight-processed-lately": ("processing", old, now),
+        "old-done": ("processed", old, old),  # outside the window
+        "old-never-processed": ("ignored", old, None),  # outside the window
+    }
+    with primary.begin() as conn:
+        for i, (st, rt, pt) in rows.items():
+            conn.execute(text(
+                "INSERT INTO callback_events (id, guid, notify_type, event_type, raw_data, "
+                "status, received_time, process_time) VALUES (:id, 'g', 1, 'x', '{}', :st, "
+                ":rt, :pt)"), {"id": i, "st": st, "rt": rt, "pt": pt})
+    wait_for_replica(timeout=180, settings=empty_db)
+    wm = {"received_time": now, "process_time": now}
+    parts = window_parts(spec, wm, DEFAULT_OVERLAP)
+    assert len(parts) == 3
+    whole = window_condition(spec, wm, DEFAULT_OVERLAP)
+    assert source_row_count(con, "src", "callback_events", whole) == 5
+    assert [source_row_count(con, "src", "callback_events", p) for p in parts] == [2, 2, 1]
+    assert source_row_count(con, "src", "callback_events", tuple(parts)) == 5
+    # No process_time seen yet: two parts (received lately; in flight before that).
+    parts = window_parts(spec, {**wm, "process_time": None}, DEFAULT_OVERLAP)
+    assert [source_row_count(con, "src", "callback_events", p) for p in parts] == [2, 2]
 
 
 def test_status_history_row_committed_late_with_old_time_is_read(empty_db, primary, con):

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, bindparam, text
 from pipelines.marts import CLOCK_STEP, marts_as_of
 from pipelines.registry import MART_NAMES
 from wework.db.replication import wait_for_replica
+from wework.seed import SeedConfig, seed
 from wework.warehouse import published_version
 
 
@@ -157,6 +158,40 @@ def test_deleted_message_disappears_after_full(seeded, run_pipeline, replica, pr
     wait_for_replica(timeout=180, settings=wh)
     run_pipeline(as_of, full=True)
     assert_marts_match(replica, wh, as_of)
+
+
+def raw_metadata(result, table: str) -> dict:
+    (meta,) = [e.materialization.metadata for e in result.get_asset_materialization_events()
+               if e.materialization.asset_key == dg.AssetKey(["raw", table])]
+    return {k: v.value for k, v in meta.items()}
+
+
+def test_replaced_source_data_is_read_whole_by_the_next_plain_run(
+    seeded, run_pipeline, replica, primary, wh
+):
+    """`wework db seed --replace` (a restore does the same) puts rows older than the
+    extraction's marks in place of rows that are gone: an incremental read would miss
+    both. The seed's new data generation makes the next plain run read the shard whole;
+    the run after it is incremental again."""
+    as_of = utcnow()
+    run_pipeline(as_of)
+    assert raw_metadata(run_pipeline(as_of), "messages")["full"] is False
+    before = {m["id"] for m in seeded.messages}
+
+    seed(SeedConfig(tenants=2, accounts=4, days=5, messages=800, chunk_size=800, seed=11,
+                    now=as_of - timedelta(hours=2)), wh, replace=True)
+    wait_for_replica(timeout=180, settings=wh)
+    with primary.connect() as conn:
+        reseeded = set(conn.execute(text("SELECT id FROM messages")).scalars())
+    assert reseeded and not reseeded & before
+    as_of = utcnow() + timedelta(seconds=1)
+    messages = raw_metadata(run_pipeline(as_of), "messages")
+    assert messages["full"] is True
+    assert messages["rows_in_raw"] == len(reseeded)
+    assert_marts_match(replica, wh, as_of)
+
+    again = raw_metadata(run_pipeline(as_of), "messages")
+    assert again["full"] is False and again["rows_read"] < len(reseeded)
 
 
 def test_counters_mismatch_is_flagged(seeded, run_pipeline, wh):

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.x typed models: one module per spec database (user, account, message,
 callback), plus the platform's own tables (webhook outbox and secrets, worker jobs, operator
-alerts, audit log).
+alerts, audit log, the data generation).
 Importing this package registers every table on ``Base.metadata``. The enumerations of
 their ENUM columns live in :mod:`wework.enums`."""
 
@@ -15,6 +15,7 @@ from wework.models.base import Base, new_id, utcnow
 from wework.models.callback import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.models.gateway import GatewaySecret
+from wework.models.generation import DataGeneration
 from wework.models.message import (
     BatchSendTask,
     Message,
@@ -37,6 +38,7 @@ __all__ = [
     "CallbackEventKey",
     "CallbackWebhookId",
     "Conversation",
+    "DataGeneration",
     "GatewaySecret",
     "Message",
     "MessageStatistic",

@@ -33,6 +33,7 @@ from sqlalchemy import text
 
 from wework.cache.layers import clear_all
 from wework.config import Settings, get_settings
+from wework.db import generation
 from wework.db.engines import DbUser, Role, new_engine, server_url
 from wework.ops.backup import binlog_sequence
 from wework.ops.clients import (
@@ -47,7 +48,8 @@ from wework.ops.manifest import Backup, BackupFile, Manifest, ManifestError, for
 UNTIL_FORMAT = "%Y-%m-%d %H:%M:%S"
 CHUNK = 1 << 20
 # Bookkeeping, not data: a freshly migrated database holds its revision here.
-SCHEMA_TABLES = {"alembic_version"}
+# Not data: a target holding only these is empty (the migrations write both).
+SCHEMA_TABLES = {"alembic_version", generation.TABLE}
 # mariadb-binlog writes this before each transaction; see the module docstring.
 _GTID_SEQ_NO = b"@@session.gtid_seq_no="
 
@@ -321,12 +323,32 @@ def restore(
             skipped = _replay(plan, manifest.directory, s)
             echo(f"replayed binlogs up to {format_time(plan.until)} UTC")
         seconds_replay = time.monotonic() - t1
+        _new_generation(plan, s)
     # Every cached tenant, user and account may differ from the restored rows. (Other
     # processes' L1 entries expire by WEWORK_CACHE_L1_TTL_SECONDS; restart them to be sure.)
     clear_all()
     return RestoreResult(
         plan, seconds_load, seconds_replay, skipped, inspect_target(plan.databases, s)
     )
+
+
+def _new_generation(plan: RestorePlan, settings: Settings) -> None:
+    """The restored databases hold a generation the warehouse may have read before (the
+    backup's): a new one tells its next run to read them whole (wework.models.generation)."""
+    moment = format_time(plan.until) if plan.until is not None else "its end"
+    reason = f"restored from backup {plan.full.name} up to {moment}"
+    engine = _server_engine(settings)
+    try:
+        with engine.begin() as conn:
+            for database in plan.databases:
+                if conn.execute(
+                    text("SELECT COUNT(*) FROM information_schema.TABLES "
+                         "WHERE TABLE_SCHEMA = :db AND TABLE_NAME = :t"),
+                    {"db": database, "t": generation.TABLE},
+                ).scalar():  # a backup taken before migration 0015 has none
+                    generation.rotate(conn, reason, database)
+    finally:
+        engine.dispose()
 
 
 def _replay(plan: RestorePlan, directory: Path, settings: Settings) -> int:

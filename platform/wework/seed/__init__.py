@@ -37,6 +37,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session
 
 from wework.config import Settings, get_settings
+from wework.db import generation
 from wework.db.engines import DbUser, Role, get_engine
 from wework.db.sharding import shard_for_tenant
 from wework.gateway.base import EventType, NotifyType
@@ -71,7 +72,8 @@ from wework.seed.messages import (
 from wework.services.batches import counts_from_messages
 
 # Every table of the schema (wipe and counts run with foreign key checks off).
-SEED_TABLES = tuple(t.name for t in Base.metadata.sorted_tables)
+# Every table but the data generation, which the seed rotates when it is done.
+SEED_TABLES = tuple(t.name for t in Base.metadata.sorted_tables if t.name != generation.TABLE)
 CONVERSATIONS_PER_ACCOUNT = 30
 GROUPS_PER_ACCOUNT = 8
 BATCH_STATUSES = {"completed": 55, "running": 12, "paused": 10, "cancelled": 10,
@@ -182,6 +184,12 @@ def seed(
     counts["batch_send_tasks"] = _insert_batches(batches, s)
     counts["callback_events"] += _status_callbacks(plans, s, cfg.seed)
     _finalise(plans, s, rng, aggregates)
+    # Last, once every row is in: a pipeline run during the seed read part of it under the
+    # old generation, and this tells the next run to read every shard whole.
+    for shard in range(s.shard_count):
+        with _primary(shard, s).begin() as conn:
+            generation.rotate(conn, f"seeded by wework db seed (seed {cfg.seed}"
+                              f"{', replacing the data' if replace else ''})")
     timings["finalise"] = time.perf_counter() - t0
     demo = {p.row["tenant_code"]: dict(p.demo_users) for p in plans
             if p.row["status"] == "active"}
