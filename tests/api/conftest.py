@@ -2,28 +2,24 @@
 server processes on free ports, against this session's databases (the settings fixture
 put them in the environment the processes inherit), and a gateway secret to sign with.
 
-Helpers live in ``intake_helpers``."""
+The rows the fixtures need (the platform admin, the gateway secret) are checked whenever a
+test or module asks for them: other areas' tests in the same worker may have emptied the
+databases since the last HTTP test. Helpers live in ``intake_helpers``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from intake_helpers import start_api, unique
+from intake_helpers import Gateway, current_gateway, start_api, unique
+from platform_admins import platform_admin
 from servers import ServerProcess
 
 from wework.config import Settings
-from wework.services import auth, gateway_secrets, tenants
+from wework.services import tenants
 from wework.services.context import ServiceContext, system_context
-
-
-@dataclass
-class Gateway:
-    name: str
-    secret: str
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +27,12 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("server-logs")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def gateway(settings: Settings) -> Gateway:
-    """A gateway with a valid secret."""
-    name = unique("gw")
-    return Gateway(name, gateway_secrets.create(None, name).secret)
+    """A gateway with a valid secret (``current_gateway``). Module-scoped for the module
+    fixtures that hand it to a server: a module's tests run one after another (pytest
+    tears the module's fixtures down when another module's test comes between them)."""
+    return current_gateway()
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +48,10 @@ def client(api: ServerProcess) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def super_ctx(settings: Settings) -> ServiceContext:
-    _, admin = tenants.bootstrap_platform("api-root", "api-root@example.com",
-                                          "api-test-password-1")
-    return auth.context_for(auth.actor_for(admin.id, admin.tenant_id))
+    """The HTTP tests' platform admin, valid at the start of the test."""
+    return platform_admin("api-root", "api-test-password-1")
 
 
 @pytest.fixture

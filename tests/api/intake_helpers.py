@@ -3,7 +3,9 @@ processes, post a body signed the Standard Webhooks way, count stored events, po
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -12,8 +14,10 @@ from servers import ServerProcess, start_server
 from sqlalchemy import func, select
 from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
+from wework.config import get_settings
 from wework.models import CallbackEvent
 from wework.security import webhooks
+from wework.services import gateway_secrets
 from wework.services.uow import shard_transaction
 
 MAX_BODY = 65_536  # the test API's WEWORK_API_MAX_BODY_BYTES
@@ -24,6 +28,32 @@ API_ENV = {"WEWORK_API_MAX_BODY_BYTES": str(MAX_BODY),
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    secret: str
+    secret_id: str
+
+
+_gateways: dict[str, Gateway] = {}  # database name -> this session's gateway
+
+
+def current_gateway() -> Gateway:
+    """This session's gateway, its secret still valid: issued anew when the secret is gone
+    (the databases of a worker are shared, and other areas' tests empty them). A new
+    secret is returned only once the test API's secret cache has expired (1 s), so that
+    every API process verifies it and none answers 401 from the secrets it loaded before."""
+    database = get_settings().db_name
+    gateway = _gateways.get(database)
+    valid = {info.id for info in gateway_secrets.list_secrets(None, include_ended=False)}
+    if gateway is None or gateway.secret_id not in valid:
+        name = unique("gw")
+        issued = gateway_secrets.create(None, name)
+        gateway = _gateways[database] = Gateway(name, issued.secret, issued.info.id)
+        time.sleep(float(API_ENV["WEWORK_API_SECRET_CACHE_SECONDS"]))
+    return gateway
 
 
 def start_api(log_dir: Path, port: int | None = None, workers: int = 2,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import platform_admins
 from ports import free_port
 from servers import WEWORK, ServerProcess, start_server
 from sqlalchemy import func, select
@@ -24,7 +25,7 @@ from waiting import wait_for  # noqa: F401  (re-exported to the tests)
 
 from wework.enums import MessageStatus
 from wework.models import BatchSendTask, Message
-from wework.services import accounts, auth, batches, tenants, users
+from wework.services import accounts, batches, tenants, users
 from wework.services.context import ServiceContext, system_context
 from wework.services.uow import transaction
 
@@ -137,14 +138,10 @@ class Sender:
 
 
 def platform_admin() -> ServiceContext:
-    """The end-to-end tests' platform admin, bootstrapped (idempotent) on every call and
-    never held from one test to the next: the other areas' tests in the same worker empty
-    the shared databases between two end-to-end tests (``empty_db``, the app's and the
-    notebooks' ``seed(replace=True)``), and a context kept from before would name a user
-    who no longer exists."""
-    _, admin = tenants.bootstrap_platform(ADMIN_USERNAME, f"{ADMIN_USERNAME}@example.com",
-                                          PASSWORD)
-    return auth.context_for(auth.actor_for(admin.id, admin.tenant_id))
+    """The end-to-end tests' platform admin as it is now (``platform_admins``): the other
+    areas' tests in the same worker may have emptied the shared databases since the last
+    end-to-end test."""
+    return platform_admins.platform_admin(ADMIN_USERNAME, PASSWORD)
 
 
 def make_sender(super_ctx: ServiceContext) -> Sender:

@@ -6,25 +6,15 @@ still be made after that, whatever ran before."""
 from __future__ import annotations
 
 from loop_helpers import ADMIN_USERNAME
-from sqlalchemy import delete, select
+from platform_admins import remove_platform_admin
 
 from wework.enums import AccountStatus, TenantStatus
-from wework.models import User, UserRole
 from wework.services import accounts, tenants
-from wework.services.permissions import PLATFORM_TENANT_CODE
-from wework.services.uow import transaction
 
 
 def test_a_sender_tenant_is_made_after_the_platform_admin_was_wiped(make_sender_tenant):
     first = make_sender_tenant()
-    platform = tenants.find_tenant_by_code(PLATFORM_TENANT_CODE)
-    # What a re-seed does to the end-to-end admin (and only to it here: the rows of the
-    # other areas' session fixtures stay).
-    with transaction(platform.id) as s:
-        admin_id = s.scalar(select(User.id).where(User.tenant_id == platform.id,
-                                                  User.username == ADMIN_USERNAME))
-        s.execute(delete(UserRole).where(UserRole.user_id == admin_id))
-        s.execute(delete(User).where(User.id == admin_id))
+    remove_platform_admin(ADMIN_USERNAME)  # what a re-seed does to it
 
     second = make_sender_tenant()
 

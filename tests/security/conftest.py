@@ -9,6 +9,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
+from wework.config import Settings
+from wework.services.context import ServiceContext
+
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "services"))  # messaging_helpers
 
@@ -26,3 +31,11 @@ world = _services.world
 tenant_ctx = _services.tenant_ctx
 password = _services.password
 make_unique = _services.make_unique
+
+
+@pytest.fixture(scope="module")
+def module_super_ctx(settings: Settings) -> ServiceContext:
+    """The platform super-admin for a module's fixtures: the tests of one module run one
+    after another (pytest tears the module's fixtures down when another module's test comes
+    between them), so no other area empties the databases while the module holds it."""
+    return _services.super_admin()

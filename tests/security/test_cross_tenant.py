@@ -136,25 +136,25 @@ def build_objects(tag: str, admin_id: str, ctx: ServiceContext) -> Objects:
 
 
 @pytest.fixture(scope="module")
-def two_tenants(super_ctx: ServiceContext) -> Iterator[tuple[Objects, Objects]]:
+def two_tenants(module_super_ctx: ServiceContext) -> Iterator[tuple[Objects, Objects]]:
     """Tenants A and B, each with one object of every kind (built once per module; the
     tenants are suspended afterwards, like make_tenant's)."""
     made = []
 
     def world() -> Objects:
         code = f"x-{uuid.uuid4().hex[:10]}"
-        tenant = tenants.create_tenant(super_ctx, tenant_code=code, tenant_name=code,
+        tenant = tenants.create_tenant(module_super_ctx, tenant_code=code, tenant_name=code,
                                        webhook_url="http://127.0.0.1:9/hook")
         made.append(tenant.id)
-        admin = users.create_user(super_ctx.for_tenant(tenant.id), username=f"admin-{code}",
-                                  email=f"admin-{code}@example.com", password=PASSWORD,
-                                  role_codes=["admin"])
+        admin = users.create_user(module_super_ctx.for_tenant(tenant.id),
+                                  username=f"admin-{code}", email=f"admin-{code}@example.com",
+                                  password=PASSWORD, role_codes=["admin"])
         return build_objects(tenant.tenant_code, admin.id,
                              auth.context_for(auth.actor_for(admin.id, tenant.id)))
 
     yield world(), world()
     for tenant_id in made:
-        tenants.suspend_tenant(super_ctx, tenant_id)
+        tenants.suspend_tenant(module_super_ctx, tenant_id)
 
 
 # Where an id parameter of one function means something else than its name says.

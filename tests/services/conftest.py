@@ -2,8 +2,9 @@
 messages/templates/batches/callbacks).
 
 Each test builds its own tenant (unique code), so tests never depend on each other's rows
-and need no truncation. The platform tenant and its super-admin are created once per
-session with ``bootstrap_platform`` (idempotent).
+and need no truncation. The platform tenant and its super-admin are asked for at every use
+(``platform_admins``): other areas' tests in the same worker may have emptied the databases
+since the last service test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from platform_admins import platform_admin
 
 from wework.config import Settings
 from wework.errors import ServiceError
@@ -63,16 +65,21 @@ def make_unique() -> Callable[[str], str]:
     return unique
 
 
-@pytest.fixture(scope="session")
-def super_ctx(settings: Settings) -> ServiceContext:
+def super_admin() -> ServiceContext:
     """The platform super-admin (``platform:admin``), acting on the platform tenant."""
-    _, admin = tenants.bootstrap_platform(SUPER_USERNAME, "root@example.com", PASSWORD)
-    return auth.context_for(auth.actor_for(admin.id, admin.tenant_id))
+    return platform_admin(SUPER_USERNAME, PASSWORD)
 
 
 @pytest.fixture
-def make_tenant(super_ctx: ServiceContext) -> Iterator[Callable[..., TenantWorld]]:
-    """Factory: ``make_tenant(max_accounts=2, ...)`` → a new TenantWorld.
+def super_ctx(settings: Settings) -> ServiceContext:
+    """The platform super-admin, valid at the start of the test (``super_admin``)."""
+    return super_admin()
+
+
+@pytest.fixture
+def make_tenant(settings: Settings) -> Iterator[Callable[..., TenantWorld]]:
+    """Factory: ``make_tenant(max_accounts=2, ...)`` → a new TenantWorld, made by the
+    platform super-admin as it is at that moment.
 
     The tenants are suspended when the test ends: the database is shared by the tests of
     one pytest worker, and a later test's dispatch round (which takes the most urgent due
@@ -80,6 +87,7 @@ def make_tenant(super_ctx: ServiceContext) -> Iterator[Callable[..., TenantWorld
     made: list[str] = []
 
     def make(**fields) -> TenantWorld:
+        super_ctx = super_admin()
         code = fields.pop("tenant_code", unique("t"))
         tenant = tenants.create_tenant(super_ctx, tenant_code=code,
                                        tenant_name=fields.pop("tenant_name", code), **fields)
@@ -92,9 +100,11 @@ def make_tenant(super_ctx: ServiceContext) -> Iterator[Callable[..., TenantWorld
         return TenantWorld(tenant, admin, ctx)
 
     yield make
-    for tenant_id in made:
-        with contextlib.suppress(ServiceError):  # a test may have suspended or deleted it
-            tenants.suspend_tenant(super_ctx, tenant_id)
+    if made:
+        super_ctx = super_admin()
+        for tenant_id in made:
+            with contextlib.suppress(ServiceError):  # a test may have suspended or deleted it
+                tenants.suspend_tenant(super_ctx, tenant_id)
 
 
 @pytest.fixture
