@@ -18,14 +18,17 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from platform_admins import platform_admin
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from pipelines.assets import mart_assets, published_marts, raw_assets
 from pipelines.assets.raw import FULL_REFRESH_TAG
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework.config import Settings
+from wework.db.engines import Role, get_engine
 from wework.db.replication import wait_for_replica
-from wework.models import User
+from wework.models import DataGeneration, User
 from wework.seed import SeedConfig, SeedSummary, seed
 from wework.services import auth, tenants, users
 from wework.services.context import ServiceContext
@@ -63,27 +66,72 @@ def run_pipeline(full: bool = False) -> None:
                    tags={FULL_REFRESH_TAG: "true"} if full else None)
 
 
+def data_generations(settings: Settings) -> tuple[str | None, ...]:
+    """Every shard's data generation (``wework.db.generation``): whatever replaces the
+    data of a database (``empty_db``, ``seed(replace=True)``, a restore) changes it."""
+    found = []
+    for shard in range(settings.shard_count):
+        with get_engine(Role.PRIMARY, shard, settings).connect() as conn:
+            found.append(conn.scalar(select(DataGeneration.generation)
+                                     .where(DataGeneration.id == 1)))
+    return tuple(found)
+
+
+@dataclass
+class AppData:
+    """This worker's seeded data, its marts, and the app tests' users and hostile tenant,
+    built when first asked for and again when another area's tests (in the same worker,
+    between two app test modules) have replaced the databases since."""
+
+    settings: Settings
+    generations: tuple[str | None, ...] | None = None
+    summary: SeedSummary | None = None
+    world: AppWorld | None = None
+    hostile: HostileWorld | None = None
+
+    def seeded(self) -> SeedSummary:
+        if self.summary is None or data_generations(self.settings) != self.generations:
+            self.world = self.hostile = None
+            self.summary = seed(SeedConfig(tenants=3, accounts=12, days=14, messages=6000,
+                                           chunk_size=3000), self.settings, replace=True)
+            self.generations = data_generations(self.settings)
+            wait_for_replica(timeout=180, settings=self.settings)  # the box may be busy
+            run_pipeline(full=True)  # the seed replaced this session's data
+            assert published_version() is not None
+        return self.summary
+
+
 @pytest.fixture(scope="session")
-def seeded(settings: Settings) -> SeedSummary:
+def app_data(settings: Settings) -> AppData:
+    return AppData(settings)
+
+
+# The fixtures below are module-scoped and check ``app_data`` at each module: a module's
+# tests run one after another (pytest tears the module's fixtures down when a test of
+# another module comes between them), so nothing replaces the data while a module holds it.
+
+
+@pytest.fixture(scope="module")
+def seeded(app_data: AppData) -> SeedSummary:
     """A small seeded platform (3 tenants, 2 weeks of traffic) and its published marts.
     Seeding empties this session's databases first, so everything else builds on it."""
-    summary = seed(SeedConfig(tenants=3, accounts=12, days=14, messages=6000,
-                              chunk_size=3000), settings, replace=True)
-    wait_for_replica(timeout=180, settings=settings)  # the shared box may be busy
-    run_pipeline(full=True)  # the seed replaced this session's data
-    assert published_version() is not None
-    return summary
+    return app_data.seeded()
 
 
-@pytest.fixture(scope="session")
-def app_world(seeded: SeedSummary) -> AppWorld:
-    _, root = tenants.bootstrap_platform("app-root", "app-root@example.com", PASSWORD)
-    super_ctx = auth.context_for(auth.actor_for(root.id, root.tenant_id))
+@pytest.fixture(scope="module")
+def app_world(seeded: SeedSummary, app_data: AppData) -> AppWorld:
+    if app_data.world is None:
+        app_data.world = _app_world(seeded)
+    return app_data.world
+
+
+def _app_world(seeded: SeedSummary) -> AppWorld:
+    super_ctx = platform_admin("app-root", PASSWORD)
     code = next(iter(seeded.demo_users))  # a seeded, active tenant: its reports have data
     tenant = tenants.find_tenant_by_code(code)
     tenants.update_tenant(super_ctx.for_tenant(tenant.id), tenant.id, max_accounts=500)
     as_super = super_ctx.for_tenant(tenant.id)
-    made = {"super_admin": root}
+    made = {"super_admin": users.get_user(super_ctx, super_ctx.actor.user_id)}
     for role in ("admin", "operator", "analyst"):
         name = unique(role)
         made[role] = users.create_user(as_super, username=name, email=f"{name}@example.com",
@@ -182,12 +230,24 @@ def hostile_names(host: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def hostile_world(app_world: AppWorld) -> Iterator[HostileWorld]:
+def evil() -> Iterator[CountingServer]:
+    server = CountingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_world(app_world: AppWorld, app_data: AppData, evil: CountingServer) -> HostileWorld:
+    if app_data.hostile is None:
+        app_data.hostile = _hostile_world(app_world, evil)
+    return app_data.hostile
+
+
+def _hostile_world(app_world: AppWorld, evil: CountingServer) -> HostileWorld:
     """The hostile tenant with an online account, a template and a created batch send
     (so its names reach the live progress, every report and the published marts)."""
     from wework.services import accounts, batches, templates
 
-    evil = CountingServer()
     names = hostile_names(evil.host)
     tenant = tenants.create_tenant(app_world.super_ctx, tenant_code=unique("hostile"),
                                    tenant_name=names["tenant"])
@@ -208,7 +268,4 @@ def hostile_world(app_world: AppWorld) -> Iterator[HostileWorld]:
                          target_config={"conversation_ids": ["c-1", "c-2"]},
                          template_id=template.id)
     run_pipeline()
-    try:
-        yield HostileWorld(evil, tenant.id, names, admin)
-    finally:
-        evil.close()
+    return HostileWorld(evil, tenant.id, names, admin)
