@@ -243,8 +243,8 @@ class SourceGeneration:
 
     A replacement that did not write a new generation (a restore or a reload by other
     tools) is still caught when it took the data back in time: the newest message change
-    at the source is older than the newest one already in raw, which the source cannot
-    show while it only moves forward."""
+    at the source is older than the newest one already in raw (by more than the overlap),
+    which the source cannot show while it only moves forward."""
 
     shard: int
     current: str | None  # None: the source's row is missing (the table was emptied)
@@ -276,8 +276,14 @@ def _generation_key(shard: int) -> str:
     return f"source_generation:{int(shard)}"
 
 
-def source_generation(con: duckdb.DuckDBPyConnection, src: str, shard: int) -> SourceGeneration:
-    """The shard's generation at the attached source ``src`` and the one last recorded."""
+def source_generation(
+    con: duckdb.DuckDBPyConnection, src: str, shard: int, overlap: timedelta = DEFAULT_OVERLAP
+) -> SourceGeneration:
+    """The shard's generation at the attached source ``src`` and the one last recorded.
+
+    "Back in time" means older than raw's newest change by more than ``overlap``: a replica
+    read within the lag limit (seconds) right after a run that fell back to the primary is
+    a little behind raw, and must not make the run reload the shard from it."""
     current, reason, newest = con.execute(
         f"SELECT * FROM {mysql_query_sql(src, GENERATION_READ)}").fetchone()
     went_back = None
@@ -285,7 +291,7 @@ def source_generation(con: duckdb.DuckDBPyConnection, src: str, shard: int) -> S
         (in_raw,) = con.execute(
             f'SELECT max(updated_at) FROM raw."messages" WHERE _shard = {int(shard)}'
         ).fetchone()
-        if in_raw is not None and (newest is None or newest < in_raw):
+        if in_raw is not None and (newest is None or newest < in_raw - overlap):
             went_back = (f"its newest message change, {newest or 'none'}, is older than "
                          f"the warehouse's, {in_raw}, and no new data generation was written")
     return SourceGeneration(int(shard), None if current is None else str(current),

@@ -85,7 +85,7 @@ def raw_tables(
             src = f"src_{shard}"
             attach_source(con, src, replica.url(decision))
             try:
-                generation = source_generation(con, src, shard)
+                generation = source_generation(con, src, shard, replica.overlap)
                 if generation.replaced and not full:
                     context.log.warning(f"{generation.describe()}: every table re-read whole")
                 reread = full or generation.replaced
