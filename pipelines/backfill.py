@@ -98,7 +98,7 @@ def reextract_days(
         try:
             # Replaced data (a re-seed, a restore): a range cannot repair it, the shard is
             # read whole (as the next incremental run would).
-            generation = source_generation(con, src, shard)
+            generation = source_generation(con, src, shard, overlap)
             for name, spec in specs.items():
                 column = DAY_COLUMNS.get(name)
                 if column is not None:

@@ -239,34 +239,64 @@ class SourceGeneration:
     """A shard's data generation (``data_generation``, see wework.models.generation) now,
     and the one this warehouse read last. A changed generation means the source's data
     was replaced (re-seeded, restored, emptied): its rows' times say nothing about what
-    the marks have seen, and rows may be gone, so the shard must be read whole."""
+    the marks have seen, and rows may be gone, so the shard must be read whole.
+
+    A replacement that did not write a new generation (a restore or a reload by other
+    tools) is still caught when it took the data back in time: the newest message change
+    at the source is older than the newest one already in raw (by more than the overlap),
+    which the source cannot show while it only moves forward."""
 
     shard: int
     current: str | None  # None: the source's row is missing (the table was emptied)
     reason: str | None
     seen: str | None  # None: this warehouse never recorded one (a first run)
+    went_back: str | None = None  # why the source looks older than raw (None: it does not)
 
     @property
     def replaced(self) -> bool:
-        return self.seen is not None and self.seen != self.current
+        return (self.seen is not None and self.seen != self.current) or bool(self.went_back)
 
     def describe(self) -> str:
-        why = self.reason or "its data_generation row is missing"
+        if self.seen is not None and self.seen != self.current:
+            why = self.reason or "its data_generation row is missing"
+        else:
+            why = self.went_back
         return f"shard {self.shard}: the source's data was replaced ({why})"
 
 
-GENERATION_READ = "SELECT generation, reason FROM data_generation WHERE id = 1"
+# One round trip per shard and run: the generation (a row even when the table is empty)
+# and the newest message change (idx_updated_at: one index dive).
+GENERATION_READ = (
+    "SELECT g.generation, g.reason, (SELECT MAX(updated_at) FROM messages) AS newest "
+    "FROM (SELECT 1 AS one) AS one LEFT JOIN data_generation g ON g.id = 1"
+)
 
 
 def _generation_key(shard: int) -> str:
     return f"source_generation:{int(shard)}"
 
 
-def source_generation(con: duckdb.DuckDBPyConnection, src: str, shard: int) -> SourceGeneration:
-    """The shard's generation at the attached source ``src`` and the one last recorded."""
-    row = con.execute(f"SELECT * FROM {mysql_query_sql(src, GENERATION_READ)}").fetchone()
-    current, reason = (None, None) if row is None else (str(row[0]), str(row[1]))
-    return SourceGeneration(int(shard), current, reason, changes.get(con, _generation_key(shard)))
+def source_generation(
+    con: duckdb.DuckDBPyConnection, src: str, shard: int, overlap: timedelta = DEFAULT_OVERLAP
+) -> SourceGeneration:
+    """The shard's generation at the attached source ``src`` and the one last recorded.
+
+    "Back in time" means older than raw's newest change by more than ``overlap``: a replica
+    read within the lag limit (seconds) right after a run that fell back to the primary is
+    a little behind raw, and must not make the run reload the shard from it."""
+    current, reason, newest = con.execute(
+        f"SELECT * FROM {mysql_query_sql(src, GENERATION_READ)}").fetchone()
+    went_back = None
+    if changes.columns_of(con, 'raw."messages"') is not None:
+        (in_raw,) = con.execute(
+            f'SELECT max(updated_at) FROM raw."messages" WHERE _shard = {int(shard)}'
+        ).fetchone()
+        if in_raw is not None and (newest is None or newest < in_raw - overlap):
+            went_back = (f"its newest message change, {newest or 'none'}, is older than "
+                         f"the warehouse's, {in_raw}, and no new data generation was written")
+    return SourceGeneration(int(shard), None if current is None else str(current),
+                            None if reason is None else str(reason),
+                            changes.get(con, _generation_key(shard)), went_back)
 
 
 def remember_generation(con: duckdb.DuckDBPyConnection, generation: SourceGeneration) -> None:

@@ -76,6 +76,7 @@ def raw_tables(
     status_diffs: list[tuple] = []
     windows: dict[str, list[str]] = {s.name: [] for s in wanted}  # per shard, DuckDB quoting
     decisions = []
+    replaced: list[str] = []  # why a shard was read whole without --full (run metadata)
     with warehouse.connect() as con:
         for shard in replica.shards():
             decision = replica.decide(shard)
@@ -85,9 +86,10 @@ def raw_tables(
             src = f"src_{shard}"
             attach_source(con, src, replica.url(decision))
             try:
-                generation = source_generation(con, src, shard)
+                generation = source_generation(con, src, shard, replica.overlap)
                 if generation.replaced and not full:
                     context.log.warning(f"{generation.describe()}: every table re-read whole")
+                    replaced.append(generation.describe())
                 reread = full or generation.replaced
                 for spec in wanted:
                     r = extract_table(con, src, spec, shard, full=reread, overlap=replica.overlap)
@@ -169,6 +171,7 @@ def raw_tables(
                 "watermarks": {str(r.shard): r.watermark for r in rs},
                 "read_from": ", ".join(f"shard {d.shard}: {d.role.value}" for d in decisions),
                 "replica_lag_seconds": [d.lag_seconds for d in decisions],
+                **({"source_replaced": "; ".join(replaced)} if replaced else {}),
             },
         )
         yield from (c for c in checks if changed or not c.passed)

@@ -187,11 +187,35 @@ def test_replaced_source_data_is_read_whole_by_the_next_plain_run(
     as_of = utcnow() + timedelta(seconds=1)
     messages = raw_metadata(run_pipeline(as_of), "messages")
     assert messages["full"] is True
+    assert "seeded by wework db seed (seed 11, replacing the data)" in messages["source_replaced"]
     assert messages["rows_in_raw"] == len(reseeded)
     assert_marts_match(replica, wh, as_of)
 
     again = raw_metadata(run_pipeline(as_of), "messages")
     assert again["full"] is False and again["rows_read"] < len(reseeded)
+    assert "source_replaced" not in again
+
+
+def test_data_taken_back_in_time_without_a_new_generation_is_read_whole(
+    seeded, run_pipeline, replica, primary, wh
+):
+    """A restore by other tools writes no new generation; it takes the data back in time,
+    though: the source's newest message change is older than raw's. The run reads the
+    shard whole, and the messages the restore removed leave the marts."""
+    as_of = utcnow()
+    run_pipeline(as_of)
+    with primary.begin() as conn:
+        (newest,) = conn.execute(text("SELECT MAX(updated_at) FROM messages")).one()
+        gone = conn.execute(text(
+            "DELETE FROM messages WHERE updated_at >= :t"), {"t": newest - timedelta(hours=6)}
+        ).rowcount
+    assert gone > 0
+    wait_for_replica(timeout=180, settings=wh)
+    messages = raw_metadata(run_pipeline(as_of), "messages")
+    assert messages["full"] is True
+    assert "no new data generation was written" in messages["source_replaced"]
+    assert messages["rows_in_raw"] == len(seeded.messages) - gone
+    assert_marts_match(replica, wh, as_of)
 
 
 def test_counters_mismatch_is_flagged(seeded, run_pipeline, wh):
