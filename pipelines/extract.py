@@ -197,16 +197,21 @@ def window_condition(spec: TableSpec, wm: dict, overlap: timedelta, quote: str =
     if spec.strategy == "append_id":
         since = timestamp_literal(wm["created_at"] - overlap)
         return f"({c('id')} > {int(wm['id'])} OR {c('created_at')} >= {since})"
-    return "(" + " OR ".join(_callback_conditions(wm, overlap, c)) + ")"
+    return "(" + " OR ".join(cond for cond, _ in _callback_conditions(wm, overlap, c)) + ")"
 
 
-def _callback_conditions(wm: dict, overlap: timedelta, c) -> list[str]:
-    """callback_events' window: received lately, OR processed lately, OR still in flight."""
-    conds = [f"{c('received_time')} >= {timestamp_literal(wm['received_time'] - overlap)}"]
+def _callback_conditions(wm: dict, overlap: timedelta, c) -> list[tuple[str, str]]:
+    """callback_events' window: received lately, OR processed lately, OR still in flight;
+    each condition with its negation (a ``process_time`` still NULL is "not processed
+    lately": NOT of a comparison with NULL would drop the row)."""
+    since = timestamp_literal(wm["received_time"] - overlap)
+    conds = [(f"{c('received_time')} >= {since}", f"{c('received_time')} < {since}")]
     if wm.get("process_time") is not None:
-        conds.append(f"{c('process_time')} >= {timestamp_literal(wm['process_time'] - overlap)}")
+        since = timestamp_literal(wm["process_time"] - overlap)
+        conds.append((f"{c('process_time')} >= {since}",
+                      f"({c('process_time')} < {since} OR {c('process_time')} IS NULL)"))
     in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_CALLBACK_STATUSES)
-    conds.append(f"{c('status')} IN ({in_flight})")
+    conds.append((f"{c('status')} IN ({in_flight})", f"{c('status')} NOT IN ({in_flight})"))
     return conds
 
 
@@ -219,11 +224,9 @@ def window_parts(spec: TableSpec, wm: dict, overlap: timedelta) -> list[str]:
     if not wm or spec.strategy != "callback":
         return [window_condition(spec, wm, overlap)]
     conds = _callback_conditions(wm, overlap, lambda name: f"`{name}`")
-    # Part i: condition i and none before it. NOT of a nullable column's comparison must
-    # keep its NULLs (a process_time still NULL is "not processed lately").
-    nots = [f"NOT ({cond})" if "process_time" not in cond
-            else f"({cond.replace('>=', '<')} OR `process_time` IS NULL)" for cond in conds]
-    return [" AND ".join([cond, *nots[:i]]) for i, cond in enumerate(conds)]
+    # Part i: condition i and none of the ones before it.
+    return [" AND ".join([cond, *(neg for _, neg in conds[:i])])
+            for i, (cond, _) in enumerate(conds)]
 
 
 def source_query(spec: TableSpec, wm: dict, overlap: timedelta) -> str:
@@ -253,11 +256,16 @@ class SourceGeneration:
     went_back: str | None = None  # why the source looks older than raw (None: it does not)
 
     @property
+    def rotated(self) -> bool:
+        """A new generation since the one this warehouse recorded."""
+        return self.seen is not None and self.seen != self.current
+
+    @property
     def replaced(self) -> bool:
-        return (self.seen is not None and self.seen != self.current) or bool(self.went_back)
+        return self.rotated or bool(self.went_back)
 
     def describe(self) -> str:
-        if self.seen is not None and self.seen != self.current:
+        if self.rotated:
             why = self.reason or "its data_generation row is missing"
         else:
             why = self.went_back
