@@ -296,7 +296,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def setting(
     con: duckdb.DuckDBPyConnection, name: str, value: int | bool
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``SET name = value`` on ``con`` for the block, then the previous value again."""
+    """``SET SESSION name = value`` on ``con`` for the block, then the previous value
+    again. Session scope: the pipelines run several cursors of one database at once
+    (pipelines.assets.raw), and a global SET from one would change, and its restore undo,
+    the setting under the others. (``threads`` and ``memory_limit`` are global only, and
+    are set once per connection: pipelines.resources.)"""
 
     def literal(v: int | bool) -> str:
         return str(v).lower() if isinstance(v, bool) else str(int(v))
@@ -304,8 +308,8 @@ def setting(
     # Inlined, not a prepared parameter: with a MySQL database attached, the first
     # parameter makes DuckDB load that catalog (0.3 s).
     (previous,) = con.execute(f"SELECT current_setting('{name}')").fetchone()
-    con.execute(f"SET {name} = {literal(value)}")
+    con.execute(f"SET SESSION {name} = {literal(value)}")
     try:
         yield con
     finally:
-        con.execute(f"SET {name} = {literal(previous)}")
+        con.execute(f"SET SESSION {name} = {literal(previous)}")
