@@ -137,7 +137,10 @@ def test_concurrent_argon2_verifications_are_bounded(limits, world, password, ar
     def hold_slot():
         with login_throttle.hash_slot():
             held.wait()
-            release.wait(10)
+            # Held until the sign-in below is done. With a 10-s bound here, a sign-in whose
+            # lookups took longer than that (a loaded machine) found a slot freed: the one
+            # way found for this test to fail "DID NOT RAISE", as it did once.
+            release.wait(120)
 
     holders = [threading.Thread(target=hold_slot) for _ in range(2)]
     for t in holders:
