@@ -70,12 +70,12 @@ class WarehouseResource(dg.ConfigurableResource):
     (WEWORK_PUBLISH_DIR). ``as_of`` pins the marts' "now" (tests); empty means the clock.
     ``clock_step_minutes``: how long the marts' as_of may stand still while nothing
     changes (pipelines.marts.marts_as_of); 0 moves it on every run.
-    ``tables_at_once``: raw tables the extraction brings up to date concurrently, each on
-    a cursor of its own (pipelines.assets.raw)."""
+    ``at_once``: raw tables extracted, and marts built, at the same time, each on a
+    cursor of its own (pipelines.assets.raw, pipelines.marts.build_marts)."""
 
     memory_limit: str = "1GB"
     threads: int = 2
-    tables_at_once: int = 3
+    at_once: int = 3
     as_of: str | None = None
     clock_step_minutes: float = CLOCK_STEP.total_seconds() / 60
 

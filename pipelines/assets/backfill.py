@@ -52,7 +52,8 @@ def marts_by_day(
                 description=f"--from {first} --to {last}: no messages, status changes or "
                 "callback events in that range at the source; nothing to backfill"
             )
-        _, builds = build_marts(con, warehouse.now(), clock_step=warehouse.clock_step)
+        _, builds = build_marts(con, warehouse.now(), clock_step=warehouse.clock_step,
+                                  at_once=warehouse.at_once)
         published = publish(con, warehouse.settings(), run_id=context.run.run_id)
     return dg.MaterializeResult(
         metadata={

@@ -57,7 +57,7 @@ def marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     whole = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     with warehouse.connect() as con:
         as_of, builds = build_marts(con, warehouse.now(), whole=whole,
-                                    clock_step=warehouse.clock_step)
+                                    clock_step=warehouse.clock_step, at_once=warehouse.at_once)
     for b in builds:
         metrics.pipeline_run(f"marts/{b.name}", b.rows, b.seconds)
         if mart_key(b.name) not in context.selected_asset_keys:

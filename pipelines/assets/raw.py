@@ -82,7 +82,7 @@ def _read_table(
     """Extract one table on a cursor of its own, then check it at extraction time, over
     the window this run read.
 
-    Several tables are read at once (``WarehouseResource.tables_at_once``, 3): one
+    Several tables are read at once (``WarehouseResource.at_once``, 3): one
     table's stream from MySQL, its staging and its checks leave a core idle much of the
     time (a single mysql_query() scan is one stream, and the MySQL server feeding it runs
     on the same machine). Measured on the 2.65M-message set, the raw step three at a time
@@ -152,7 +152,7 @@ def raw_tables(
                 reread = full or generation.replaced
                 read = functools.partial(_read_table, con, src, shard=shard, full=reread,
                                          overlap=replica.overlap)
-                with ThreadPoolExecutor(warehouse.tables_at_once) as pool:
+                with ThreadPoolExecutor(warehouse.at_once) as pool:
                     for got in pool.map(read, sorted(wanted, key=_largest_first)):
                         name = got.result.table
                         results[name].append(got.result)
