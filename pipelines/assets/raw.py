@@ -97,8 +97,12 @@ def _read_table(
         w = check_window(cur, spec, shard, r.window, overlap)
         counts = (source_row_count(cur, src, spec.name, w.source_parts),
                   raw_row_count(cur, spec.name, shard, w.raw))
+        # With no row of the window changed, every source row of it equals a raw row;
+        # with the counts equal too, the two windows are the same rows, so their counts
+        # per (day, status) agree: that MySQL query (0.1-0.15 s at 2M) would add nothing.
+        same = not r.rows_changed and counts[0] == counts[1]
         diffs = (status_day_differences(cur, src, shard, w.source, w.raw)
-                 if spec.name == "messages" else [])
+                 if spec.name == "messages" and not same else [])
         return TableRead(r, w, counts, diffs)
     finally:
         cur.close()

@@ -4,6 +4,7 @@ what changed, and replica lag is measured and acted on (fall back / wait / fail)
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from etl_dataset import utcnow
 from sqlalchemy import Engine, text
 
 from pipelines import marts as marts_module
-from pipelines.checks import REPLICA_LAG
+from pipelines.checks import REPLICA_LAG, SOURCE_ROWS, STATUS_DAY_COUNTS
 from pipelines.registry import MART_NAMES
 from pipelines.resources import MySQLReplicaResource
 from wework.db.engines import DbUser, Role, get_engine
@@ -137,6 +138,40 @@ def test_incremental_run_reads_only_changed_rows(seeded, run_pipeline, wh, prima
     assert meta["rows_changed"].value == len(old)
     assert meta["rows_in_raw"].value == len(seeded.messages)
     assert meta["full"].value is False
+
+
+def test_a_message_deleted_at_the_source_fails_the_counts_by_day_and_status(
+    seeded, run_pipeline, wh, primary: Engine
+):
+    """A run that changed no message skips the (day, status) query only when the window's
+    counts agree as well: a message deleted at the source changes no row that the run
+    reads, but raw still holds it, and both checks must say so."""
+    with primary.begin() as conn:
+        newest = conn.execute(text("SELECT MAX(updated_at) FROM messages")).scalar_one()
+        victim, day, status = conn.execute(text(
+            "SELECT id, DATE(created_at), CAST(status AS CHAR) FROM messages "
+            "WHERE created_at < (SELECT MAX(created_at) FROM messages) ORDER BY id LIMIT 1"
+        )).one()
+        # Inside the next run's overlap window.
+        conn.execute(text("UPDATE messages SET updated_at = :t WHERE id = :id"),
+                     {"t": newest, "id": victim})
+    wait_for_replica(timeout=180, settings=wh)
+    run_pipeline(utcnow())
+    with primary.begin() as conn:
+        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": victim})
+    wait_for_replica(timeout=180, settings=wh)
+    second = run_pipeline(utcnow())
+    assert _materialization(second, "messages")["rows_changed"].value == 0
+    checks = {c.check_name: c for c in second.get_asset_check_evaluations()
+              if c.asset_key == dg.AssetKey(["raw", "messages"])}
+    assert not checks[SOURCE_ROWS].passed
+    by_day = checks[STATUS_DAY_COUNTS]
+    assert not by_day.passed
+    assert by_day.metadata["difference_count"].value == 1
+    shown = by_day.metadata["differences (day, status, source, raw)"].value
+    source_n, raw_n = map(int, re.fullmatch(
+        re.escape(f"[({day!r}, {status!r}, ") + r"(\d+), (\d+)\)\]", shown).groups())
+    assert raw_n == source_n + 1
 
 
 @pytest.fixture
