@@ -8,6 +8,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from messaging_helpers import (
     RecordingGateway,
     batch_invariant,
@@ -122,10 +123,35 @@ def test_receipts_are_applied_set_based(tenant_ctx):
     assert stored == recomputed and stored["success_count"] == 40
 
 
-def heartbeat(guid: str, at: datetime) -> str:
-    event_json = json.loads(make_event(guid, NotifyType.ACCOUNT_HEARTBEAT, {}))
+def late(event: str, at: datetime) -> str:
+    """``event`` as the gateway sends it long after it happened (its timestamp ``at``)."""
+    event_json = json.loads(event)
     event_json["timestamp"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps(event_json)
+
+
+@pytest.mark.parametrize(
+    "ingest", [callbacks.ingest_many, lambda raws: [callbacks.ingest(raws[0])]],
+    ids=["set-based", "one event"])
+def test_a_late_receipt_stamps_the_message_with_the_time_it_was_applied(tenant_ctx, ingest):
+    """The receipt's own time is its callback_time; updated_at is when the row changed.
+    The warehouse reads changes by updated_at (with a 10-minute overlap), so a receipt
+    applied hours after its event (a gateway retrying, a replay of failed events) and
+    stamped with the event's time was never extracted: its message stayed 'sent' in the
+    marts until a --full run."""
+    account = make_account(tenant_ctx)
+    _, (mid, _) = sent_batch(tenant_ctx, account, 2)
+    happened = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=3)
+    applied_from = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    (event,) = ingest([late(receipt(account.guid, mid), happened)])
+    assert event.status is OK
+    message = messages_of(tenant_ctx.tenant_id, [mid])[mid]
+    assert message.status is MS.DELIVERED and message.callback_time == happened
+    assert message.updated_at >= applied_from
+
+
+def heartbeat(guid: str, at: datetime) -> str:
+    return late(make_event(guid, NotifyType.ACCOUNT_HEARTBEAT, {}), at)
 
 
 def test_heartbeats_are_applied_set_based_and_each_fails_alone(make_tenant):

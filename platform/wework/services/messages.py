@@ -479,7 +479,7 @@ SET m.status = r.status,
     m.wework_msg_id = COALESCE(r.wework_msg_id, m.wework_msg_id),
     m.error_code = IF(r.set_error = 1, r.error_code, m.error_code),
     m.error_message = IF(r.set_error = 1, r.error_message, m.error_message),
-    m.updated_at = r.callback_time
+    m.updated_at = :now
 """)
 
 
@@ -577,7 +577,11 @@ def _record_receipts(
             failed.append(failed_event(SimpleNamespace(**state), state["callback_time"]))
     # A key left out is NULL in JSON_TABLE (rather than relying on how JSON null maps).
     changes = [{k: v for k, v in c.items() if v is not None} for c in changes]
-    session.execute(_RECEIPTS_SQL, {"changes": json.dumps(changes, ensure_ascii=False)})
+    # updated_at is when the row changed (now), not when the receipt's event happened:
+    # the warehouse extracts by updated_at, and a receipt applied hours after its event
+    # (a gateway retrying, a replay) stamped with the event's time fell outside it.
+    session.execute(_RECEIPTS_SQL, {"changes": json.dumps(changes, ensure_ascii=False),
+                                    "now": now})
     for tenant_id, batch_id in sorted(deltas):
         apply_batch_delta(session, batch_id, tuple(deltas[tenant_id, batch_id]), now,
                           tenant_id=tenant_id)
