@@ -12,13 +12,15 @@ unchanged tables).
 """
 
 import functools
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import duckdb
 
+from pipelines import changes
 from pipelines.checks import (
     KEY_UNIQUE,
     LAG_REPORTED_ON,
@@ -40,11 +42,14 @@ from pipelines.extract import (
     ensure_schemas,
     extract_table,
     remember_generation,
+    seen_until_key,
     source_generation,
+    source_seen_until,
     table_specs,
 )
 from pipelines.resources import MySQLReplicaResource, WarehouseResource
 from wework import metrics
+from wework.warehouse import transaction
 
 # Run tag: `wework etl run --full` sets it to re-read every table completely.
 FULL_REFRESH_TAG = "wework/full_refresh"
@@ -77,7 +82,7 @@ def _largest_first(spec: TableSpec) -> int:
 
 def _read_table(
     con: duckdb.DuckDBPyConnection, src: str, spec: TableSpec, *, shard: int, full: bool,
-    overlap: timedelta,
+    overlap: timedelta, seen_until: dict[str, datetime | None],
 ) -> TableRead:
     """Extract one table on a cursor of its own, then check it at extraction time, over
     the window this run read.
@@ -93,7 +98,8 @@ def _read_table(
     never conflict; settings a step changes are per session (wework.warehouse.setting)."""
     cur = con.cursor()
     try:
-        r = extract_table(cur, src, spec, shard, full=full, overlap=overlap)
+        r = extract_table(cur, src, spec, shard, full=full, overlap=overlap,
+                          seen_until=seen_until[spec.name])
         w = check_window(cur, spec, shard, r.window, overlap)
         counts = (source_row_count(cur, src, spec.name, w.source_parts),
                   raw_row_count(cur, spec.name, shard, w.raw))
@@ -143,6 +149,7 @@ def raw_tables(
         ensure_schemas(con)  # before the tables are read concurrently (_read_table)
         for shard in replica.shards():
             decision = replica.decide(shard)
+            decided = time.monotonic()
             decisions.append(decision)
             if decision.fell_back:
                 context.log.warning(f"shard {shard}: {decision.reason}")
@@ -154,8 +161,18 @@ def raw_tables(
                     context.log.warning(f"{generation.describe()}: every table re-read whole")
                     replaced.append(generation.describe())
                 reread = full or generation.replaced
+                # Taken before any table is read: every row committed before it is seen.
+                # The lag was measured at the decision: the time since is added to it.
+                lag = 0.0 if decision.fell_back else decision.lag_seconds
+                if lag is not None:
+                    lag += time.monotonic() - decided
+                seen_now = source_seen_until(con, src, lag)
+                seen_before = {}
+                for spec in wanted:
+                    mark = changes.get(con, seen_until_key(shard, spec.name))
+                    seen_before[spec.name] = datetime.fromisoformat(mark) if mark else None
                 read = functools.partial(_read_table, con, src, shard=shard, full=reread,
-                                         overlap=replica.overlap)
+                                         overlap=replica.overlap, seen_until=seen_before)
                 with ThreadPoolExecutor(warehouse.at_once) as pool:
                     for got in pool.map(read, sorted(wanted, key=_largest_first)):
                         name = got.result.table
@@ -163,6 +180,10 @@ def raw_tables(
                         windows[name].append(f"(_shard = {int(shard)} AND {got.window.read})")
                         counts[name][0][shard], counts[name][1][shard] = got.counts
                         status_diffs += got.status_diffs
+                with transaction(con):  # only once every table of the shard was read
+                    for spec in wanted:
+                        changes.put(con, seen_until_key(shard, spec.name),
+                                    seen_now.isoformat() if seen_now else None)
                 if len(wanted) == len(SPECS):  # a subset leaves the other tables behind
                     remember_generation(con, generation)
             finally:

@@ -18,6 +18,7 @@ from pipelines.extract import (
     extract_table,
     mysql_query_sql,
     source_query,
+    source_seen_until,
     table_specs,
     window_condition,
     window_parts,
@@ -108,6 +109,34 @@ def test_the_callback_window_counted_in_disjoint_parts_counts_each_event_once(
     # No process_time seen yet: two parts (received lately; in flight before that).
     parts = window_parts(spec, {**wm, "process_time": None}, DEFAULT_OVERLAP)
     assert [source_row_count(con, "src", "callback_events", p) for p in parts] == [2, 2]
+
+
+def test_the_window_starts_no_earlier_than_the_overlap_before_the_last_read(
+    empty_db, primary, con
+):
+    """After a burst and a quiet spell the window no longer hangs on the burst's newest
+    row: a late commit must land within the overlap of its stamp, so what is older than
+    the overlap before the last read was seen by it. A late commit inside that overlap
+    is still read."""
+    spec = table_specs()["messages"]
+    burst = utcnow().replace(microsecond=0) - timedelta(minutes=30)
+    insert = (
+        "INSERT INTO messages (id, tenant_id, account_id, conversation_id, message_type, "
+        "content, status, created_at, updated_at) VALUES "
+        "(:id, 't', 'a', 'c', 'text', '{}', 'sent', :at, :at)"
+    )
+    for i in range(3):
+        _sync(empty_db, primary, insert, {"id": f"m{i}", "at": burst + timedelta(seconds=i)})
+    assert extract_table(con, "src", spec, 0).rows_read == 3
+    # Marks alone: the burst's newest row is the mark, the burst is read again every run.
+    assert extract_table(con, "src", spec, 0).rows_read == 3
+    seen = source_seen_until(con, "src", 0.0)
+    quiet = extract_table(con, "src", spec, 0, seen_until=seen)
+    assert quiet.rows_read == 0 and quiet.rows_in_raw == 3
+    # Stamped a minute before that read, committed after it: inside the overlap.
+    _sync(empty_db, primary, insert, {"id": "late", "at": seen - timedelta(minutes=1)})
+    late = extract_table(con, "src", spec, 0, seen_until=seen)
+    assert (late.rows_read, late.rows_changed, late.rows_in_raw) == (1, 1, 4)
 
 
 def test_status_history_row_committed_late_with_old_time_is_read(empty_db, primary, con):

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -140,6 +141,30 @@ def test_incremental_run_reads_only_changed_rows(seeded, run_pipeline, wh, prima
     assert meta["full"].value is False
 
 
+def test_a_run_after_a_quiet_spell_does_not_read_the_last_burst_again(
+    seeded, run_pipeline, wh, primary: Engine
+):
+    """Each run records, per table, up to when its read saw every committed row; the next
+    run's window starts no earlier than the overlap before that (extract._advance), not
+    the overlap before the newest row, which after a quiet hour is long past."""
+    with primary.begin() as conn:  # nothing written in the last hour
+        conn.execute(text("UPDATE messages SET updated_at = updated_at - INTERVAL 1 HOUR"))
+        in_last_ten = conn.execute(text(
+            "SELECT COUNT(*) FROM messages WHERE updated_at >= "
+            "(SELECT MAX(updated_at) FROM messages) - INTERVAL 10 MINUTE")).scalar_one()
+    wait_for_replica(timeout=180, settings=wh)
+    run_pipeline(utcnow())
+    con = connect_warehouse(wh)
+    try:
+        (mark,) = con.execute(
+            "SELECT value FROM etl.state WHERE key = 'seen_until:0:messages'").fetchone()
+    finally:
+        con.close()
+    assert abs(datetime.fromisoformat(mark) - utcnow()) < timedelta(minutes=1)
+    assert in_last_ten > 0  # what a window hanging on the newest row re-reads
+    assert _materialization(run_pipeline(utcnow()), "messages")["rows_read"].value == 0
+
+
 def test_a_message_deleted_at_the_source_fails_the_counts_by_day_and_status(
     seeded, run_pipeline, wh, primary: Engine
 ):
@@ -147,14 +172,15 @@ def test_a_message_deleted_at_the_source_fails_the_counts_by_day_and_status(
     counts agree as well: a message deleted at the source changes no row that the run
     reads, but raw still holds it, and both checks must say so."""
     with primary.begin() as conn:
-        newest = conn.execute(text("SELECT MAX(updated_at) FROM messages")).scalar_one()
-        victim, day, status = conn.execute(text(
+        (victim, day, status), (kept, _, _) = conn.execute(text(
             "SELECT id, DATE(created_at), CAST(status AS CHAR) FROM messages "
-            "WHERE created_at < (SELECT MAX(created_at) FROM messages) ORDER BY id LIMIT 1"
-        )).one()
-        # Inside the next run's overlap window.
-        conn.execute(text("UPDATE messages SET updated_at = :t WHERE id = :id"),
-                     {"t": newest, "id": victim})
+            "WHERE created_at < (SELECT MAX(created_at) FROM messages) ORDER BY id LIMIT 2"
+        )).all()
+        # Changed now: inside the next run's overlap window. Another one too, so that the
+        # source's newest change stays where raw's is (the delete must not look like data
+        # taken back in time, which reads the shard whole).
+        conn.execute(text("UPDATE messages SET updated_at = UTC_TIMESTAMP() "
+                          "WHERE id IN (:a, :b)"), {"a": victim, "b": kept})
     wait_for_replica(timeout=180, settings=wh)
     run_pipeline(utcnow())
     with primary.begin() as conn:
