@@ -534,10 +534,10 @@ def _upsert_rows(
     The rows are staged in a temp table, committed before raw's transaction opens: a
     table created inside the same transaction is scanned by one thread only. The stage is
     private to this connection (several tables are extracted at once, each on its own
-    cursor: pipelines.assets.raw) and spills to disk past the memory_limit. (Staging with
-    ``threads = 1`` made no difference with DuckDB 1.5: 0.18-0.20 s for 61,727 messages
-    with 1 thread, 0.21-0.26 s with 2; and ``threads`` is a global setting, which
-    concurrent cursors must not flip.)
+    cursor: pipelines.assets.raw) and spills to disk past the memory_limit. (Staging used
+    to set ``threads = 1``; with DuckDB 1.5 it gains little, 0.18-0.20 s for 61,727
+    messages against 0.21-0.26 s with 2 threads, and ``threads`` is a global setting,
+    which concurrent cursors must not flip.)
 
     Rows read again that raw already holds unchanged (the overlap window re-reads the last
     minutes every run) are dropped by ``EXCEPT`` on every column, so a run with nothing
