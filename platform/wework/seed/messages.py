@@ -140,6 +140,11 @@ class BatchSpec:
     fail_boost: float = 0.0
 
 
+# The newest messages of a seed that are still in flight (pending or sending), however
+# few messages its last two minutes hold.
+IN_FLIGHT_AT_LEAST = 20
+
+
 class MessageGenerator:
     def __init__(self, seed: int, accounts: AccountArrays, now: datetime, days: int,
                  groups: int, conversations: int):
@@ -157,16 +162,27 @@ class MessageGenerator:
 
     # -- free-standing messages --------------------------------------------------------
     def chunks(self, total: int, chunk_size: int) -> Iterator[pl.DataFrame]:
-        left = total
-        while left > 0:
-            n = min(chunk_size, left)
-            left -= n
-            yield self._chunk(n)
+        """``total`` messages in chunks, oldest day first, each chunk sorted by id.
 
-    def _chunk(self, n: int) -> pl.DataFrame:
+        The days are drawn up front (how many messages each day gets: the same uniform
+        draw per message as before, summed) and handed out in order, so the ids (UUIDv7,
+        by creation time) reach MySQL nearly sorted and the clustered index is appended
+        to. In random order every insert lands on a random page: once the table outgrew
+        the buffer pool (1 GB locally, ~2.5M messages) the load fell from 20k to 10k
+        messages/s, reading a page from disk per row or two (measured at 5M)."""
+        days = self.days + 1
+        last_of_day = np.cumsum(self.rng.multinomial(total, np.full(days, 1 / days)))
+        done = 0
+        while done < total:
+            n = min(chunk_size, total - done)
+            day = np.searchsorted(last_of_day, np.arange(done, done + n), side="right")
+            done += n
+            yield self._chunk(n, day, newest=IN_FLIGHT_AT_LEAST if done == total else 0
+                              ).sort("id")
+
+    def _chunk(self, n: int, day: np.ndarray, newest: int = 0) -> pl.DataFrame:
         rng = self.rng
         acct = rng.choice(len(self.p_account), size=n, p=self.p_account)
-        day = rng.integers(0, self.days + 1, size=n)
         hour = rng.choice(24, size=n, p=HOUR_PROFILE)
         created = self.day0 + day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, size=n)
         # Fold the few draws outside the window back into it.
@@ -176,9 +192,15 @@ class MessageGenerator:
         templated = rng.random(n) < 0.2
         kind = rng.integers(0, len(self.templates), size=n)
         mtype = rng.choice(len(MESSAGE_TYPES), size=n, p=TYPE_SHARES)
+        # In flight: what was created in the last two minutes, and in the last chunk (the
+        # newest day) at least the ``newest`` messages, so a small sample still shows the
+        # queue's states.
+        in_flight = self.now - 120
+        if newest:
+            in_flight = min(in_flight, int(np.sort(created)[-min(newest, n)]))
         return self._finish(
             n, acct, created, templated, kind, mtype, batch_id=None, send_start=None,
-            rest_status=None, done=None, rate=None, fail_boost=0.0,
+            rest_status=None, done=None, rate=None, fail_boost=0.0, in_flight=in_flight,
         )
 
     # -- batch task messages -----------------------------------------------------------
@@ -196,7 +218,7 @@ class MessageGenerator:
         )
 
     def _finish(self, n, acct, created, templated, kind, mtype, *, batch_id, send_start,
-                rest_status, done, rate, fail_boost) -> pl.DataFrame:
+                rest_status, done, rate, fail_boost, in_flight=None) -> pl.DataFrame:
         rng, a, now = self.rng, self.acc, self.now
         types = MESSAGE_TYPES[mtype].astype(object)
         content = np.empty(n, dtype=object)
@@ -225,7 +247,7 @@ class MessageGenerator:
         status[(~fail) & (rng.random(n) < 0.004)] = "cancelled"
         scheduled = np.full(n, -1, dtype=np.int64)
         if batch_id is None:
-            fresh = created >= now - 120
+            fresh = created >= in_flight
             status[fresh] = np.where(rng.random(fresh.sum()) < 0.6, "pending", "sending")
             status[send >= now] = np.where(status[send >= now] == "failed", "sending", "pending")
             future = rng.random(n) < 0.003
