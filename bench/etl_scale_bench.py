@@ -59,8 +59,15 @@ def load() -> str:
     return "load {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
 
 
-def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def rss_mb() -> float:
+    """This process's peak RSS: VmHWM, the high-water mark of its own memory map.
+    ``getrusage().ru_maxrss`` is no good in a worker: Linux carries the parent's peak into
+    a forked child across exec, so after a 20M seed (2 GB in the parent) every worker
+    reported 2,071 MB, a no-change run included."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def du_mb(path: Path) -> float:
