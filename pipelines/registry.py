@@ -345,14 +345,17 @@ TENANT_DAYS = """
          unnest(generate_series(getvariable('day_from'), getvariable('day_to'),
                                 INTERVAL 1 DAY)) AS g(d)
     UNION
+    -- A tenant's first and last message day, from the aggregate (refreshed before the
+    -- marts; every message counts in a group of its day): reading them from raw.messages
+    -- scanned every message of every tenant, 0.32 s of a 1%-changed run at 20M.
     SELECT t.id, CAST(d AS DATE)
     FROM raw.tenants AS t,
          unnest(generate_series(
              least(CAST(t.created_at AS DATE),
-                   coalesce((SELECT min(CAST(created_at AS DATE)) FROM raw.messages AS m
+                   coalesce((SELECT min(m.stat_date) FROM agg.message_account_days AS m
                              WHERE m.tenant_id = t.id), CAST(t.created_at AS DATE))),
              greatest(getvariable('time_to'),
-                      coalesce((SELECT max(CAST(created_at AS DATE)) FROM raw.messages AS m
+                      coalesce((SELECT max(m.stat_date) FROM agg.message_account_days AS m
                                 WHERE m.tenant_id = t.id), getvariable('time_to'))),
              INTERVAL 1 DAY)) AS g(d)
     WHERE t.id IN (SELECT tenant_id FROM whole)
