@@ -305,7 +305,7 @@ CREATE INDEX idx_template_id ON messages (template_id);
 CREATE INDEX idx_tenant_account ON messages (tenant_id, account_id);
 CREATE INDEX idx_tenant_created ON messages (tenant_id, created_at, id);
 CREATE INDEX idx_tenant_time_status ON messages (tenant_id, created_at, status);
-CREATE INDEX idx_updated_at ON messages (updated_at);
+CREATE INDEX idx_updated_at ON messages (updated_at, status);
 
 CREATE TABLE tenant_daily_quota (
 	tenant_id VARCHAR(36) NOT NULL COMMENT '租户ID',
