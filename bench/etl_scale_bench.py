@@ -276,10 +276,15 @@ def mariadb_baseline() -> dict:
         cmd = ["mariadb", "--quick", "--batch", "--skip-column-names", "-h", url.host,
                "-P", str(url.port), "-u", url.username, url.database,
                "-e", f"select {cols} from `{spec.name}`"]
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True,
-                       env={**os.environ, "MYSQL_PWD": url.password or ""})
-        seconds[spec.name] = time.perf_counter() - t
+        # The faster of two reads: the first may find the table cold in the buffer pool
+        # (13.9 s against 7.3-8.7 s at 2M, measured), which flattered the pipeline's
+        # read that follows it.
+        for _ in range(2):
+            t = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True,
+                           env={**os.environ, "MYSQL_PWD": url.password or ""})
+            took = time.perf_counter() - t
+            seconds[spec.name] = min(seconds.get(spec.name, took), took)
     return seconds
 
 
