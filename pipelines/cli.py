@@ -159,7 +159,7 @@ def status() -> None:
     from wework.config import get_settings
     from wework.db.routing import choose_read_source
     from wework.errors import ReplicaLagError
-    from wework.warehouse import NoPublishedMarts, open_marts, snapshot_version
+    from wework.warehouse import NoPublishedMarts, connect, open_marts, snapshot_version
 
     s = get_settings()
     try:
@@ -178,7 +178,7 @@ def status() -> None:
                 (n,) = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()
                 typer.echo(f"  marts.{name:28} {n:>9} rows")
     try:
-        wcon = duckdb.connect(str(s.warehouse_file), read_only=True)
+        wcon = connect(str(s.warehouse_file), read_only=True)
     except duckdb.IOException as e:
         reason = "a run is writing it" if "lock" in str(e).lower() else str(e).splitlines()[0]
         typer.echo(f"warehouse {s.warehouse_file}: not readable now ({reason})")

@@ -57,7 +57,7 @@ import wework.models  # noqa: F401  (registers every table on Base.metadata)
 from pipelines import changes
 from pipelines.registry import NOT_EXTRACTED, RAW_BY_NAME, delta_columns
 from wework.models import Base
-from wework.warehouse import setting, transaction
+from wework.warehouse import load_extensions, setting, transaction
 
 DEFAULT_OVERLAP = timedelta(minutes=10)
 # Tables whose rows are only ever inserted, stamped with created_at (alert_notices: its
@@ -601,12 +601,7 @@ def attach_source(con: duckdb.DuckDBPyConnection, alias: str, url) -> None:
     it raises contains the password; the error is scrubbed once more before it is raised,
     in case a driver echoes it.
     """
-    import duckdb_extensions
-
-    try:
-        duckdb_extensions.import_extension("mysql", con=con)
-    except Exception:  # already loaded in this connection
-        con.execute("LOAD mysql")
+    load_extensions(con, "mysql")
     con.execute("SET mysql_session_time_zone = '+00:00'")
     password = url.password or ""
     secret = f"{alias}_secret"

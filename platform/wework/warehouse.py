@@ -60,14 +60,19 @@ def connect(database: str = ":memory:", *, read_only: bool = False) -> duckdb.Du
     return duckdb.connect(database, read_only=read_only, config=CONNECT_CONFIG)
 
 
-def load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
+def load_extensions(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Load DuckDB extensions from their pip packages (offline), once per connection."""
     import duckdb_extensions
 
-    for ext in ("ducklake", "sqlite"):
+    for ext in names:
         try:
             duckdb_extensions.import_extension(ext, con=con)
         except Exception:  # already loaded in this connection
             con.execute(f"LOAD {ext}")
+
+
+def load_lake_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    load_extensions(con, "ducklake", "sqlite")
 
 
 def attach_lake(
