@@ -33,7 +33,7 @@ from pipelines.checks import (
     raw_check_specs,
     raw_row_count,
     source_row_count,
-    status_day_differences,
+    status_day_counts,
 )
 from pipelines.extract import (
     ExtractResult,
@@ -101,14 +101,21 @@ def _read_table(
         r = extract_table(cur, src, spec, shard, full=full, overlap=overlap,
                           seen_until=seen_until[spec.name])
         w = check_window(cur, spec, shard, r.window, overlap)
-        counts = (source_row_count(cur, src, spec.name, w.source_parts),
-                  raw_row_count(cur, spec.name, shard, w.raw))
+        by_status = None
+        if spec.name == "messages" and r.rows_changed:
+            # The (day, status) counts of the window sum to its row counts: one pass over
+            # the source's window instead of two.
+            by_status = status_day_counts(cur, src, shard, w.source, w.raw)
+            counts = by_status.totals
+        else:
+            counts = (source_row_count(cur, src, spec.name, w.source_parts),
+                      raw_row_count(cur, spec.name, shard, w.raw))
         # With no row of the window changed, every source row of it equals a raw row;
         # with the counts equal too, the two windows are the same rows, so their counts
         # per (day, status) agree: that MySQL query (0.1-0.15 s at 2M) would add nothing.
-        same = not r.rows_changed and counts[0] == counts[1]
-        diffs = (status_day_differences(cur, src, shard, w.source, w.raw)
-                 if spec.name == "messages" and not same else [])
+        if spec.name == "messages" and by_status is None and counts[0] != counts[1]:
+            by_status = status_day_counts(cur, src, shard, w.source, w.raw)
+        diffs = by_status.differences if by_status else []
         return TableRead(r, w, counts, diffs)
     finally:
         cur.close()

@@ -3,6 +3,7 @@ what changed, and replica lag is measured and acted on (fall back / wait / fail)
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import subprocess
@@ -198,6 +199,46 @@ def test_a_message_deleted_at_the_source_fails_the_counts_by_day_and_status(
     source_n, raw_n = map(int, re.fullmatch(
         re.escape(f"[({day!r}, {status!r}, ") + r"(\d+), (\d+)\)\]", shown).groups())
     assert raw_n == source_n + 1
+
+
+def test_a_run_that_changed_messages_counts_rows_by_day_and_status(
+    seeded, run_pipeline, wh, primary: Engine
+):
+    """A run that changed messages takes the window's row counts from its (day, status)
+    counts, one query on each side: a message deleted at the source while another one
+    changes must still fail both checks, with the counts of each side."""
+    with primary.begin() as conn:
+        (victim, day, status), (changed, _, _) = conn.execute(text(
+            "SELECT id, DATE(created_at), CAST(status AS CHAR) FROM messages "
+            "WHERE created_at < (SELECT MAX(created_at) FROM messages) ORDER BY id LIMIT 2"
+        )).all()
+        conn.execute(text("UPDATE messages SET updated_at = UTC_TIMESTAMP() "
+                          "WHERE id IN (:a, :b)"), {"a": victim, "b": changed})
+    wait_for_replica(timeout=180, settings=wh)
+    first = run_pipeline(utcnow())
+    checks = {c.check_name: c for c in first.get_asset_check_evaluations()
+              if c.asset_key == dg.AssetKey(["raw", "messages"])}
+    assert checks[SOURCE_ROWS].passed and checks[STATUS_DAY_COUNTS].passed
+    with primary.begin() as conn:
+        conn.execute(text("DELETE FROM messages WHERE id = :id"), {"id": victim})
+        conn.execute(text("UPDATE messages SET retry_count = retry_count + 1 WHERE id = :id"),
+                     {"id": changed})
+    wait_for_replica(timeout=180, settings=wh)
+    second = run_pipeline(utcnow())
+    assert _materialization(second, "messages")["rows_changed"].value == 1
+    checks = {c.check_name: c for c in second.get_asset_check_evaluations()
+              if c.asset_key == dg.AssetKey(["raw", "messages"])}
+    rows = checks[SOURCE_ROWS]
+    assert not rows.passed
+    # Per shard: {shard: rows}.
+    source_n, raw_n = (ast.literal_eval(rows.metadata[k].value)[0]
+                       for k in ("source_rows", "raw_rows"))
+    assert raw_n == source_n + 1
+    by_day = checks[STATUS_DAY_COUNTS]
+    assert not by_day.passed
+    assert by_day.metadata["difference_count"].value == 1
+    assert by_day.metadata["differences (day, status, source, raw)"].value.startswith(
+        f"[({day!r}, {status!r}, ")
 
 
 @pytest.fixture

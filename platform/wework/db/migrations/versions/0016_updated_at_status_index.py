@@ -1,7 +1,7 @@
 """messages.idx_updated_at carries status: the extraction's check reads the index only.
 
 Each incremental run checks its window against the source: the window's messages counted
-by (day, status) on both sides (pipelines.checks.status_day_differences). On
+by (day, status) on both sides (pipelines.checks.status_day_counts). On
 (updated_at) alone MariaDB found the window by the index and then looked every row up in
 the clustered index for its status: at 20M messages, after a 1% change, 200k lookups,
 0.5-1.5 s of the run. With status in the index (created_at comes with the primary key)
