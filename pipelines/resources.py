@@ -102,6 +102,13 @@ class WarehouseResource(dg.ConfigurableResource):
                 con.execute(f"SET threads = {int(self.threads)}")
                 # Streaming inserts need no ordering; this keeps memory bounded.
                 con.execute("SET preserve_insertion_order = false")
+                # No FSST string compression in the warehouse: its ids are UUID strings,
+                # which FSST compresses little at a high CPU cost on every write and
+                # checkpoint. Measured at 20M messages, alternating: a 1 %-changed run
+                # 1.1-2.1 s faster (the checkpoint alone 0.33 s), the full load's
+                # messages 4.3 s faster; raw takes 65 % more disk (1.13 -> 1.87 GB) and
+                # scans no slower. The published marts (Parquet) are not affected.
+                con.execute("SET disabled_compression_methods = 'fsst'")
                 yield con
             finally:
                 con.close()
