@@ -340,6 +340,7 @@ def wait_for_quiet_overlap() -> None:
         age = conn.execute(text(
             "SELECT TIMESTAMPDIFF(SECOND, MAX(updated_at), UTC_TIMESTAMP()) FROM messages"
         )).scalar()
+    # Plus 5 s: MAX(updated_at) is whole seconds, and the read starts a moment later.
     wait = DEFAULT_OVERLAP.total_seconds() + 5 - (age if age is not None else 1e9)
     if wait > 0:
         print(f"  waiting {wait:.0f} s: messages changed {age} s ago, within the overlap "
