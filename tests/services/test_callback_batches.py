@@ -23,6 +23,7 @@ from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import batches, callbacks
+from wework.services import messages as msgs
 from wework.services.dispatcher import dispatch_once
 from wework.services.uow import transaction
 
@@ -213,3 +214,48 @@ def test_concurrent_batches_with_the_same_events_apply_each_once(tenant_ctx):
         assert sorted(by_raw[raw]) == ["ignored"] * 3 + ["processed"], by_raw[raw]
     stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
     assert stored == recomputed and stored["success_count"] == 12
+
+
+def test_a_batch_does_not_wait_for_another_batch_of_the_same_account(tenant_ctx, monkeypatch):
+    """Two intake processes apply receipts of one account at once: the second batch commits
+    while the first is still open between the locking read of its dedup keys and their
+    INSERT. (Under REPEATABLE READ that read locked the gaps around keys not yet there, the
+    second batch's INSERT of its own keys waited on them, and the two deadlocked.)"""
+    account = make_account(tenant_ctx)
+    # Two batch tasks: receipts of one task's messages share its counter row, and wait
+    # for it by design (one delta per task per transaction).
+    task_a, first = sent_batch(tenant_ctx, account, 20)
+    task_b, second = sent_batch(tenant_ctx, account, 20)
+    first_open, second_done = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    apply_receipts = msgs.apply_receipts
+
+    def held_open(session, receipts, now):
+        results = apply_receipts(session, receipts, now)
+        if threading.current_thread().name == "first":
+            first_open.set()
+            waited.append(second_done.wait(timeout=10))
+        return results
+
+    monkeypatch.setattr(msgs, "apply_receipts", held_open)
+    done: dict[str, list] = {}
+
+    def intake(name: str, ids: list[str]) -> None:
+        done[name] = callbacks.ingest_many([receipt(account.guid, m) for m in ids])
+        if name == "second":
+            second_done.set()
+
+    a = threading.Thread(target=intake, args=("first", first), name="first")
+    a.start()
+    assert first_open.wait(timeout=30)
+    b = threading.Thread(target=intake, args=("second", second), name="second")
+    b.start()
+    b.join(timeout=60)
+    a.join(timeout=60)
+    assert waited == [True], "the second batch waited for the first one to commit"
+    assert [e.status for e in done["first"] + done["second"]] == [OK] * 40
+    assert {m.status for m in messages_of(tenant_ctx.tenant_id, first + second).values()
+            } == {MS.DELIVERED}
+    for task in (task_a, task_b):
+        stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
+        assert stored == recomputed and stored["success_count"] == 20

@@ -83,6 +83,7 @@ from wework.services.inputs import REPLAYABLE, CallbackReplay, ConversationId, E
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import (
+    APPLY_ISOLATION,
     retry_on_deadlock,
     shard_transaction,
     transaction,
@@ -362,7 +363,7 @@ def process(event: CallbackEvent) -> CallbackEvent:
         account = _account_for(parsed.guid)
 
         def apply() -> tuple[CallbackStatus, str | None]:
-            with transaction(account.tenant_id) as s:
+            with transaction(account.tenant_id, isolation_level=APPLY_ISOLATION) as s:
                 return _apply(s, parsed, account, event.id)
 
         # Concurrent deliveries of the same events (a gateway retrying, several intake
@@ -408,7 +409,7 @@ def process_many(events: list[CallbackEvent]) -> list[CallbackEvent]:
     recorded: set[str] = set()
     for shard, items in by_shard.items():
         try:
-            with shard_transaction(shard) as s:
+            with shard_transaction(shard, isolation_level=APPLY_ISOLATION) as s:
                 _apply_shard(s, items, outcomes)
                 if shard == INTAKE_SHARD:  # the events' rows live here: one commit for both
                     results = [(event, outcomes[event.id]) for event, _, _ in items]
