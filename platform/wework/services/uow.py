@@ -118,9 +118,9 @@ def shard_transaction(
     """One transaction on shard ``shard``'s primary: commit on success, roll back on any
     error. A primary that is down or stops answering raises PrimaryUnavailable (fast).
     With ``session``, join that transaction instead (it must be on the same shard); the
-    caller commits or rolls it back. ``isolation_level`` (e.g. :data:`APPLY_ISOLATION`)
-    holds for this transaction only: the connection goes back to the pool with the
-    server's default (REPEATABLE READ)."""
+    caller commits or rolls it back. ``isolation_level`` (e.g. :data:`APPLY_ISOLATION`;
+    None: the server's REPEATABLE READ) takes the connection from a pool whose
+    connections are at that level (:func:`wework.db.engines.get_engine`)."""
     if session is not None:
         joined = session.info.get(_SHARD)
         if joined != shard or not session.in_transaction():
@@ -130,15 +130,13 @@ def shard_transaction(
             )
         yield session
         return
-    engine = get_engine(Role.PRIMARY, shard, io_timeout=OLTP_IO_TIMEOUT_SECONDS)
+    engine = get_engine(Role.PRIMARY, shard, io_timeout=OLTP_IO_TIMEOUT_SECONDS,
+                        isolation_level=isolation_level)
     with (
         unavailable_as_error(engine),
         Session(engine, expire_on_commit=False, info={_SHARD: shard}) as s,
         s.begin(),
     ):
-        if isolation_level is not None:
-            # Before any statement: SQLAlchemy's way to set one transaction's level.
-            s.connection(execution_options={"isolation_level": isolation_level})
         yield s
 
 
