@@ -226,7 +226,12 @@ def _reset_if_in_transaction(dbapi_connection, record, state) -> None:
     dbapi_connection.rollback()
 
 
-_engines: dict[tuple[str, str | None, str, int | None], Engine] = {}
+_engines: dict[tuple, Engine] = {}
+# Every transaction and read asks for its engine, a single send two or three times:
+# building the URL that keys _engines took 12 us a call, the lookup by identity 0.3 us
+# (measured). The engine found for a settings object is remembered by that object's
+# identity (it is kept in the value, so its id cannot be reused while the entry lives).
+_found: dict[tuple, tuple[Settings, Engine]] = {}
 _lock = Lock()
 
 
@@ -248,6 +253,10 @@ def get_engine(
     (``Session.connection(execution_options=…)``) costs a round trip to set it and one
     to reset it, +0.5 ms wall and +0.3 ms client CPU a transaction (measured)."""
     s = settings or get_settings()
+    found_key = (id(s), role, shard, io_timeout, user, isolation_level)
+    found = _found.get(found_key)
+    if found is not None and found[0] is s:
+        return found[1]
     database = None if shard is None else s.shard_database(shard)
     url = database_url(role, database, s, user)
     key = (str(Role(role)), database, url.render_as_string(hide_password=False), io_timeout,
@@ -261,6 +270,7 @@ def get_engine(
             engine = _engines[key] = new_engine(url, connect_args=timeouts,
                                                 pool_size=s.db_pool_size,
                                                 max_overflow=s.db_pool_size, **isolation)
+        _found[found_key] = (s, engine)
         return engine
 
 
@@ -269,3 +279,4 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _found.clear()
