@@ -16,16 +16,17 @@ from messaging_helpers import (
     messages_of,
     sql_statements,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from wework.enums import CallbackStatus
 from wework.enums import MessageStatus as MS
 from wework.gateway.base import NotifyType, make_event
+from wework.models import CallbackEvent
 from wework.models.callback_dedup import CallbackEventKey
 from wework.services import batches, callbacks
 from wework.services import messages as msgs
 from wework.services.dispatcher import dispatch_once
-from wework.services.uow import transaction
+from wework.services.uow import shard_transaction, transaction
 
 OK, FAILED, IGNORED = CallbackStatus.PROCESSED, CallbackStatus.FAILED, CallbackStatus.IGNORED
 TEXT = {"message_type": "text", "content": {"text": "hi"}}
@@ -105,6 +106,49 @@ def test_the_mixed_batch_gives_each_event_its_own_outcome(make_tenant):
         keyed = set(s.scalars(select(CallbackEventKey.callback_event_id)
                               .where(CallbackEventKey.guid == acc_a.guid)))
     assert keyed == {events[i].id for i in (0, 6, 8, 9)}
+
+
+def test_a_receipt_refused_after_the_claim_leaves_its_key_free(make_tenant):
+    """The set-based round claims every key first; a receipt the messages then refuse
+    (another tenant's message) fails alone, and its key is freed in the same transaction,
+    so the event can be applied by a replay once its cause is fixed."""
+    a, b = make_tenant(), make_tenant()
+    acc_a, acc_b = make_account(a.ctx), make_account(b.ctx)
+    _, (m1, m2) = sent_batch(a.ctx, acc_a, 2)
+    _, (theirs,) = sent_batch(b.ctx, acc_b, 1)
+    raws = [receipt(acc_a.guid, m1), receipt(acc_a.guid, theirs), receipt(acc_a.guid, m2)]
+    with sql_statements() as statements:
+        events = callbacks.ingest_many(raws)
+    assert [e.status for e in events] == [OK, FAILED, OK]
+    assert events[1].error_message == f"data.message_id: no message {theirs!r}"
+    # One round, not one by one: a single UPDATE of the messages.
+    assert len([s for s in statements if s.lstrip().startswith("UPDATE messages")]) == 1
+    with transaction(a.ctx.tenant_id) as s:
+        keyed = set(s.scalars(select(CallbackEventKey.callback_event_id)
+                              .where(CallbackEventKey.guid == acc_a.guid)))
+    assert keyed == {events[0].id, events[2].id}
+
+
+def test_events_applied_before_their_results_were_saved_are_not_applied_again(tenant_ctx):
+    """A replay of events whose keys they already hold (applied, then the process died
+    before their status was saved) ends them processed without applying them again; a
+    new event with one of those keys is a duplicate of the first."""
+    account = make_account(tenant_ctx)
+    task, mids = sent_batch(tenant_ctx, account, 3)
+    raws = [receipt(account.guid, m) for m in mids]
+    events = callbacks.ingest_many(raws)
+    assert [e.status for e in events] == [OK] * 3
+    with shard_transaction(callbacks.INTAKE_SHARD) as s:
+        s.execute(update(CallbackEvent).where(CallbackEvent.id.in_([e.id for e in events]))
+                  .values(status=CallbackStatus.RECEIVED, process_time=None))
+    replayed = {e.id: e for e in callbacks.replay(status="received", limit=10_000)}
+    assert [(replayed[e.id].status, replayed[e.id].error_message) for e in events] == [
+        (OK, None)] * 3
+    again = callbacks.ingest_many(raws[:1])
+    assert (again[0].status, again[0].error_message) == (
+        IGNORED, f"duplicate of callback event {events[0].id}")
+    stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
+    assert stored == recomputed and stored["success_count"] == 3
 
 
 def test_receipts_are_applied_set_based(tenant_ctx):
@@ -259,3 +303,33 @@ def test_a_batch_does_not_wait_for_another_batch_of_the_same_account(tenant_ctx,
     for task in (task_a, task_b):
         stored, recomputed = batch_invariant(tenant_ctx.tenant_id, task.id)
         assert stored == recomputed and stored["success_count"] == 20
+
+
+def test_a_send_commits_while_a_receipt_batch_is_open(tenant_ctx, monkeypatch):
+    """Receipts lock the messages they apply to, and nothing else: a new message of the
+    same account is sent while a batch of receipts for the newest messages is open.
+    (Under REPEATABLE READ their locking read also locked the gap after the newest
+    message, where every new message id goes, and sends waited for the batch.)"""
+    account = make_account(tenant_ctx)
+    _, mids = sent_batch(tenant_ctx, account, 5)
+    receipts_open, sent = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    apply_receipts = msgs.apply_receipts
+
+    def held_open(session, receipts, now):
+        results = apply_receipts(session, receipts, now)
+        receipts_open.set()
+        waited.append(sent.wait(timeout=10))
+        return results
+
+    monkeypatch.setattr(msgs, "apply_receipts", held_open)
+    done: list = []
+    intake = threading.Thread(target=lambda: done.extend(
+        callbacks.ingest_many([receipt(account.guid, m) for m in mids])))
+    intake.start()
+    assert receipts_open.wait(timeout=30)
+    msgs.send_message(tenant_ctx, account_id=account.id, conversation_id="c-new", **TEXT)
+    sent.set()
+    intake.join(timeout=60)
+    assert waited == [True], "the send waited for the receipts to commit"
+    assert [e.status for e in done] == [OK] * 5

@@ -435,8 +435,9 @@ Item = tuple[CallbackEvent, ParsedEvent, AccountRef]
 
 
 class _KeyTaken(Exception):
-    """A dedup key claimed by another transaction between the locking read and the
-    INSERT: the set-based round is rolled back and its events go one by one."""
+    """A dedup key the claim could not take and whose holder the next read did not find
+    (deleted in between, e.g. by retention): the set-based round is rolled back and its
+    events go one by one, where the key decides."""
 
 
 def _apply_shard(s: Session, items: list[Item], outcomes: dict[str, Outcome]) -> None:
@@ -490,10 +491,19 @@ ApplyAll = Callable[[Session, list[Any]], list[tuple[CallbackStatus, str | None]
 def _apply_set_based(s: Session, items: list[Item], prepare: Prepare,
                      apply_all: ApplyAll) -> dict[str, Outcome]:
     """Events of one kind with distinct keys, set-based: ``prepare`` validates each (the
-    one check of both paths; a refusal fails that event alone); one locking read of their
-    dedup keys (a key already held: applied before by this event, or a duplicate of the
-    event holding it); ``apply_all`` applies the rest in a few statements; one INSERT of
-    the keys of the applied ones (a refused event leaves its key free for a replay)."""
+    one check of both paths; a refusal fails that event alone); one ``INSERT IGNORE …
+    RETURNING`` claims the dedup keys of the rest; a key it could not claim is held
+    already (applied before by this very event, or this event is a duplicate of the one
+    holding it), read in one more statement only then; ``apply_all`` applies the claimed
+    ones in a few statements, in arrival order; the keys of the events it refuses are
+    deleted again in the same transaction, so a replay can apply them.
+
+    Claiming first takes no locking read: reading the keys ``FOR UPDATE`` before
+    inserting them locked the gaps around absent keys (under REPEATABLE READ), and cost a
+    statement and a primary-key lookup per event. A key another transaction holds
+    uncommitted makes the claim wait for it: committed, the key is held; rolled back,
+    the claim takes it. The keys are claimed in key order, so two batches claiming some
+    of the same keys take them in the same order and never deadlock on them."""
     outcomes: dict[str, Outcome] = {}
     candidates: list[tuple[CallbackEvent, ParsedEvent, Any]] = []
     for event, parsed, account in items:
@@ -503,53 +513,62 @@ def _apply_set_based(s: Session, items: list[Item], prepare: Prepare,
             outcomes[event.id] = (CallbackStatus.FAILED, str(exc), parsed)
     if not candidates:
         return outcomes
-    keys = json.dumps([(p.guid, p.event_id) for _, p, _ in candidates], ensure_ascii=False)
-    owners = {(row.guid, row.event_id): row.callback_event_id
-              for row in s.execute(_LOCK_KEYS_SQL, {"keys": keys})}
-    fresh = []
-    for event, parsed, payload in candidates:
-        first = owners.get((parsed.guid, parsed.event_id))
-        if first is None:
-            fresh.append((event, parsed, payload))
-        elif first == event.id:  # applied before; only its status was not saved
-            outcomes[event.id] = (CallbackStatus.PROCESSED, None, parsed)
-        else:
-            outcomes[event.id] = (CallbackStatus.IGNORED,
-                                  f"duplicate of callback event {first}", parsed)
+    keys = sorted((p.guid, p.event_id, e.id) for e, p, _ in candidates)
+    claimed = {(row.guid, row.event_id)
+               for row in s.execute(_CLAIM_KEYS_SQL, {"keys": _keys_json(keys)})}
+    fresh = [c for c in candidates if (c[1].guid, c[1].event_id) in claimed]
+    held = [c for c in candidates if (c[1].guid, c[1].event_id) not in claimed]
+    if held:
+        owners = {(row.guid, row.event_id): row.callback_event_id for row in s.execute(
+            _HOLDERS_SQL, {"keys": _keys_json((p.guid, p.event_id) for _, p, _ in held)})}
+        for event, parsed, _ in held:
+            first = owners.get((parsed.guid, parsed.event_id))
+            if first is None:
+                raise _KeyTaken()
+            if first == event.id:  # applied before; only its status was not saved
+                outcomes[event.id] = (CallbackStatus.PROCESSED, None, parsed)
+            else:
+                outcomes[event.id] = (CallbackStatus.IGNORED,
+                                      f"duplicate of callback event {first}", parsed)
     results = apply_all(s, [payload for _, _, payload in fresh]) if fresh else []
-    claimed = []
+    refused = []
     for (event, parsed, _), (status, note) in zip(fresh, results, strict=True):
         outcomes[event.id] = (status, note, parsed)
-        if status is CallbackStatus.PROCESSED:
-            claimed.append((parsed.guid, parsed.event_id, event.id))
-    if claimed:
-        inserted = s.execute(_INSERT_KEYS_SQL,
-                             {"keys": json.dumps(claimed, ensure_ascii=False)}).rowcount
-        if inserted != len(claimed):
-            raise _KeyTaken()
+        if status is not CallbackStatus.PROCESSED:
+            refused.append((parsed.guid, parsed.event_id))
+    if refused:
+        s.execute(_FREE_KEYS_SQL, {"keys": _keys_json(refused)})
     return outcomes
 
 
-# The dedup keys of a set-based round go to the server as one JSON document each way: a
-# statement whose text never changes (compiled once; a multi-row VALUES or a tuple IN of
-# n pairs was compiled again for every n, a tenth of the round's client CPU) and one
-# parameter to escape instead of 2-3 per event. STRAIGHT_JOIN: the keys are looked up by
-# primary key from the list (eq_ref), never the table scanned under FOR UPDATE.
+# The dedup keys of a set-based round go to the server as one JSON document: a statement
+# whose text never changes (compiled once; a multi-row VALUES or a tuple IN of n pairs
+# was compiled again for every n, a tenth of the round's client CPU) and one parameter
+# to escape instead of 2-3 per event. STRAIGHT_JOIN: the keys are looked up by primary
+# key from the list (eq_ref), never the table scanned.
 _KEYS_COLUMNS = """JSON_TABLE(:keys, '$[*]' COLUMNS (
     guid VARCHAR(100) PATH '$[0]',
     event_id VARCHAR(100) PATH '$[1]',
     callback_event_id VARCHAR(36) PATH '$[2]'
 )) AS j"""
-_LOCK_KEYS_SQL = text(f"""
+_CLAIM_KEYS_SQL = text(f"""
+INSERT IGNORE INTO callback_event_keys (guid, event_id, callback_event_id)
+SELECT j.guid, j.event_id, j.callback_event_id FROM {_KEYS_COLUMNS}
+RETURNING guid, event_id
+""")
+_HOLDERS_SQL = text(f"""
 SELECT STRAIGHT_JOIN k.guid, k.event_id, k.callback_event_id
 FROM {_KEYS_COLUMNS}
 JOIN callback_event_keys k ON k.guid = j.guid AND k.event_id = j.event_id
-FOR UPDATE
 """)
-_INSERT_KEYS_SQL = text(f"""
-INSERT IGNORE INTO callback_event_keys (guid, event_id, callback_event_id)
-SELECT j.guid, j.event_id, j.callback_event_id FROM {_KEYS_COLUMNS}
+_FREE_KEYS_SQL = text(f"""
+DELETE k FROM {_KEYS_COLUMNS}
+JOIN callback_event_keys k ON k.guid = j.guid AND k.event_id = j.event_id
 """)
+
+
+def _keys_json(keys) -> str:
+    return json.dumps(list(keys), ensure_ascii=False)
 
 
 def _apply_receipts(s: Session, receipts: list[msgs.Receipt]

@@ -98,16 +98,17 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-# The isolation level of a transaction that applies callback events (``callbacks``): a
-# batch reads the dedup keys of its events with FOR UPDATE before inserting them, and
-# under REPEATABLE READ that locking read of keys not yet there locks the gaps around
-# them; intake processes applying other events of the same account then wait on each
-# other's gaps, and deadlock (measured, 2 intake processes: 5 deadlocks and 69 lock
-# waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ COMMITTED, none). Under
-# READ COMMITTED a locking read locks only the rows it finds and every statement reads
-# the latest committed rows; a key another transaction inserts meanwhile is caught by
-# the INSERT IGNORE's row count (the batch then goes one by one). The binary log is
-# row-based (required for READ COMMITTED).
+# The isolation level of a transaction that applies callback events (``callbacks``). A
+# receipt batch reads its messages FOR UPDATE by id, a prefix of the primary key (id,
+# created_at); under REPEATABLE READ that read also locks the gap after each of them, and
+# after the newest message that gap is where every new message id (UUIDv7) goes: sends
+# waited for the batch to commit (tests/services/test_callback_batches.py). The dedup
+# keys were read the same way before being inserted, and two intake processes applying
+# events of one account deadlocked on each other's gaps (measured, 2 processes: 5
+# deadlocks and 69 lock waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ
+# COMMITTED, none); they are claimed by INSERT now. Under READ COMMITTED a locking read
+# locks only the rows it finds and every statement reads the latest committed rows. The
+# binary log is row-based (required for READ COMMITTED).
 APPLY_ISOLATION = "READ COMMITTED"
 
 
