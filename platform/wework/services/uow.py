@@ -108,7 +108,8 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
 # deadlocks and 69 lock waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ
 # COMMITTED, none); they are claimed by INSERT now. Under READ COMMITTED a locking read
 # locks only the rows it finds and every statement reads the latest committed rows. The
-# binary log is row-based (required for READ COMMITTED).
+# binary log must not be statement-based (InnoDB refuses to log READ COMMITTED writes
+# as statements; the local stack logs rows, MIXED works too).
 APPLY_ISOLATION = "READ COMMITTED"
 
 
