@@ -277,11 +277,16 @@ def run_intake(args) -> None:
             asyncio.run(load(f"http://127.0.0.1:{api_port}", warm, args.concurrency, per))
             reqs = signed_requests(secret, guids, args.requests, per)
             print(f"-- {per} event(s) per request (load average {os.getloadavg()[0]:.1f})")
+            meter = CpuMeter({**mariadb_pids(), "API": [api.pid],
+                              "load generator (this process)": [os.getpid()]})
             intake = asyncio.run(load(f"http://127.0.0.1:{api_port}", reqs, args.concurrency,
                                       per))
+            cpu = meter.used()
             baseline = asyncio.run(load(f"http://127.0.0.1:{bare_port}", reqs,
                                         args.concurrency, per))
             print(intake.line("POST /v1/callbacks (verify+store+apply)"))
+            print("      CPU ms per request: " + ", ".join(
+                f"{name} {1000 * seconds / intake.requests:.2f}" for name, seconds in cpu.items()))
             print(baseline.line("baseline: bare endpoint (200 only)"))
             share = (intake.requests / intake.seconds) / (baseline.requests / baseline.seconds)
             print(f"   intake at {share:.0%} of the bare endpoint's requests/s; "
