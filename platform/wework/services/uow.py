@@ -98,21 +98,6 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-# The isolation level of a transaction that applies callback events (``callbacks``). A
-# receipt batch reads its messages FOR UPDATE by id, a prefix of the primary key (id,
-# created_at); under REPEATABLE READ that read also locks the gap after each of them, and
-# after the newest message that gap is where every new message id (UUIDv7) goes: sends
-# waited for the batch to commit (tests/services/test_callback_batches.py). The dedup
-# keys were read the same way before being inserted, and two intake processes applying
-# events of one account deadlocked on each other's gaps (measured, 2 processes: 5
-# deadlocks and 69 lock waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ
-# COMMITTED, none); they are claimed by INSERT now. Under READ COMMITTED a locking read
-# locks only the rows it finds and every statement reads the latest committed rows. The
-# binary log must not be statement-based (InnoDB refuses to log READ COMMITTED writes
-# as statements; the local stack logs rows, MIXED works too).
-APPLY_ISOLATION = "READ COMMITTED"
-
-
 @contextmanager
 def shard_transaction(
     shard: int, session: Session | None = None, *, isolation_level: str | None = None
@@ -120,9 +105,10 @@ def shard_transaction(
     """One transaction on shard ``shard``'s primary: commit on success, roll back on any
     error. A primary that is down or stops answering raises PrimaryUnavailable (fast).
     With ``session``, join that transaction instead (it must be on the same shard); the
-    caller commits or rolls it back. ``isolation_level`` (e.g. :data:`APPLY_ISOLATION`;
-    None: the server's REPEATABLE READ) takes the connection from a pool whose
-    connections are at that level (:func:`wework.db.engines.get_engine`)."""
+    caller commits or rolls it back. ``isolation_level`` (e.g.
+    :data:`wework.services.callbacks.APPLY_ISOLATION`; None: the server's REPEATABLE
+    READ) takes the connection from a pool whose connections are at that level
+    (:func:`wework.db.engines.get_engine`)."""
     if session is not None:
         joined = session.info.get(_SHARD)
         if joined != shard or not session.in_transaction():
