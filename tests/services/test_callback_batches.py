@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -260,44 +262,51 @@ def test_concurrent_batches_with_the_same_events_apply_each_once(tenant_ctx):
     assert stored == recomputed and stored["success_count"] == 12
 
 
-def test_a_batch_does_not_wait_for_another_batch_of_the_same_account(tenant_ctx, monkeypatch):
-    """Two intake processes apply receipts of one account at once: the second batch commits
-    while the first is still open between the locking read of its dedup keys and their
-    INSERT. (Under REPEATABLE READ that read locked the gaps around keys not yet there, the
-    second batch's INSERT of its own keys waited on them, and the two deadlocked.)"""
-    account = make_account(tenant_ctx)
-    # Two batch tasks: receipts of one task's messages share its counter row, and wait
-    # for it by design (one delta per task per transaction).
-    task_a, first = sent_batch(tenant_ctx, account, 20)
-    task_b, second = sent_batch(tenant_ctx, account, 20)
-    first_open, second_done = threading.Event(), threading.Event()
+@contextmanager
+def receipts_held_open(monkeypatch, raws: list[str]) -> Iterator[list]:
+    """Ingest ``raws`` in a thread of its own and hold that transaction open, its receipts
+    applied (messages locked, keys claimed) but not committed, while the body runs; the
+    batch's events land in the yielded list once it commits. Fails if the body could
+    not finish before the held batch gave up waiting for it (10 s), i.e. if the body
+    waited on the held batch's locks."""
+    held, released = threading.Event(), threading.Event()
     waited: list[bool] = []
     apply_receipts = msgs.apply_receipts
 
     def held_open(session, receipts, now):
         results = apply_receipts(session, receipts, now)
-        if threading.current_thread().name == "first":
-            first_open.set()
-            waited.append(second_done.wait(timeout=10))
+        if threading.current_thread() is holder:  # every call of the holder, a redo too
+            held.set()
+            waited.append(released.wait(timeout=10))
         return results
 
     monkeypatch.setattr(msgs, "apply_receipts", held_open)
-    done: dict[str, list] = {}
+    done: list = []
+    holder = threading.Thread(target=lambda: done.extend(callbacks.ingest_many(raws)))
+    holder.start()
+    try:
+        assert held.wait(timeout=30)
+        yield done
+    finally:
+        released.set()
+        holder.join(timeout=60)
+    assert waited == [True], "the body waited for the held batch to commit"
 
-    def intake(name: str, ids: list[str]) -> None:
-        done[name] = callbacks.ingest_many([receipt(account.guid, m) for m in ids])
-        if name == "second":
-            second_done.set()
 
-    a = threading.Thread(target=intake, args=("first", first), name="first")
-    a.start()
-    assert first_open.wait(timeout=30)
-    b = threading.Thread(target=intake, args=("second", second), name="second")
-    b.start()
-    b.join(timeout=60)
-    a.join(timeout=60)
-    assert waited == [True], "the second batch waited for the first one to commit"
-    assert [e.status for e in done["first"] + done["second"]] == [OK] * 40
+def test_a_batch_does_not_wait_for_another_batch_of_the_same_account(tenant_ctx, monkeypatch):
+    """Two intake processes apply receipts of one account at once: the second batch commits
+    while the first is still open, its keys claimed and its messages locked. (Under
+    REPEATABLE READ the first batch's locking read of its keys locked the gaps around
+    keys not yet there, the second batch's INSERT of its own keys waited on them, and
+    the two deadlocked.)"""
+    account = make_account(tenant_ctx)
+    # Two batch tasks: receipts of one task's messages share its counter row, and wait
+    # for it by design (one delta per task per transaction).
+    task_a, first = sent_batch(tenant_ctx, account, 20)
+    task_b, second = sent_batch(tenant_ctx, account, 20)
+    with receipts_held_open(monkeypatch, [receipt(account.guid, m) for m in first]) as done:
+        done_second = callbacks.ingest_many([receipt(account.guid, m) for m in second])
+    assert [e.status for e in done + done_second] == [OK] * 40
     assert {m.status for m in messages_of(tenant_ctx.tenant_id, first + second).values()
             } == {MS.DELIVERED}
     for task in (task_a, task_b):
@@ -312,24 +321,6 @@ def test_a_send_commits_while_a_receipt_batch_is_open(tenant_ctx, monkeypatch):
     message, where every new message id goes, and sends waited for the batch.)"""
     account = make_account(tenant_ctx)
     _, mids = sent_batch(tenant_ctx, account, 5)
-    receipts_open, sent = threading.Event(), threading.Event()
-    waited: list[bool] = []
-    apply_receipts = msgs.apply_receipts
-
-    def held_open(session, receipts, now):
-        results = apply_receipts(session, receipts, now)
-        receipts_open.set()
-        waited.append(sent.wait(timeout=10))
-        return results
-
-    monkeypatch.setattr(msgs, "apply_receipts", held_open)
-    done: list = []
-    intake = threading.Thread(target=lambda: done.extend(
-        callbacks.ingest_many([receipt(account.guid, m) for m in mids])))
-    intake.start()
-    assert receipts_open.wait(timeout=30)
-    msgs.send_message(tenant_ctx, account_id=account.id, conversation_id="c-new", **TEXT)
-    sent.set()
-    intake.join(timeout=60)
-    assert waited == [True], "the send waited for the receipts to commit"
+    with receipts_held_open(monkeypatch, [receipt(account.guid, m) for m in mids]) as done:
+        msgs.send_message(tenant_ctx, account_id=account.id, conversation_id="c-new", **TEXT)
     assert [e.status for e in done] == [OK] * 5
