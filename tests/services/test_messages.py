@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -159,6 +160,43 @@ def test_cancel_only_while_pending(tenant_ctx):
     assert messages.cancel_message(tenant_ctx, m.id).status is MessageStatus.CANCELLED
     with pytest.raises(InvalidTransitionError):
         messages.cancel_message(tenant_ctx, m.id)
+
+
+def test_a_send_commits_while_a_cancel_is_open(tenant_ctx, monkeypatch):
+    """A cancel locks the message it cancels, and nothing else: a new message of the same
+    tenant is sent while the cancel of the newest one is still open. (Locking by ``id``
+    alone, a prefix of the primary key ``(id, created_at)``, also locked the gap after
+    the newest message under REPEATABLE READ, where every new message id goes: sends
+    waited for the cancel to commit.)"""
+    account = make_account(tenant_ctx)
+    newest = messages.send_message(tenant_ctx, account_id=account.id, conversation_id="c",
+                                   message_type="text", content={"text": "x"})
+    held, released = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    change_status = messages.change_status
+
+    def held_open(session, message, status, now):
+        change_status(session, message, status, now)
+        held.set()
+        waited.append(released.wait(timeout=10))
+
+    monkeypatch.setattr(messages, "change_status", held_open)
+    cancelled: list = []
+    holder = threading.Thread(
+        target=lambda: cancelled.append(messages.cancel_message(tenant_ctx, newest.id)))
+    holder.start()
+    try:
+        assert held.wait(timeout=30)
+        sent = messages.send_message(tenant_ctx, account_id=account.id, conversation_id="c",
+                                     message_type="text", content={"text": "after"})
+    finally:
+        released.set()
+        holder.join(timeout=60)
+    assert waited == [True], "the send waited for the open cancel to commit"
+    assert [m.status for m in cancelled] == [MessageStatus.CANCELLED]
+    stored = messages_of(tenant_ctx.tenant_id, [newest.id, sent.id])
+    assert {i: m.status for i, m in stored.items()} == {
+        newest.id: MessageStatus.CANCELLED, sent.id: MessageStatus.PENDING}
 
 
 def test_illegal_status_transition_is_refused(tenant_ctx):

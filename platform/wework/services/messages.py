@@ -402,10 +402,20 @@ def change_status(
 
 
 def lock_message(session: Session, message_id: str, tenant_id: str | None = None) -> Message:
-    stmt = select(Message).where(Message.id == message_id).with_for_update()
+    """The message, locked for update; NotFoundError unless it exists (in ``tenant_id``).
+
+    Found by ``id`` with a plain read, then locked by its whole primary key ``(id,
+    created_at)``: a unique lookup locks the row alone. A locking read by ``id``, only a
+    prefix of that key, also locks the gap after the row under REPEATABLE READ, and
+    after the newest message that gap is where every new message id (UUIDv7) goes:
+    every send of the shard waited for the locking transaction to commit."""
+    find = select(Message.created_at).where(Message.id == message_id)
     if tenant_id is not None:
-        stmt = stmt.where(Message.tenant_id == tenant_id)
-    message = session.scalar(stmt)
+        find = find.where(Message.tenant_id == tenant_id)
+    created_at = session.scalar(find)
+    message = None if created_at is None else session.scalar(
+        select(Message).where(Message.id == message_id, Message.created_at == created_at)
+        .with_for_update())
     if message is None:
         raise NotFoundError("message", message_id)
     return message
