@@ -19,6 +19,7 @@ import duckdb
 from pipelines.checks import source_row_count
 from pipelines.extract import (
     attach_source,
+    ensure_schemas,
     extract_table,
     reextract_range,
     remember_generation,
@@ -92,6 +93,7 @@ def reextract_days(
     lo = datetime.combine(first, datetime.min.time())
     hi = datetime.combine(last, datetime.min.time()) + timedelta(days=1)
     source_rows = changed = 0
+    ensure_schemas(con)
     for shard in replica.shards():
         src = f"src_{shard}"
         attach_source(con, src, replica.url(replica.decide(shard)))
