@@ -63,7 +63,12 @@ from wework.services.permissions import MESSAGE_SEND, REPORT_VIEW
 from wework.services.rows import require_owned
 from wework.services.templates import owned_template_ids
 from wework.services.tenants import tenant_settings
-from wework.services.uow import read_session, retry_on_deadlock, tenant_transaction
+from wework.services.uow import (
+    read_session,
+    retry_on_deadlock,
+    tenant_connection,
+    tenant_transaction,
+)
 from wework.services.webhooks import Event, iso, record_event, record_events
 
 MAX_RETRIES = 3
@@ -106,7 +111,7 @@ class SendOutcome:
     retryable: bool = True
 
 
-def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str],
+def require_accounts(session: quota.Transaction, ctx: ServiceContext, account_ids: set[str],
                      field: str = "account") -> None:
     """Every id must be an account of the acting tenant (another tenant's = not found,
     naming ``field``). Through the account cache (an account never changes tenant)."""
@@ -118,7 +123,8 @@ def require_accounts(session: Session, ctx: ServiceContext, account_ids: set[str
 OPEN_BATCH = (BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED)
 
 
-def require_references(session: Session, ctx: ServiceContext, rows: list[dict]) -> None:
+def require_references(session: quota.Transaction, ctx: ServiceContext,
+                       rows: list[dict]) -> None:
     """Resolve every id a row refers to inside the acting tenant: accounts, templates and
     batches (a batch must still be open to take messages). Issue 16 item 1: a caller-given
     id of another tenant is not found (NotFoundError naming the field), never stored."""
@@ -222,7 +228,8 @@ def send_message(
     )
 
     def enqueue(exact: bool) -> None:
-        with quota.stripe_for(ctx.tenant_id) as stripe, tenant_transaction(ctx) as s:
+        # A Core connection, not a Session: only Core statements run (uow.tenant_connection).
+        with quota.stripe_for(ctx.tenant_id) as stripe, tenant_connection(ctx) as s:
             require_references(s, ctx, [row])
             limit = sending_limit(ctx.tenant_id)
             if exact:  # before the INSERT: a day's first stripes count today's messages

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,9 @@ from wework.models import Message, Tenant, TenantDailyQuota
 
 STRIPES = 16
 Q = TenantDailyQuota
+# The caller's transaction: a Session, or the Core Connection of a single send
+# (wework.services.uow.tenant_connection); only Core statements run here.
+Transaction = Session | Connection
 _q = Q.__table__
 
 
@@ -87,7 +90,7 @@ def stripe_for(tenant_id: str) -> Iterator[int]:
                 _held.pop(tenant_id, None)
 
 
-def take(session: Session, tenant_id: str, n: int, day: date, stripe: int) -> bool:
+def take(session: Transaction, tenant_id: str, n: int, day: date, stripe: int) -> bool:
     """Count ``n`` messages on ``stripe`` of ``day`` if it has room (one UPDATE)."""
     result = session.execute(_TAKE, {"t": tenant_id, "d": day, "k": stripe, "n": n})
     return result.rowcount == 1
@@ -96,7 +99,7 @@ def take(session: Session, tenant_id: str, n: int, day: date, stripe: int) -> bo
 # -------------------------------------------------------------- the exact step
 
 
-def reserve(session: Session, tenant_id: str, n: int, limit: int, now: datetime) -> None:
+def reserve(session: Transaction, tenant_id: str, n: int, limit: int, now: datetime) -> None:
     """Count ``n`` more messages of ``tenant_id`` today, in the caller's transaction;
     QuotaExceededError (naming ``max_daily_messages``; ``limit`` is the limit it quotes)
     when they do not fit. The caller must not hold a stripe of the day already."""
@@ -125,7 +128,7 @@ def reserve(session: Session, tenant_id: str, n: int, limit: int, now: datetime)
             return
 
 
-def set_limit(session: Session, tenant_id: str, limit: int, now: datetime) -> None:
+def set_limit(session: Transaction, tenant_id: str, limit: int, now: datetime) -> None:
     """Spread today's room under a new ``limit`` over the day's stripes (each keeps what
     it counted; ``cap = used + share of (limit - today)``, none when today is already at
     or past it). In the caller's transaction, which changes the limit."""
@@ -138,14 +141,14 @@ def set_limit(session: Session, tenant_id: str, limit: int, now: datetime) -> No
             .values(cap=used + stripe_cap(room, stripe)))
 
 
-def _lock_day(session: Session, tenant_id: str, day: date) -> list[tuple[int, int, int]]:
+def _lock_day(session: Transaction, tenant_id: str, day: date) -> list[tuple[int, int, int]]:
     """(stripe, used, cap) of the day's stripes, locked in stripe order."""
     return [tuple(r) for r in session.execute(
         select(Q.stripe, Q.used, Q.cap).where(Q.tenant_id == tenant_id, Q.day == day)
         .order_by(Q.stripe).with_for_update())]
 
 
-def _create_day(session: Session, tenant_id: str, now: datetime) -> None:
+def _create_day(session: Transaction, tenant_id: str, now: datetime) -> None:
     """The day's stripes, holding the messages the tenant already has today (each stripe
     filled up to its cap in turn; any excess in the last), with the caps of the limit
     read here under a shared lock (a concurrent limit change waits, then rewrites them).
