@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     retention_account_status_history_months: int = Field(default=36, ge=1)
     retention_callback_events_months: int = Field(default=36, ge=1)
     retention_audit_log_months: int = Field(default=36, ge=1)
+    # tenant_daily_quota (not in the spec): a day's stripes count only that day, so past
+    # days are history the messages table holds too; a month of them is kept to look at.
+    retention_daily_quota_months: int = Field(default=1, ge=1)
     retention_batch_size: int = Field(default=10_000, ge=1)
 
     # The Streamlit app (`wework app serve`): its port on localhost, and a session ends

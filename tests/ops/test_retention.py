@@ -70,6 +70,14 @@ def insert_webhook_id(conn, received: datetime, label: str) -> None:
     )
 
 
+def insert_quota_day(conn, day, label: str) -> None:
+    conn.execute(
+        text("INSERT INTO tenant_daily_quota (tenant_id, day, stripe, used, cap) "
+             "VALUES (:label, :day, 0, 1, 10)"),
+        {"label": label, "day": day},
+    )
+
+
 def labels(conn, table: str, column: str) -> list[str]:
     return sorted(conn.execute(text(f"SELECT {column} FROM {table}")).scalars())
 
@@ -115,6 +123,10 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         insert_event_key(conn, CUTOFF + DAY, "keep")
         insert_webhook_id(conn, CUTOFF - timedelta(seconds=1), "old")
         insert_webhook_id(conn, CUTOFF, "keep-at-cutoff")
+        # The quota's stripes go after one month (cutoff 2029-05-15 12:00).
+        insert_quota_day(conn, datetime(2029, 5, 14).date(), "old")
+        insert_quota_day(conn, datetime(2029, 5, 16).date(), "keep")
+        insert_quota_day(conn, NOW.date(), "keep-today")
         message_parts = partitions(conn, "messages")
         callback_parts = partitions(conn, "callback_events")
     assert "p2025" in message_parts and "p202605" in callback_parts
@@ -135,6 +147,7 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
     assert dropped_months[0] == "p202501" and dropped_months[-1] == "p202605"
     assert sum(rows for _, rows in callbacks.dropped_partitions) == 1
     assert callbacks.rows_deleted == 1
+    assert by_table["tenant_daily_quota"].rows_deleted == 1
     keys = by_table["callback_event_keys"]
     assert keys.dropped_partitions == [] and (keys.rows_deleted, keys.batches) == (12, 2)
 
@@ -148,6 +161,7 @@ def test_maintain_drops_old_partitions_and_deletes_old_rows_in_batches(fresh_set
         assert labels(conn, "callback_events", "event_type") == ["keep"]
         assert labels(conn, "callback_event_keys", "event_id") == ["keep", "keep-at-cutoff"]
         assert labels(conn, "callback_webhook_ids", "webhook_id") == ["keep-at-cutoff"]
+        assert labels(conn, "tenant_daily_quota", "tenant_id") == ["keep", "keep-today"]
         assert "p2025" not in partitions(conn, "messages")
         assert partitions(conn, "messages")[-1] == "p_future"
     assert any("p2025" in line and "rows deleted: 26" in line for line in log)

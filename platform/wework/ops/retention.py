@@ -2,8 +2,9 @@
 
 For each time-partitioned table (messages, account_status_history, callback_events), and
 callback_event_keys and callback_webhook_ids (the events' and HTTP deliveries'
-de-duplication keys, same window as the events), and audit_log (36 months), and
-each shard, with ``cutoff = now - N calendar months`` (messages: 36, spec §分表策略):
+de-duplication keys, same window as the events), audit_log (36 months) and
+tenant_daily_quota (the quota's stripes of past days: 1 month), and each shard, with
+``cutoff = now - N calendar months`` (messages: 36, spec §分表策略):
 
 1. every partition whose whole range lies before the cutoff (its exclusive upper bound
    <= cutoff) is dropped with ``ALTER TABLE ... DROP PARTITION``: instant, no row locks.
@@ -32,6 +33,7 @@ from wework.db.engines import DbUser, Role, get_engine
 from wework.models.audit import AuditLog
 from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
 from wework.models.partitioning import ACCOUNT_STATUS_HISTORY, CALLBACK_EVENTS, MESSAGES
+from wework.models.quota import TenantDailyQuota
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def policies(settings: Settings | None = None) -> list[RetentionPolicy]:
         ),
         # The audit log of administrative writes (batched deletes only).
         RetentionPolicy(AuditLog.__tablename__, "created_at", s.retention_audit_log_months),
+        # The daily quota's stripes: STRIPES rows per tenant and day, which nothing reads
+        # once the day is over (batched deletes only, by idx_day).
+        RetentionPolicy(TenantDailyQuota.__tablename__, "day", s.retention_daily_quota_months),
     ]
 
 
