@@ -9,7 +9,9 @@ reads (super-admin lists, lookups by username or guid) loop over
 
 **Writes** run in :func:`transaction` on the primary; a service operation acting for a
 caller opens :func:`tenant_transaction`, which first checks that the caller's context is
-still true (user and tenant active, permissions still held). An operation that another one may
+still true (user and tenant active, permissions still held). The single send, which runs
+only Core statements and is the hottest write, opens :func:`tenant_connection` instead:
+the same, on a Core connection. An operation that another one may
 call inside its own transaction takes ``session: Session | None = None`` and opens
 ``transaction(ctx.tenant_id, session)``: with a session it joins the caller's transaction
 (on the same shard, checked), without one it runs its own. That is the only way services
