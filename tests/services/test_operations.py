@@ -20,6 +20,7 @@ NO_PERMISSION = {
     ("users", "change_own_password"): "self-service: any signed-in user, old password checked",
     ("uow", "tenant_transaction"): "the transaction an operation opens after its own check; "
                                    "it re-checks that the context is still true",
+    ("uow", "tenant_connection"): "the same as tenant_transaction, on a Core connection",
 }
 
 
