@@ -142,15 +142,18 @@ def transaction(
 
 
 @contextmanager
-def tenant_transaction(ctx: ServiceContext, session: Session | None = None) -> Iterator[Session]:
+def tenant_transaction(
+    ctx: ServiceContext, session: Session | None = None, *, isolation_level: str | None = None
+) -> Iterator[Session]:
     """The transaction of a service operation acting as ``ctx`` (``transaction(ctx.tenant_id,
     session)``), first refused when the context is no longer true (issue 16 item 10): a
     context may have been built before its user was deactivated or lost a role, or before
     its tenant was suspended, and must not write after that. A joined ``session`` was
-    checked by the operation that opened it."""
+    checked by the operation that opened it. ``isolation_level``: see
+    :func:`shard_transaction`."""
     if session is None:
         _refuse_stale_context(ctx)
-    with transaction(ctx.tenant_id, session) as s:
+    with transaction(ctx.tenant_id, session, isolation_level=isolation_level) as s:
         yield s
 
 
