@@ -83,26 +83,22 @@ from wework.services.inputs import REPLAYABLE, CallbackReplay, ConversationId, E
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import CALLBACK_REPLAY
 from wework.services.uow import (
+    READ_COMMITTED,
     retry_on_deadlock,
     shard_transaction,
     transaction,
     transaction_lost,
 )
 
-# The isolation level of a transaction that applies callback events (the mechanism:
-# uow.shard_transaction's isolation_level). A receipt batch reads its messages FOR
-# UPDATE by id, a prefix of the primary key (id, created_at); under REPEATABLE READ that
-# read also locks the gap after each of them, and after the newest message that gap is
-# where every new message id (UUIDv7) goes: sends waited for the batch to commit
-# (tests/services/test_callback_batches.py). The dedup
-# keys were read the same way before being inserted, and two intake processes applying
-# events of one account deadlocked on each other's gaps (measured, 2 processes: 5
-# deadlocks and 69 lock waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ
-# COMMITTED, none); they are claimed by INSERT now. Under READ COMMITTED a locking read
-# locks only the rows it finds and every statement reads the latest committed rows. The
-# binary log must not be statement-based (InnoDB refuses to log READ COMMITTED writes
-# as statements; the local stack logs rows, MIXED works too).
-APPLY_ISOLATION = "READ COMMITTED"
+# Callback events are applied under READ COMMITTED (uow.READ_COMMITTED). A receipt batch
+# reads its messages FOR UPDATE by id, a prefix of the primary key (id, created_at);
+# under REPEATABLE READ that read also locked the gap after each of them, so sends
+# waited for the batch (tests/services/test_callback_batches.py). The dedup keys were
+# read the same way before being inserted, and two intake processes applying events of
+# one account deadlocked on each other's gaps (measured, 2 processes: 5 deadlocks and 69
+# lock waits in 20,000 receipts, 2,633 events/s; 4,893/s under READ COMMITTED, none);
+# they are claimed by INSERT now.
+APPLY_ISOLATION = READ_COMMITTED
 
 INTAKE_SHARD = 0  # raw events are stored before their tenant is known
 UNPARSED = "unparsed"

@@ -64,6 +64,7 @@ from wework.services.rows import require_owned
 from wework.services.templates import owned_template_ids
 from wework.services.tenants import tenant_settings
 from wework.services.uow import (
+    READ_COMMITTED,
     read_session,
     retry_on_deadlock,
     tenant_connection,
@@ -410,20 +411,13 @@ def change_status(
 
 def lock_message(session: Session, message_id: str, tenant_id: str | None = None) -> Message:
     """The message, locked for update; NotFoundError unless it exists (in ``tenant_id``).
-
-    Found by ``id`` with a plain read, then locked by its whole primary key ``(id,
-    created_at)``, forced onto PRIMARY: a unique lookup locks the row alone. A locking
-    read by ``id``, only a prefix of that key, also locks the gap after the row under
-    REPEATABLE READ, and after the newest message that gap is where every new message id
-    (UUIDv7) goes: every send of the shard waited for the locking transaction to commit
-    (see also CANCEL_ISOLATION)."""
-    find = select(Message.created_at).where(Message.id == message_id)
+    Locks only the row under READ COMMITTED (the cancel's CANCEL_ISOLATION); under
+    REPEATABLE READ a locking read by ``id``, a prefix of the primary key, also locks the
+    gap after the row."""
+    stmt = select(Message).where(Message.id == message_id).with_for_update()
     if tenant_id is not None:
-        find = find.where(Message.tenant_id == tenant_id)
-    created_at = session.scalar(find)
-    message = None if created_at is None else session.scalar(
-        select(Message).where(Message.id == message_id, Message.created_at == created_at)
-        .with_hint(Message, BY_PRIMARY_KEY, "mysql").with_for_update())
+        stmt = stmt.where(Message.tenant_id == tenant_id)
+    message = session.scalar(stmt)
     if message is None:
         raise NotFoundError("message", message_id)
     return message
@@ -621,12 +615,12 @@ def get_message(ctx: ServiceContext, message_id: str) -> Message:
     return message
 
 
-# A cancel runs under READ COMMITTED: its ORM UPDATE of the message, by the whole primary
-# key, may still be planned on idx_created_at (observed on a small table), and under
-# REPEATABLE READ that scan's next-key lock reached the index's end, where every new
-# message goes: sends waited for the cancel to commit. Under READ COMMITTED a statement
-# locks only the rows it changes.
-CANCEL_ISOLATION = "READ COMMITTED"
+# A cancel runs under READ COMMITTED (uow.READ_COMMITTED): under REPEATABLE READ its
+# locking read by id locked the gap after the message, and its ORM UPDATE of the row, by
+# the whole key, was planned on idx_created_at on a small table, a next-key lock at the
+# end of that index; either way sends waited for the cancel to commit
+# (test_a_send_commits_while_a_cancel_is_open).
+CANCEL_ISOLATION = READ_COMMITTED
 
 
 def cancel_message(ctx: ServiceContext, message_id: str) -> Message:

@@ -100,6 +100,16 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+# The isolation level for transactions whose locking reads or updates of messages must
+# not take gap locks (callbacks.APPLY_ISOLATION, messages.CANCEL_ISOLATION): under the
+# server's REPEATABLE READ a lock on or after the newest message also locks the gap where
+# every new message id (UUIDv7) goes, and every send of the shard waits for it. Under
+# READ COMMITTED a statement locks only the rows it finds. The binary log must not be
+# statement-based (InnoDB refuses to log READ COMMITTED writes as statements; the local
+# stack logs rows, MIXED works too).
+READ_COMMITTED = "READ COMMITTED"
+
+
 @contextmanager
 def shard_transaction(
     shard: int, session: Session | None = None, *, isolation_level: str | None = None
@@ -107,10 +117,9 @@ def shard_transaction(
     """One transaction on shard ``shard``'s primary: commit on success, roll back on any
     error. A primary that is down or stops answering raises PrimaryUnavailable (fast).
     With ``session``, join that transaction instead (it must be on the same shard); the
-    caller commits or rolls it back. ``isolation_level`` (e.g.
-    :data:`wework.services.callbacks.APPLY_ISOLATION`; None: the server's REPEATABLE
-    READ) takes the connection from a pool whose connections are at that level
-    (:func:`wework.db.engines.get_engine`)."""
+    caller commits or rolls it back. ``isolation_level`` (e.g. :data:`READ_COMMITTED`;
+    None: the server's REPEATABLE READ) takes the connection from a pool whose
+    connections are at that level (:func:`wework.db.engines.get_engine`)."""
     if session is not None:
         joined = session.info.get(_SHARD)
         if joined != shard or not session.in_transaction():
