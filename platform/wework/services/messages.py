@@ -65,6 +65,7 @@ from wework.services.templates import owned_template_ids
 from wework.services.tenants import tenant_settings
 from wework.services.uow import (
     READ_COMMITTED,
+    Transaction,
     read_session,
     retry_on_deadlock,
     tenant_connection,
@@ -112,7 +113,7 @@ class SendOutcome:
     retryable: bool = True
 
 
-def require_accounts(session: quota.Transaction, ctx: ServiceContext, account_ids: set[str],
+def require_accounts(session: Transaction, ctx: ServiceContext, account_ids: set[str],
                      field: str = "account") -> None:
     """Every id must be an account of the acting tenant (another tenant's = not found,
     naming ``field``). Through the account cache (an account never changes tenant)."""
@@ -124,7 +125,7 @@ def require_accounts(session: quota.Transaction, ctx: ServiceContext, account_id
 OPEN_BATCH = (BatchStatus.CREATED, BatchStatus.RUNNING, BatchStatus.PAUSED)
 
 
-def require_references(session: quota.Transaction, ctx: ServiceContext,
+def require_references(session: Transaction, ctx: ServiceContext,
                        rows: list[dict]) -> None:
     """Resolve every id a row refers to inside the acting tenant: accounts, templates and
     batches (a batch must still be open to take messages). Issue 16 item 1: a caller-given

@@ -39,18 +39,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
-from sqlalchemy.orm import Session
 
 from wework.errors import QuotaExceededError
 from wework.models import Message, Tenant, TenantDailyQuota
+from wework.services.uow import Transaction
 
 STRIPES = 16
 Q = TenantDailyQuota
-# The caller's transaction: a Session, or the Core Connection of a single send
-# (wework.services.uow.tenant_connection); only Core statements run here.
-Transaction = Session | Connection
 _q = Q.__table__
 
 

@@ -58,6 +58,10 @@ from wework.errors import (
 from wework.models import Tenant, User
 from wework.services.context import ServiceContext
 
+# A caller's transaction that runs only Core statements: a Session, or the Core
+# Connection of tenant_connection (quota, messages.require_references).
+Transaction = Session | Connection
+
 _SHARD = "wework_shard"  # Session.info key: the shard whose primary a transaction is on
 
 
