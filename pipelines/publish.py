@@ -82,7 +82,9 @@ def _timestamp(value: datetime | None) -> str:
 
 def _set_aside(settings: Settings) -> str:
     root = settings.publish_path
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    # Microseconds: two damaged lakes set aside within one second (a test does it) got
+    # the same name, and the second rename failed on the first one's folder.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     aside = root.with_name(f"{root.name}.damaged-{stamp}")
     if root.exists():
         root.rename(aside)

@@ -48,7 +48,7 @@ def test_missing_or_corrupt_published_files_read_as_no_marts_and_the_next_run_re
     run_pipeline(as_of)
     assert_marts_match(replica, wh, as_of)
     damaged = list(wh.publish_path.parent.glob(f"{wh.publish_path.name}.damaged-*"))
-    assert damaged, "the damaged lake is kept aside for inspection"
+    assert len(damaged) == 2, "each damaged lake is kept aside for inspection"
 
 
 @pytest.fixture
