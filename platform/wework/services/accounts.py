@@ -68,6 +68,7 @@ from wework.services.pagination import DEFAULT_LIMIT, Page, paginate
 from wework.services.permissions import ACCOUNT_MANAGE
 from wework.services.rows import check_unique, flush_unique, load_owned, require_owned
 from wework.services.uow import (
+    READ_COMMITTED,
     read_session,
     shard_read_session,
     shard_transaction,
@@ -392,7 +393,9 @@ def sweep_stale_heartbeats(timeout_seconds: float = HEARTBEAT_TIMEOUT_SECONDS,
     swept: list[str] = []
     for shard in all_shards():
         while True:
-            with shard_transaction(shard) as s:
+            # A sweep: under REPEATABLE READ its read locked every online account it
+            # looked at, stale or not, and heartbeats waited (uow.READ_COMMITTED).
+            with shard_transaction(shard, isolation_level=READ_COMMITTED) as s:
                 stale = list(s.scalars(
                     select(WeworkAccount)
                     .where(WeworkAccount.status == S.ONLINE, last_sign < cutoff)

@@ -60,7 +60,12 @@ from wework.services.inputs import (
 )
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import BATCH_MANAGE, REPORT_VIEW
-from wework.services.uow import read_session, shard_transaction, tenant_transaction
+from wework.services.uow import (
+    READ_COMMITTED,
+    read_session,
+    shard_transaction,
+    tenant_transaction,
+)
 
 # ---------------------------------------------------------------- send strategy
 
@@ -312,7 +317,8 @@ def complete_finished_batches(now: datetime | None = None) -> list[str]:
     b = BatchSendTask
     completed = []
     for shard in all_shards():
-        with shard_transaction(shard) as s:
+        # A sweep: no gap lock where the next batch goes (uow.READ_COMMITTED).
+        with shard_transaction(shard, isolation_level=READ_COMMITTED) as s:
             finished = s.scalars(
                 select(b.id)
                 .where(b.status == BatchStatus.RUNNING,

@@ -943,7 +943,9 @@ def replay(
     if ctx is not None:
         ctx.require(CALLBACK_REPLAY)
         guids = _tenant_guids(ctx)
-    with shard_transaction(INTAKE_SHARD) as s:
+    # Also the worker's sweep of stranded events: no gap lock where the intake's next
+    # event goes (uow.READ_COMMITTED).
+    with shard_transaction(INTAKE_SHARD, isolation_level=READ_COMMITTED) as s:
         events = list(
             s.scalars(
                 select(CallbackEvent)
@@ -1011,7 +1013,9 @@ def replay_events(ctx: ServiceContext, event_ids: list[str]) -> list[CallbackEve
     event_ids = fields.parse(EventReplay, {"event_ids": event_ids}).event_ids
     ctx.require(CALLBACK_REPLAY)
     guids = _tenant_guids(ctx)
-    with shard_transaction(INTAKE_SHARD) as s:
+    # A locking read by id, a prefix of the key: no gap lock after the newest event
+    # (uow.READ_COMMITTED).
+    with shard_transaction(INTAKE_SHARD, isolation_level=READ_COMMITTED) as s:
         events = {e.id: e for e in s.scalars(
             select(CallbackEvent).where(CallbackEvent.id.in_(event_ids))
             .with_for_update(skip_locked=True)

@@ -72,7 +72,7 @@ from wework.services.messages import (
     failed_event,
     send_transition,
 )
-from wework.services.uow import shard_transaction
+from wework.services.uow import READ_COMMITTED, shard_transaction
 from wework.services.webhooks import record_events
 
 DEFAULT_LIMIT = 100
@@ -502,7 +502,8 @@ def recover_expired_claims(
     recovered = 0
     for shard in all_shards():
         while True:
-            with shard_transaction(shard) as session:
+            # A sweep: no gap lock where the next message goes (uow.READ_COMMITTED).
+            with shard_transaction(shard, isolation_level=READ_COMMITTED) as session:
                 created = dict(session.execute(
                     select(Message.id, Message.created_at)
                     .where(Message.status == MessageStatus.SENDING, Message.send_time < cutoff)

@@ -104,13 +104,21 @@ def retry_on_deadlock(operation: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-# The isolation level for transactions whose locking reads or updates of messages must
-# not take gap locks (callbacks.APPLY_ISOLATION, messages.CANCEL_ISOLATION): under the
-# server's REPEATABLE READ a lock on or after the newest message also locks the gap where
-# every new message id (UUIDv7) goes, and every send of the shard waits for it. Under
-# READ COMMITTED a statement locks only the rows it finds. The binary log must not be
-# statement-based (InnoDB refuses to log READ COMMITTED writes as statements; the local
-# stack logs rows, MIXED works too).
+# The isolation level for transactions whose locking reads or updates must not take gap
+# locks: under the server's REPEATABLE READ a lock on or after the newest row also locks
+# the gap where every new row goes (ids are UUIDv7, so new rows sort last), and every
+# insert there waits for the transaction to commit. Two kinds use it:
+# - writes to messages by id (callbacks.APPLY_ISOLATION, messages.CANCEL_ISOLATION): a
+#   lock on the newest message held back every send of the shard;
+# - the worker's sweeps, which find their rows with a locking read by status (expired
+#   send claims, stranded callback events, finished batches, stale heartbeats, due
+#   webhook deliveries): the read locked the gap after the last row of that status,
+#   where the next send, callback intake, batch or webhook event goes, and every row it
+#   looked at, matching or not (tests/services/test_sweep_locks.py).
+# Under READ COMMITTED a statement locks only the rows it finds; a locking read reads the
+# latest committed rows at either level, so a sweep takes the same rows. The binary log
+# must not be statement-based (InnoDB refuses to log READ COMMITTED writes as
+# statements; the local stack logs rows, MIXED works too).
 READ_COMMITTED = "READ COMMITTED"
 
 

@@ -47,7 +47,12 @@ from wework.services.fields import parse
 from wework.services.inputs import DeliveryReplay
 from wework.services.pagination import Page, paginate
 from wework.services.permissions import TENANT_MANAGE
-from wework.services.uow import read_session, shard_transaction, tenant_transaction
+from wework.services.uow import (
+    READ_COMMITTED,
+    read_session,
+    shard_transaction,
+    tenant_transaction,
+)
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -276,7 +281,8 @@ def claim_due(shard: int, limit: int, lease: timedelta, now: datetime | None = N
     due, and ones whose claim expired (their worker died mid-delivery). Claimed rows
     become ``delivering`` until ``now + lease``; rows another worker holds are skipped."""
     now = now or utcnow()
-    with shard_transaction(shard) as s:
+    # A sweep: no gap lock where the next event goes (uow.READ_COMMITTED).
+    with shard_transaction(shard, isolation_level=READ_COMMITTED) as s:
         rows = list(
             s.scalars(
                 select(WebhookOutbox)
