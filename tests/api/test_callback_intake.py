@@ -57,6 +57,33 @@ def test_signed_array_is_stored_and_each_event_processed_alone(client, gateway, 
         assert s.get(WeworkAccount, account.id).last_heartbeat_time is not None
 
 
+def test_concurrent_deliveries_each_get_the_answer_for_their_own_events(
+        client, gateway, tenant_ctx):
+    """One event per request, 48 requests from 16 connections: the API stores and applies
+    concurrent deliveries together (wework.api.groups), and each request is still
+    answered for its own event, a bad one failing alone among good ones."""
+    account = make_account(tenant_ctx)
+
+    def event(bad: bool) -> str:
+        beat = make_event(account.guid, NotifyType.ACCOUNT_HEARTBEAT, {})
+        return json.dumps({**json.loads(beat), "notify_type": 99}) if bad else beat
+
+    bodies = [event(bad=i % 4 == 3) for i in range(48)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda b: post_signed(client, b, gateway.secret), bodies))
+    for body, answer in zip(bodies, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        bad = json.loads(body)["notify_type"] == 99
+        assert answer.json() == {"stored": 1, "processed": 0 if bad else 1, "ignored": 0,
+                                 "failed": 1 if bad else 0, "deferred": 0}
+    stored = {json.loads(e.raw_data)["event_id"]: e for e in events_of(account.guid)}
+    assert len(stored) == 48
+    for body in bodies:
+        e = stored[json.loads(body)["event_id"]]
+        bad = json.loads(body)["notify_type"] == 99
+        assert e.status is (CallbackStatus.FAILED if bad else CallbackStatus.PROCESSED)
+
+
 def test_unparseable_body_is_stored_failed_and_replayable(client, gateway, super_ctx):
     before = stored_events()
     body = '{"event_id": "cut-off", "guid": '

@@ -10,12 +10,19 @@ array of events. In order:
    400); nothing is stored;
 3. the events (an array's elements, each as its own raw text; anything else as one
    event) are stored with the delivery's ``webhook-id`` in one committed transaction
-   (:func:`wework.services.callbacks.store_delivery`) before the 2xx. A webhook-id seen
+   (:func:`wework.services.callbacks.store_deliveries`) before the 2xx. A webhook-id seen
    before is acknowledged (200, ``"duplicate": true``) and stores nothing;
 4. the stored events are processed at once, together (``process_many``): each ends
    processed, ignored (a duplicate event) or failed with its reason (an unparseable body
    too: failed, replayable). If processing is cut short (database trouble, the process
    dies) the events stay ``received`` and the worker's recovery processes them.
+
+Steps 3 and 4 take the deliveries of concurrent requests together (group commit,
+:mod:`wework.api.groups`): one transaction stores them all, one set-based round applies
+their events, and each request gets the answer for its own events. A gateway that posts
+one event per request pays for a transaction and a round per group, not per event. If
+the group's transaction fails, every request of the group gets the error and none of
+them is stored; one bad event still fails alone (step 4).
 
 The answer counts the outcome: ``{"stored", "processed", "ignored", "failed",
 "deferred"}``.
@@ -34,6 +41,7 @@ from fastapi.concurrency import run_in_threadpool
 from standardwebhooks import Webhook
 
 from wework.api.errors import ApiError
+from wework.api.groups import GroupCommit
 from wework.config import Settings
 from wework.errors import PrimaryUnavailable, ValidationError
 from wework.security.webhooks import SignatureError, verify
@@ -45,7 +53,8 @@ SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 # (so a secret issued a moment ago verifies within a second, and forged requests cannot
 # turn every attempt into a database read).
 RELOAD_ON_MISS_SECONDS = 1.0
-# Events processed per transaction: a large delivery holds no long transaction.
+# Events processed per transaction: a large delivery holds no long transaction. A group
+# of concurrent deliveries takes in at most this many events (and deliveries).
 PROCESS_CHUNK = 500
 
 
@@ -72,6 +81,7 @@ class GatewaySigners:
 def router(settings: Settings) -> APIRouter:
     api = APIRouter()
     signers = GatewaySigners(settings.api_secret_cache_seconds)
+    groups = GroupCommit(_store_and_process, _fits)
     limit = settings.api_max_body_bytes
 
     @api.post("/v1/callbacks")
@@ -90,7 +100,7 @@ def router(settings: Settings) -> APIRouter:
         headers = {h: request.headers[h] for h in SIGNATURE_HEADERS}
         client = request.client.host if request.client else None
         return await run_in_threadpool(
-            _accept, signers, text, headers, client, request.headers.get("user-agent"))
+            _accept, signers, groups, text, headers, client, request.headers.get("user-agent"))
 
     return api
 
@@ -105,38 +115,60 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _accept(signers: GatewaySigners, text: str, headers: dict[str, str],
+Groups = GroupCommit[callbacks.Delivery, dict]
+
+
+def _accept(signers: GatewaySigners, groups: Groups, text: str, headers: dict[str, str],
             client: str | None, user_agent: str | None) -> dict:
     try:
-        return _verify_and_store(signers, text, headers, client, user_agent)
+        return _verify_and_store(signers, groups, text, headers, client, user_agent)
     except PrimaryUnavailable:  # nothing was stored: the gateway retries the delivery
         log.warning("callbacks not stored: the primary is unavailable")
         raise ApiError(503, None, "storage unavailable; retry later",
                        headers={"Retry-After": "5"}) from None
 
 
-def _verify_and_store(signers: GatewaySigners, text: str, headers: dict[str, str],
-                      client: str | None, user_agent: str | None) -> dict:
+def _verify_and_store(signers: GatewaySigners, groups: Groups, text: str,
+                      headers: dict[str, str], client: str | None,
+                      user_agent: str | None) -> dict:
     try:
         webhook_id = _verified(signers, text, headers)
     except SignatureError as exc:
         log.info("callbacks refused from %s: %s", client, exc)
         raise ApiError(401, exc.field, exc.reason) from None
     try:
-        stored = callbacks.store_delivery(webhook_id, callbacks.split_events(text),
-                                          source_ip=client, user_agent=(user_agent or "")[:500])
+        delivery = callbacks.delivery(webhook_id, callbacks.split_events(text),
+                                      source_ip=client, user_agent=(user_agent or "")[:500])
     except ValidationError as exc:  # the webhook-id header
         raise ApiError(400, exc.field, exc.reason) from None
-    if stored is None:
-        return {"duplicate": True, "stored": 0}
-    counts: Counter = Counter()
+    return groups.submit(delivery)
+
+
+def _fits(group: list[callbacks.Delivery], delivery: callbacks.Delivery) -> bool:
+    events = sum(len(d.rows) for d in group) + len(delivery.rows)
+    return len(group) < PROCESS_CHUNK and events <= PROCESS_CHUNK
+
+
+def _store_and_process(deliveries: list[callbacks.Delivery]) -> list[dict]:
+    """Store the deliveries in one transaction, process their events together, and
+    answer each delivery for its own events."""
+    stored = callbacks.store_deliveries(deliveries)
+    events = [e for kept in stored if kept for e in kept]
+    outcome: dict[str, str] = {}
     try:
-        for i in range(0, len(stored), PROCESS_CHUNK):
-            counts.update(e.status.value
-                          for e in callbacks.process_many(stored[i:i + PROCESS_CHUNK]))
+        for i in range(0, len(events), PROCESS_CHUNK):
+            outcome.update((e.id, e.status.value)
+                           for e in callbacks.process_many(events[i:i + PROCESS_CHUNK]))
     except Exception as exc:  # stored and safe: the worker's recovery processes them
         log.warning("processing of %d stored callback events deferred: %s",
-                    len(stored), type(exc).__name__)
+                    len(events) - len(outcome), type(exc).__name__)
+    return [_answer(kept, outcome) for kept in stored]
+
+
+def _answer(stored: list | None, outcome: dict[str, str]) -> dict:
+    if stored is None:
+        return {"duplicate": True, "stored": 0}
+    counts = Counter(outcome[e.id] for e in stored if e.id in outcome)
     done = counts["processed"] + counts["ignored"] + counts["failed"]
     return {"stored": len(stored), "processed": counts["processed"],
             "ignored": counts["ignored"], "failed": counts["failed"],

@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +73,7 @@ from wework.errors import (
 )
 from wework.gateway.base import EVENT_TYPE_OF, NotifyType
 from wework.models import CallbackEvent, Conversation, WeworkAccount, new_id, utcnow
-from wework.models.callback_dedup import CallbackEventKey, CallbackWebhookId
+from wework.models.callback_dedup import CallbackEventKey
 from wework.services import accounts, fields
 from wework.services import messages as msgs
 from wework.services.accounts import AccountRef
@@ -290,6 +290,25 @@ def store_raw_many(
     return _stored(rows)
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One signed HTTP delivery, checked and turned into its raw rows; nothing stored yet
+    (:func:`delivery`, then :func:`store_deliveries`)."""
+
+    webhook_id: str
+    rows: list[dict[str, Any]]
+
+
+def delivery(
+    webhook_id: str, raw_bodies: list[str], source_ip: str | None = None,
+    user_agent: str | None = None,
+) -> Delivery:
+    """A delivery's webhook id checked and its events' raw rows built (no database)."""
+    if not isinstance(webhook_id, str) or not 0 < len(webhook_id) <= 255:
+        raise ValidationError("webhook-id", "must be 1 to 255 characters")
+    return Delivery(webhook_id, _raw_rows(raw_bodies, source_ip, user_agent))
+
+
 def store_delivery(
     webhook_id: str, raw_bodies: list[str], source_ip: str | None = None,
     user_agent: str | None = None,
@@ -297,20 +316,42 @@ def store_delivery(
     """Step 1 for one signed HTTP delivery: its events and its ``webhook-id`` in one
     transaction. Returns None, storing nothing, when that webhook id was stored before
     (by any API process, at any time within the callback events' retention)."""
-    if not isinstance(webhook_id, str) or not 0 < len(webhook_id) <= 255:
-        raise ValidationError("webhook-id", "must be 1 to 255 characters")
-    rows = _raw_rows(raw_bodies, source_ip, user_agent)
+    (stored,) = store_deliveries([delivery(webhook_id, raw_bodies, source_ip, user_agent)])
+    return stored
+
+
+# The deliveries' webhook ids as one JSON document (as the events' dedup keys, below):
+# the ids this transaction took come back; an id already held is skipped.
+_CLAIM_WEBHOOK_IDS_SQL = text("""
+INSERT IGNORE INTO callback_webhook_ids (webhook_id, event_count)
+SELECT j.webhook_id, j.event_count FROM JSON_TABLE(:ids, '$[*]' COLUMNS (
+    webhook_id VARCHAR(255) PATH '$[0]',
+    event_count INT PATH '$[1]'
+)) AS j
+RETURNING webhook_id
+""")
+
+
+def store_deliveries(deliveries: Sequence[Delivery]) -> list[list[CallbackEvent] | None]:
+    """Step 1 for several deliveries at once (the API stores concurrent requests
+    together: wework.api.groups): their webhook ids and events in one transaction. Per
+    delivery, in order: its stored events, or None when its webhook id was stored before
+    (by any API process, at any time within the callback events' retention, or by an
+    earlier delivery of the same call). If the transaction fails, none is stored."""
+    if not deliveries:
+        return []
+    ids = json.dumps([[d.webhook_id, len(d.rows)] for d in deliveries], ensure_ascii=False)
     with shard_transaction(INTAKE_SHARD) as s:
         # A concurrent delivery of the same id waits on this row's lock, then finds it.
-        claimed = s.execute(
-            insert(CallbackWebhookId).prefix_with("IGNORE").values(
-                webhook_id=webhook_id, event_count=len(rows))
-        ).rowcount
-        if not claimed:
-            return None
+        claimed = set(s.scalars(_CLAIM_WEBHOOK_IDS_SQL, {"ids": ids}))
+        stored: list[list[dict[str, Any]] | None] = []
+        for d in deliveries:
+            stored.append(d.rows if d.webhook_id in claimed else None)
+            claimed.discard(d.webhook_id)  # a second delivery of the id is a duplicate
+        rows = [r for kept in stored if kept for r in kept]
         if rows:
             s.execute(insert(CallbackEvent.__table__), rows)
-    return _stored(rows)
+    return [None if kept is None else _stored(kept) for kept in stored]
 
 
 def _raw_rows(
