@@ -42,9 +42,10 @@ events whose processing was interrupted), counting ``retry_count``.
 - if saving a batch of results fails, each is saved alone, and a result that still cannot
   be saved is recorded as ``failed`` with the database's reason.
 
-Intake over HTTP (:mod:`wework.api`) stores a signed delivery with :func:`store_delivery`:
-its events and its ``webhook-id`` in one transaction, so a repeated delivery is
-recognised durably (across API processes and restarts) and stores nothing.
+Intake over HTTP (:mod:`wework.api`) stores signed deliveries with
+:func:`store_deliveries` (those of concurrent requests together): their events and
+``webhook-id``s in one transaction, so a repeated delivery is recognised durably (across
+API processes and restarts) and stores nothing.
 """
 
 from __future__ import annotations
@@ -307,17 +308,6 @@ def delivery(
     if not isinstance(webhook_id, str) or not 0 < len(webhook_id) <= 255:
         raise ValidationError("webhook-id", "must be 1 to 255 characters")
     return Delivery(webhook_id, _raw_rows(raw_bodies, source_ip, user_agent))
-
-
-def store_delivery(
-    webhook_id: str, raw_bodies: list[str], source_ip: str | None = None,
-    user_agent: str | None = None,
-) -> list[CallbackEvent] | None:
-    """Step 1 for one signed HTTP delivery: its events and its ``webhook-id`` in one
-    transaction. Returns None, storing nothing, when that webhook id was stored before
-    (by any API process, at any time within the callback events' retention)."""
-    (stored,) = store_deliveries([delivery(webhook_id, raw_bodies, source_ip, user_agent)])
-    return stored
 
 
 # The deliveries' webhook ids as one JSON document (as the events' dedup keys, below):
