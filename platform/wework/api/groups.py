@@ -66,10 +66,12 @@ class GroupCommit(Generic[T, R]):
         wake its callers and hand the next group to the first caller still queued."""
         with self._lock:
             group = [self._queue.popleft()]
-            while self._queue and self._fits([w.item for w in group], self._queue[0].item):
+            items = [group[0].item]
+            while self._queue and self._fits(items, self._queue[0].item):
                 group.append(self._queue.popleft())
+                items.append(group[-1].item)
         try:
-            results = self._run([w.item for w in group])
+            results = self._run(items)
             if len(results) != len(group):
                 raise RuntimeError(f"{len(results)} results for a group of {len(group)}")
             for w, r in zip(group, results, strict=True):
