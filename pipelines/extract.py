@@ -416,19 +416,20 @@ def extract_table(
         # (mostly still empty at the source): compared with raw, so only a real change
         # (a row added, changed or deleted) is written and counted. Replacing them cost
         # 0.2 s per empty table per run (measured).
-        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, range_filter="TRUE")
+        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, read_where="TRUE",
+                                               range_filter="TRUE")
     elif not wm:
         rows_read = _replace_rows(con, t, spec, shard, select, create=not exists)
         rows_changed = rows_read
     else:
-        held_in = None
-        if spec.strategy == "created_at":
-            # Insert-only: raw's copy of a row in the window carries the same created_at,
-            # so only raw's rows of the window need joining. Its keys are random strings
-            # (no min/max pruning by key), and without this every run scanned the whole
-            # table: 925k callback keys at 2M, for the 37k of the window.
-            held_in = f'r."created_at" >= {timestamp_literal(wm["created_at"] - overlap)}'
-        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, held_in=held_in)
+        window = window_condition(spec, wm, overlap, quote='"')
+        # Insert-only: every raw version of a row in the window carries the same
+        # created_at, so its old versions are in the window too. Its keys are random
+        # strings (no min/max pruning by key), and without this every run scanned the
+        # whole table: 925k callback keys at 2M, for the 37k of the window.
+        old_where = window if spec.strategy == "created_at" else None
+        rows_read, rows_changed = _upsert_rows(con, t, spec, shard, select, read_where=window,
+                                               old_where=old_where)
     (rows_in_raw,) = con.execute(f"SELECT count(*) FROM {t} WHERE _shard = {shard}").fetchone()
     return ExtractResult(
         table=spec.name,
@@ -467,7 +468,8 @@ def reextract_range(
     )
     select = f"SELECT {_select_list(spec, shard)} FROM {mysql_query_sql(src, query)}"
     in_range = f"{_q(column)} >= '{lo}' AND {_q(column)} < '{hi}'"
-    return _upsert_rows(con, f"raw.{_q(spec.name)}", spec, shard, select, range_filter=in_range)[1]
+    return _upsert_rows(con, f"raw.{_q(spec.name)}", spec, shard, select, read_where=in_range,
+                        range_filter=in_range)[1]
 
 
 STREAM_BATCH_ROWS = 122_880  # one DuckDB row group
@@ -528,8 +530,9 @@ def _upsert_rows(
     shard: int,
     select: str,
     *,
+    read_where: str,
     range_filter: str | None = None,
-    held_in: str | None = None,
+    old_where: str | None = None,
 ) -> tuple[int, int]:
     """Incremental: apply the rows that differ from raw, and record them, in one transaction.
 
@@ -539,46 +542,16 @@ def _upsert_rows(
     cursor: pipelines.assets.raw) and spills to disk past the memory_limit. (Staging used
     to set ``threads = 1``; with DuckDB 1.5 it gains little, 0.18-0.20 s for 61,727
     messages against 0.21-0.26 s with 2 threads, and ``threads`` is a global setting,
-    which concurrent cursors must not flip.)
-
-    Rows read again that raw already holds unchanged (the overlap window re-reads the last
-    minutes every run) are dropped by ``EXCEPT`` on every column, so a run with nothing
-    new records no change and recomputes nothing. With ``range_filter`` (a backfill, or
-    ``TRUE`` for a snapshot table) raw rows of the shard in that range that the source no
-    longer has are deleted too.
+    which concurrent cursors must not flip.) :func:`stage_changes` then finds what
+    differs; the arguments are its.
     Returns (rows read, rows that differed).
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
-    keys = ("_shard", *spec.key)
-    match = " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in keys)
-    key_list = ", ".join(_q(k) for k in keys)
+    match = _key_match(spec)
     try:
-        # raw's versions of the rows read: the one pass over raw before the DELETE.
-        # (``held_in``: a condition every raw row of a key read must meet, on raw ``r``.)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _held AS SELECT r.* FROM {t} r "
-                    f"SEMI JOIN _batch b ON {match}"
-                    + (f" WHERE {held_in}" if held_in else ""))
-        con.execute("CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM _batch "
-                    "EXCEPT SELECT * FROM _held")
-        n_gone = 0
-        if range_filter:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT {key_list} FROM {t} r "
-                f"WHERE r._shard = {int(shard)} AND {range_filter} "
-                f"AND NOT EXISTS (SELECT 1 FROM _batch b WHERE {match})"
-            )
-            (n_gone,) = con.execute("SELECT count(*) FROM _gone").fetchone()
-        n_read, n_changed = con.execute(
-            "SELECT (SELECT count(*) FROM _batch), (SELECT count(*) FROM _changed)"
-        ).fetchone()
-        if n_changed or n_gone:
-            # Staged before raw's transaction opens, like _batch (see above).
-            gone = (f" UNION ALL SELECT r.* FROM {t} r SEMI JOIN _gone b ON {match}"
-                    if n_gone else "")
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _old AS SELECT r.* FROM _held r "
-                f"SEMI JOIN _changed b ON {match}{gone}"
-            )
+        n_read, n_differ = stage_changes(con, t, spec, shard, read_where=read_where,
+                                         range_filter=range_filter, old_where=old_where)
+        if n_differ:
             with transaction(con):
                 if spec.changes:
                     changes.record(con, spec.name, spec.changes, ("_old", "_changed"))
@@ -588,6 +561,83 @@ def _upsert_rows(
                 con.execute(f"INSERT INTO {t} SELECT * FROM _changed")
     finally:
         con.execute("; ".join(f"DROP TABLE IF EXISTS {n}" for n in TEMP_TABLES))
+    return n_read, n_differ
+
+
+def _key_match(spec: TableSpec) -> str:
+    """Raw ``r`` and a staged row ``b`` have the same key."""
+    return " AND ".join(f"r.{_q(k)} = b.{_q(k)}" for k in ("_shard", *spec.key))
+
+
+def stage_changes(
+    con: duckdb.DuckDBPyConnection,
+    t: str,
+    spec: TableSpec,
+    shard: int,
+    *,
+    read_where: str,
+    range_filter: str | None = None,
+    old_where: str | None = None,
+) -> tuple[int, int]:
+    """From the rows read (temp table ``_batch``), stage ``_changed``: those that differ
+    from raw's; and ``_old``: raw's versions of them (and of the rows gone), in the
+    columns the change logs and the DELETE need. Returns (rows read, rows that differ).
+
+    Rows read again that raw already holds unchanged (the overlap window re-reads the last
+    minutes every run) are not changes, so a run with nothing new records no change and
+    recomputes nothing. Finding them costs what the window holds, not what raw holds:
+
+    - ``read_where`` is the condition every row read meets (the run's window, on raw's
+      unqualified columns). A raw row equal to a row read meets it too, so only raw's
+      rows that meet it are compared with the rows read, column by column (NULL alike
+      NULL). raw appends every changed row, so those are its last row groups, and
+      DuckDB's min/max statistics skip the rest.
+    - The rows read are then matched to the rows found alike by key alone.
+    - Only then are the old versions of the rows that changed looked up by key, reading
+      only the logged columns. The late receipts of old messages spread those keys over
+      the whole table, so that scan reads most of raw, but few of its columns.
+
+    The previous way read every column of every raw row whose key was read, then EXCEPT
+    hashed every column of every row read: for a 1 %-changed batch (80 % recent, 20 %
+    late) plus the overlap read again, 1.01-1.09 s against 0.41-0.50 s this way at 20M
+    messages, 129-133 ms against 64-74 ms at 2M (``bench/upsert_bench.py``; a whole
+    1 %-changed run at 2M did not show it beside its other steps: 1.78-2.02 s against
+    1.70-1.96 s in 4 alternating rounds of ``etl_scale_bench.py``).
+
+    ``old_where``: a condition every raw version of a key read meets (unqualified). With
+    ``range_filter`` (a backfill, or ``TRUE`` for a snapshot table) raw rows of the shard
+    in that range that the source no longer has are staged as gone, in ``_old`` too.
+    """
+    keys = ("_shard", *spec.key)
+    match = _key_match(spec)
+    key_list = ", ".join(f"r.{_q(k)}" for k in keys)
+    old_cols = ", ".join(f"r.{_q(c)}" for c in dict.fromkeys((*keys, *spec.changes,
+                                                              *spec.deltas)))
+    alike = " AND ".join(f"r.{_q(c)} IS NOT DISTINCT FROM b.{_q(c)}"
+                         for c in spec.columns if c not in spec.key) or "TRUE"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _held AS SELECT {key_list} "
+                f"FROM (SELECT * FROM {t} WHERE {read_where}) r JOIN _batch b ON {match} "
+                f"WHERE {alike}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _changed AS "
+                f"SELECT * FROM _batch b ANTI JOIN _held r ON {match}")
+    n_gone = 0
+    if range_filter:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _gone AS SELECT {key_list} FROM {t} r "
+            f"WHERE r._shard = {int(shard)} AND {range_filter} "
+            f"AND NOT EXISTS (SELECT 1 FROM _batch b WHERE {match})"
+        )
+        (n_gone,) = con.execute("SELECT count(*) FROM _gone").fetchone()
+    n_read, n_changed = con.execute(
+        "SELECT (SELECT count(*) FROM _batch), (SELECT count(*) FROM _changed)"
+    ).fetchone()
+    if n_changed or n_gone:
+        # Staged before raw's transaction opens, like _batch (_upsert_rows).
+        raw = f"(SELECT * FROM {t} WHERE {old_where})" if old_where else t
+        gone = (f" UNION ALL SELECT {old_cols} FROM {t} r SEMI JOIN _gone b ON {match}"
+                if n_gone else "")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {old_cols} FROM {raw} r "
+                    f"SEMI JOIN _changed b ON {match}{gone}")
     return int(n_read), int(n_changed + n_gone)
 
 

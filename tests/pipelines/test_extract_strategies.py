@@ -139,6 +139,53 @@ def test_the_window_starts_no_earlier_than_the_overlap_before_the_last_read(
     assert (late.rows_read, late.rows_changed, late.rows_in_raw) == (1, 1, 4)
 
 
+def test_a_row_read_again_is_a_change_only_when_a_column_differs(empty_db, primary, con):
+    """The overlap window re-reads rows raw already holds: only those that differ in some
+    column count as changes, NULL against a value included, even when ``updated_at`` did
+    not move; and the change logs get the old version of each changed row next to its
+    new one (a message moved to another day dirties both days)."""
+    from pipelines import changes
+
+    spec = table_specs()["messages"]
+    at = utcnow().replace(microsecond=0) - timedelta(minutes=2)
+    for i in range(3):
+        _sync(empty_db, primary,
+              "INSERT INTO messages (id, tenant_id, account_id, conversation_id, message_type,"
+              " content, status, created_at, updated_at) VALUES "
+              "(:id, 't', 'a', 'c', 'text', '{}', 'sent', :at, :at)", {"id": f"m{i}", "at": at})
+    assert extract_table(con, "src", spec, 0).rows_changed == 3
+    changes.ensure(con)
+    again = extract_table(con, "src", spec, 0)
+    assert (again.rows_read, again.rows_changed) == (3, 0)
+
+    # m0: a NULL column gets a value, updated_at left as it was; m1: moved a day back.
+    _sync(empty_db, primary, "UPDATE messages SET wework_msg_id = 'w0', updated_at = updated_at "
+          "WHERE id = 'm0'")
+    _sync(empty_db, primary, "UPDATE messages SET created_at = created_at - INTERVAL 1 DAY, "
+          "updated_at = :at WHERE id = 'm1'", {"at": at + timedelta(seconds=1)})
+    changed = extract_table(con, "src", spec, 0)
+    assert (changed.rows_read, changed.rows_changed, changed.rows_in_raw) == (3, 2, 3)
+    assert con.execute("SELECT id, wework_msg_id, CAST(created_at AS DATE) FROM raw.messages "
+                       "ORDER BY id").fetchall() == [
+        ("m0", "w0", at.date()), ("m1", None, at.date() - timedelta(days=1)),
+        ("m2", None, at.date())]
+    day, before = at.date(), at.date() - timedelta(days=1)
+    logged = con.execute(f"SELECT DISTINCT CAST(created_at AS DATE) FROM "
+                         f"{changes.changed_table('messages')} ORDER BY 1").fetchall()
+    assert logged == [(before,), (day,)]
+    deltas = con.execute(f"SELECT _sign, CAST(created_at AS DATE) FROM "
+                         f"{changes.delta_table('messages')} ORDER BY ALL").fetchall()
+    # m0 out of and back into its day, m1 out of its day and into the day before (the
+    # first load was a reload, which logs no deltas; the second run logged nothing).
+    assert deltas == [(-1, day), (-1, day), (1, before), (1, day)]
+
+    # The NULL back: a change again; read once more unchanged: none.
+    _sync(empty_db, primary, "UPDATE messages SET wework_msg_id = NULL, updated_at = updated_at "
+          "WHERE id = 'm0'")
+    assert extract_table(con, "src", spec, 0).rows_changed == 1
+    assert extract_table(con, "src", spec, 0).rows_changed == 0
+
+
 def test_status_history_row_committed_late_with_old_time_is_read(empty_db, primary, con):
     spec = table_specs()["account_status_history"]
     now = utcnow()
