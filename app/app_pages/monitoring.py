@@ -26,6 +26,8 @@ PANELS = (
     ("batch_progress_*", "Batch progress", True),
     ("callbacks_*", "Callback backlog and failures", False),
     ("callback_processed_*", "Callbacks processed", False),
+    (["callback_group_deliveries", "callback_group_events"],
+     "Callback deliveries and events stored and applied together per group (API)", False),
     ("replica_lag_*", "Replica lag (s)", False),
     ("pipeline_run_*", "Pipeline runs", False),
     ("cache_hit_rate", "Cache hit rate per cache and process", False),

@@ -11,11 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from intake_helpers import MAX_BODY, post_signed, start_api, stored_events, unique, wait_for
+from ports import free_port
 from services.messaging_helpers import make_account
 from sqlalchemy import select
 
 from wework.enums import CallbackStatus
 from wework.gateway.base import NotifyType, make_event
+from wework.metrics.localserver import VictoriaMetricsServer
+from wework.metrics.query import recent
 from wework.models import CallbackEvent, Conversation, WeworkAccount
 from wework.security import webhooks
 from wework.services import callbacks, gateway_secrets
@@ -82,6 +85,38 @@ def test_concurrent_deliveries_each_get_the_answer_for_their_own_events(
         e = stored[json.loads(body)["event_id"]]
         bad = json.loads(body)["notify_type"] == 99
         assert e.status is (CallbackStatus.FAILED if bad else CallbackStatus.PROCESSED)
+
+
+def test_the_api_records_each_group_it_stores_in_the_metrics_store(
+        gateway, tenant_ctx, logs, tmp_path):
+    """Every group of deliveries stored and applied together becomes one point of
+    ``callback_group``: its deliveries and events add up to what was posted (the
+    Monitoring page charts them), here through a real VictoriaMetrics."""
+    vm = VictoriaMetricsServer(tmp_path / "vm", free_port())
+    vm.up()
+    api = start_api(logs, env={"WEWORK_INFLUX_URL": vm.url})
+    try:
+        account = make_account(tenant_ctx)
+        def beat() -> str:
+            return make_event(account.guid, NotifyType.ACCOUNT_HEARTBEAT, {})
+
+        bodies = [beat() for _ in range(23)] + [f"[{beat()}, {beat()}]"]
+        with httpx.Client(base_url=api.base_url, timeout=30) as c, ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda b: post_signed(c, b, gateway.secret), bodies))
+        assert [a.status_code for a in answers] == [200] * 24
+
+        def totals():
+            frame = recent(["callback_group_deliveries", "callback_group_events"],
+                           minutes=10, url=vm.url)
+            sums = {n: frame.filter(frame["series"] == n)["value"].sum()
+                    for n in ("callback_group_deliveries", "callback_group_events")}
+            return sums if sums["callback_group_deliveries"] == 24 else None
+
+        sums = wait_for(totals, timeout=30, what="24 deliveries in callback_group points")
+        assert sums["callback_group_events"] == 25  # 23 single events and one pair
+    finally:
+        api.stop()
+        vm.down()
 
 
 def test_unparseable_body_is_stored_failed_and_replayable(client, gateway, super_ctx):

@@ -40,6 +40,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from standardwebhooks import Webhook
 
+from wework import metrics
 from wework.api.errors import ApiError
 from wework.api.groups import GroupCommit
 from wework.config import Settings
@@ -152,6 +153,7 @@ def _fits(group: list[callbacks.Delivery], delivery: callbacks.Delivery) -> bool
 def _store_and_process(deliveries: list[callbacks.Delivery]) -> list[dict]:
     """Store the deliveries in one transaction, process their events together, and
     answer each delivery for its own events."""
+    started = time.perf_counter()
     stored = callbacks.store_deliveries(deliveries)
     events = [e for kept in stored if kept for e in kept]
     outcome: dict[str, str] = {}
@@ -162,6 +164,8 @@ def _store_and_process(deliveries: list[callbacks.Delivery]) -> list[dict]:
     except Exception as exc:  # stored and safe: the worker's recovery processes them
         log.warning("processing of %d stored callback events deferred: %s",
                     len(events) - len(outcome), type(exc).__name__)
+    metrics.callback_group(len(deliveries), sum(len(d.rows) for d in deliveries),
+                           time.perf_counter() - started)
     return [_answer(kept, outcome) for kept in stored]
 
 

@@ -20,6 +20,7 @@ replica_lag         replica                                seconds
 pipeline_run        pipeline, outcome                      rows, duration_seconds
 cache               cache, process                         hits_l1, hits_l2, misses, evictions,
                                                            errors, hit_rate (cumulative)
+callback_group      process                                deliveries, events, seconds
 ==================  =====================================  ==================================
 """
 
@@ -187,6 +188,17 @@ def cache_stats(row: Mapping[str, Any], at: datetime | None = None) -> None:
     if row.get("hit_rate") is not None:
         fields["hit_rate"] = float(row["hit_rate"])
     record("cache", fields, {"cache": str(row["cache"]), "process": _PROCESS}, at)
+
+
+def callback_group(deliveries: int, events: int, seconds: float,
+                   at: datetime | None = None) -> None:
+    """Event: the API stored and applied one group of concurrent callback deliveries
+    (wework.api.groups) in ``seconds``. Under load the groups grow by themselves: their
+    size says how much the group commit is saving, and a group stuck at one delivery
+    under load says it is not."""
+    record("callback_group",
+           {"deliveries": int(deliveries), "events": int(events), "seconds": float(seconds)},
+           {"process": _PROCESS}, at)
 
 
 _PROCESS = f"{socket.gethostname()}:{os.getpid()}"
