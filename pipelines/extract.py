@@ -600,9 +600,10 @@ def stage_changes(
     The previous way read every column of every raw row whose key was read, then EXCEPT
     hashed every column of every row read: for a 1 %-changed batch (80 % recent, 20 %
     late) plus the overlap read again, 1.01-1.09 s against 0.41-0.50 s this way at 20M
-    messages, 129-133 ms against 64-74 ms at 2M (``bench/upsert_bench.py``; a whole
-    1 %-changed run at 2M did not show it beside its other steps: 1.78-2.02 s against
-    1.70-1.96 s in 4 alternating rounds of ``etl_scale_bench.py``).
+    messages, 129-133 ms against 64-74 ms at 2M (``bench/upsert_bench.py``). A whole
+    1 %-changed run at 2M did not show a first draft of it (the old versions read in the
+    logged columns, the comparison still by EXCEPT) beside its other steps: 1.78-2.02 s
+    against 1.70-1.96 s in 4 alternating rounds of ``etl_scale_bench.py``.
 
     ``old_where``: a condition every raw version of a key read meets (unqualified). With
     ``range_filter`` (a backfill, or ``TRUE`` for a snapshot table) raw rows of the shard
