@@ -283,7 +283,9 @@ def test_the_printed_grants_give_external_users_exactly_what_they_need(settings,
             **{f"db_{u}_user": names[u] for u in DbUser if u is not DbUser.APP},
             **{f"db_{u}_password": passwords[u] for u in DbUser if u is not DbUser.APP},
         )
-        wait_for_replica(settings=external)
+        # Waited for as this session's monitor user: the external one reaches the replica
+        # only once its CREATE USER has replicated (it was refused there once, in a run).
+        wait_for_replica(settings=settings)
         report = check(external)
         for user in report.users:
             assert user.ok, (user.user, user.server, user.error, user.report)
